@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// `npm run setup`: everything a new clone needs, in one command.
+//   1. npm dependencies (lockfile-exact), with install scripts off: the only
+//      script that matters is tfjs-node's, and it aborts the whole install on
+//      a machine that cannot reach Google's storage, so step 2 runs it itself.
+//   2. the native TensorFlow backend (scripts/setup-tfjs-node.mjs).
+//   3. a build of every package, so the CLI and benchmarks run straight away.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const started = Date.now();
+
+function step(title, cmd, args) {
+  console.log(`\n== ${title}\n$ ${[cmd, ...args].join(' ')}`);
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`\nsetup failed at "${title}" (${cmd} exited with ${r.status ?? r.signal}).`);
+    process.exit(r.status || 1);
+  }
+  console.log(`   (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+}
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 19)) {
+  console.error(`trit needs Node.js 20.19 or newer; this is ${process.version}.`);
+  process.exit(1);
+}
+
+const lock = existsSync(path.join(root, 'package-lock.json'));
+step('npm dependencies', npm, [lock ? 'ci' : 'install', '--ignore-scripts', '--no-audit', '--no-fund']);
+step('native TensorFlow backend (@tensorflow/tfjs-node)', process.execPath, ['scripts/setup-tfjs-node.mjs']);
+step('build all packages', npm, ['run', 'build']);
+console.log(`\nsetup done in ${((Date.now() - started) / 1000).toFixed(0)} s. Next: \`npm test\`, then \`npm run bench\`.`);
