@@ -1,0 +1,129 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LayerQuantStats, TernaryExport } from './quantizer.js';
+
+/** Forward value and backward rule of a {@link customGradient} op. */
+export interface CustomGradientResult {
+  /** The forward value. */
+  value: tf.Tensor;
+  /** One gradient per input, in input order, given `dy = dL/dvalue` and the tensors passed to `save`. */
+  gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+}
+
+/**
+ * Typed wrapper around `tf.customGrad`. `fn` receives the inputs and a `save`
+ * function; tensors the backward rule needs must go through `save`, because
+ * tensors made inside `fn` are disposed when it returns, and every tensor that
+ * needs a gradient must be an input (customGrad records nothing inside `fn`).
+ */
+export function customGradient(
+  fn: (inputs: tf.Tensor[], save: (tensors: tf.Tensor[]) => void) => CustomGradientResult,
+): (...inputs: tf.Tensor[]) => tf.Tensor {
+  const op = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    return fn(args as tf.Tensor[], save);
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return (...inputs: tf.Tensor[]) => op(...inputs);
+}
+
+/**
+ * Identity in the forward pass, zero gradient in the backward pass.
+ * tfjs-core has no stopGradient, so it is built from customGrad.
+ */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  return customGradient(([a]) => ({
+    value: a!.clone(),
+    gradFunc: (dy) => [tf.zerosLike(dy)],
+  }))(x) as T;
+}
+
+/**
+ * Axes to reduce for a per-layer (all axes) or per-output-channel (all but the
+ * last axis) statistic. Reductions over these axes with `keepDims` broadcast
+ * back against the kernel.
+ */
+export function reductionAxes(w: tf.Tensor, perChannel: boolean): number[] {
+  const all = [...Array(w.rank).keys()];
+  return perChannel ? all.slice(0, -1) : all;
+}
+
+/** Number of weights each statistic is taken over: N, or N / cout per channel. */
+export function groupSize(w: tf.Tensor, perChannel: boolean): number {
+  const cout = w.shape[w.rank - 1] ?? 1;
+  return perChannel ? w.size / cout : w.size;
+}
+
+/**
+ * `mean|W|` over the kept set `{mask = 1}`, 0 where the set is empty (never
+ * divides by zero). Shapes as {@link reductionAxes} with keepDims.
+ */
+export function maskedMeanAbs(w: tf.Tensor, mask: tf.Tensor, perChannel: boolean): tf.Tensor {
+  return tf.tidy(() => {
+    const axes = reductionAxes(w, perChannel);
+    const sum = tf.sum(tf.mul(tf.abs(w), mask), axes, true);
+    const count = tf.sum(mask, axes, true);
+    return tf.divNoNan(sum, count);
+  });
+}
+
+/** Share of negative, zero and positive entries of a code (or quantized) tensor. */
+export function codeShares(q: tf.Tensor): LayerQuantStats['share'] {
+  const s = q.dataSync();
+  let neg = 0;
+  let pos = 0;
+  for (let i = 0; i < s.length; i++) {
+    const v = s[i]!;
+    if (v > 0) pos++;
+    else if (v < 0) neg++;
+  }
+  const n = Math.max(1, s.length);
+  return { negative: neg / n, zero: (s.length - neg - pos) / n, positive: pos / n };
+}
+
+/** Reads a scalar or per-channel scale tensor as a number or a number array. */
+export function readScale(t: tf.Tensor): number | number[] {
+  const v = Array.from(t.dataSync());
+  return t.size === 1 ? v[0]! : v;
+}
+
+/**
+ * Packs codes (a tensor of -1/0/+1) and the level magnitudes into a
+ * {@link TernaryExport}. `positive`/`negative` are scalars or per-channel.
+ */
+export function makeTernaryExport(
+  codes: tf.Tensor,
+  positive: tf.Tensor | number,
+  negative: tf.Tensor | number,
+  bits: 1 | 2,
+): TernaryExport {
+  const c = codes.dataSync();
+  const out = new Int8Array(c.length);
+  for (let i = 0; i < c.length; i++) {
+    const v = c[i]!;
+    out[i] = v > 0 ? 1 : v < 0 ? -1 : 0;
+    if (bits === 1 && out[i] === 0) throw new Error('makeTernaryExport: a binary export cannot hold a zero code');
+  }
+  const toArray = (s: tf.Tensor | number) => Float32Array.from(typeof s === 'number' ? [s] : s.dataSync());
+  const pos = toArray(positive);
+  const neg = toArray(negative);
+  const cout = codes.shape[codes.rank - 1] ?? 1;
+  for (const [what, arr] of [['positive', pos], ['negative', neg]] as const) {
+    if (arr.length !== 1 && arr.length !== cout) {
+      throw new Error(`makeTernaryExport: ${what} scale has ${arr.length} values; expected 1 or ${cout}`);
+    }
+  }
+  return { bits, shape: [...codes.shape], codes: out, positive: pos, negative: neg };
+}
+
+/** Rebuilds the float kernel from an export (for tests and checks; the runtime never does this). */
+export function dequantizeExport(e: TernaryExport): Float32Array {
+  const out = new Float32Array(e.codes.length);
+  const cout = e.shape[e.shape.length - 1] ?? 1;
+  for (let i = 0; i < out.length; i++) {
+    const c = e.codes[i]!;
+    const ch = i % cout;
+    const p = e.positive.length === 1 ? e.positive[0]! : e.positive[ch]!;
+    const n = e.negative.length === 1 ? e.negative[0]! : e.negative[ch]!;
+    out[i] = c > 0 ? p : c < 0 ? -n : 0;
+  }
+  return out;
+}
