@@ -94,9 +94,11 @@ function firstLine(err: unknown): string {
  * @throws if `prefer` is not one of {@link BACKENDS}.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  const prefer = options.prefer ?? (env.TRIT_BACKEND as BackendName | undefined) ?? 'tensorflow';
+  const fromEnv = !options.prefer && Boolean(env.TRIT_BACKEND);
+  const prefer = (options.prefer ?? (env.TRIT_BACKEND || 'tensorflow')) as BackendName;
   if (!BACKENDS.includes(prefer)) {
-    throw new Error(`unknown backend "${prefer}"; valid backends: ${BACKENDS.join(', ')}`);
+    const source = fromEnv ? ' (from the TRIT_BACKEND environment variable)' : '';
+    throw new Error(`unknown backend "${prefer}"${source}; valid backends: ${BACKENDS.join(', ')}`);
   }
   if (prefer === 'cpu') return useCpu();
   let fallbackReason: string;

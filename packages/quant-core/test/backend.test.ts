@@ -1,10 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { initBackend } from '../src/index.js';
+import { BACKENDS, initBackend } from '../src/index.js';
+import { maxAbsDiff, withBackend } from '../src/testing.js';
+
+/** Whether the tfjs-node binding loads at all on this machine (checked in a child process). */
+function nativeBindingLoads(): boolean {
+  const dir = createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(dir)})`], {
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+  });
+  return r.status === 0;
+}
+
+/** Runs initBackend in a fresh Node process (backend state is per process). */
+function initBackendInChild(env: Record<string, string>, options = '{}'): Record<string, unknown> {
+  const entry = new URL('../dist/index.js', import.meta.url).pathname;
+  const code = `import(${JSON.stringify(entry)}).then(async (m) => {
+    const info = await m.initBackend(${options});
+    process.stdout.write(JSON.stringify(info));
+  });`;
+  const r = spawnSync(process.execPath, ['-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
+  return { ...JSON.parse(r.stdout), stderr: r.stderr };
+}
+
+const native = nativeBindingLoads();
 
 describe('initBackend', () => {
   it('rejects an unknown backend name and lists the valid ones', async () => {
     await expect(initBackend({ prefer: 'gpu' as never })).rejects.toThrow(
       'unknown backend "gpu"; valid backends: tensorflow, cpu, wasm',
     );
+    expect(BACKENDS).toEqual(['tensorflow', 'cpu', 'wasm']);
+  });
+
+  it('chooses the native TensorFlow backend by default when its binding loads', () => {
+    // CI's .ci/run separately fails when the binding does not load, so this
+    // branch is the one CI exercises.
+    const info = initBackendInChild({ TRIT_BACKEND: '' });
+    if (native) {
+      expect(info.name).toBe('tensorflow');
+      expect(info.tensorflowVersion).toMatch(/^2\.\d+\.\d+/);
+      expect(info.fallbackReason).toBeUndefined();
+      expect(info.threads).toBeGreaterThanOrEqual(1);
+    } else {
+      expect(info.name).toBe('cpu');
+      expect(info.fallbackReason).toContain('npm run setup:native');
+    }
+  });
+
+  it('falls back to cpu with one warning and the reason when native is forced off', () => {
+    const info = initBackendInChild({ TRIT_NO_NATIVE: '1' });
+    expect(info.name).toBe('cpu');
+    expect(info.fallbackReason).toBe(
+      'native TensorFlow backend unavailable (disabled by TRIT_NO_NATIVE=1); to fix it, ' +
+        'run `npm run setup:native` in the trit checkout (or install @tensorflow/tfjs-node)',
+    );
+    const warnings = String(info.stderr)
+      .split('\n')
+      .filter((l) => l.startsWith('trit:'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('Using the pure-JS cpu backend');
+  });
+
+  it('reports the load error of a broken native library', async () => {
+    const info = await initBackend({
+      quiet: true,
+      loadNative: async () => {
+        throw new Error('libtensorflow_cc.so.2: cannot open shared object file: No such file or directory');
+      },
+    });
+    expect(info.name).toBe('cpu');
+    expect(info.fallbackReason).toContain('libtensorflow_cc.so.2: cannot open shared object file');
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  it('selects cpu without a fallback reason when asked for cpu', async () => {
+    const info = await initBackend({ prefer: 'cpu' });
+    expect(info).toEqual({ name: 'cpu', tfjsVersion: tf.version_core, threads: 1 });
+  });
+
+  it('selects the wasm backend when asked', async () => {
+    const info = await initBackend({ prefer: 'wasm' });
+    expect(info.name).toBe('wasm');
+    expect(info.fallbackReason).toBeUndefined();
+    expect(tf.add(tf.scalar(2), tf.scalar(3)).dataSync()[0]).toBe(5);
+  });
+});
+
+describe.runIf(native)('native backend numerics', () => {
+  it('computes the same conv2d gradients as the cpu backend', async () => {
+    const info = await initBackend();
+    expect(info.name).toBe('tensorflow');
+    // Fixed pseudo-random data (no RNG state shared between backends).
+    const vals = (n: number, seed: number) =>
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.5);
+    const xv = vals(2 * 9 * 9 * 3, 1);
+    const wv = vals(3 * 3 * 3 * 8, 2);
+    const gv = vals(2 * 5 * 5 * 8, 3);
+    const grads = (backend: string) =>
+      withBackend(backend, () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(xv, [2, 9, 9, 3]);
+          const w = tf.tensor4d(wv, [3, 3, 3, 8]);
+          const g = tf.tensor4d(gv, [2, 5, 5, 8]);
+          const f = (a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'), g));
+          const [dx, dw] = tf.grads(f)([x, w]);
+          return [dx!.dataSync().slice(), dw!.dataSync().slice()];
+        }),
+      );
+    const [nx, nw] = await grads('tensorflow');
+    const [cx, cw] = await grads('cpu');
+    expect(tf.getBackend()).toBe('tensorflow');
+    expect(maxAbsDiff(nx!, cx!)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(nw!, cw!)).toBeLessThan(1e-5);
+    // Not trivially zero.
+    expect(Math.max(...Array.from(nw!, Math.abs))).toBeGreaterThan(0.1);
   });
 });

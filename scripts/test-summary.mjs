@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Adds up the vitest JSON reports that `npm test` leaves in each package and
+// prints one closing line, `Tests: N passed, N failed, N skipped`. Exits 1 if
+// any test failed, a package with tests has no report, or nothing ran.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const packagesDir = path.join(root, 'packages');
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const missing = [];
+for (const name of readdirSync(packagesDir).sort()) {
+  const dir = path.join(packagesDir, name);
+  if (!existsSync(path.join(dir, 'test'))) continue;
+  const report = path.join(dir, 'test-results.json');
+  if (!existsSync(report)) {
+    missing.push(name);
+    continue;
+  }
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const p = r.numPassedTests ?? 0;
+  const f = (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
+  const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  console.log(`  ${name.padEnd(16)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`);
+  passed += p;
+  failed += f;
+  skipped += s;
+}
+for (const name of missing) console.log(`  ${name.padEnd(16)} no test report (did its tests run?)`);
+console.log(`Tests: ${passed} passed, ${failed + missing.length} failed, ${skipped} skipped`);
+process.exit(failed > 0 || missing.length > 0 || passed === 0 ? 1 : 0);
