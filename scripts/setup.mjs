@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 // `npm run setup`: everything a new clone needs, in one command.
-//   1. npm dependencies (lockfile-exact), with install scripts off: the only
+//   1. npm dependencies (versions from package-lock.json), with install scripts off: the only
 //      script that matters is tfjs-node's, and it aborts the whole install on
 //      a machine that cannot reach Google's storage, so step 2 runs it itself.
 //   2. the native TensorFlow backend (scripts/setup-tfjs-node.mjs).
 //   3. a build of every package, so the CLI and benchmarks run straight away.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,8 +30,11 @@ if (major < 20 || (major === 20 && minor < 19)) {
   process.exit(1);
 }
 
-const lock = existsSync(path.join(root, 'package-lock.json'));
-step('npm dependencies', npm, [lock ? 'ci' : 'install', '--ignore-scripts', '--no-audit', '--no-fund']);
+// `npm install`, not `npm ci`: npm leaves other platforms' optional packages
+// (biome, rollup, turbo binaries) out of the lockfile (npm/cli#8320), and
+// `npm ci` then rejects the lockfile as out of sync. `npm install` still takes
+// every version from package-lock.json.
+step('npm dependencies', npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
 step('native TensorFlow backend (@tensorflow/tfjs-node)', process.execPath, ['scripts/setup-tfjs-node.mjs']);
 step('build all packages', npm, ['run', 'build']);
 console.log(`\nsetup done in ${((Date.now() - started) / 1000).toFixed(0)} s. Next: \`npm test\`, then \`npm run bench\`.`);
