@@ -1,0 +1,420 @@
+#!/usr/bin/env node
+/**
+ * Batch-1 inference latency of @trit/runtime (computing from packed ternary
+ * codes) against tfjs float32, on the pure-JS `cpu` backend and on the
+ * native `tensorflow` backend (tfjs-node).
+ *
+ *   (a) one 4096x4096 dense layer: runtime ternary (TWN-style symmetric and
+ *       TTQ-style asymmetric scales), runtime binary, tfjs matMul;
+ *   (b) a CIFAR ResNet-20 (3 stages x 3 basic blocks, 16/32/64 channels,
+ *       option-A shortcuts, BatchNorm folded, first conv and last dense in
+ *       float32) with random ternary weights, against the same network as
+ *       tfjs fused conv2d ops with the dequantized kernels.
+ *
+ * Usage: node benchmarks/runtime-speed.mjs [--runs N] [--warmup N] [--json out.json]
+ * Needs the runtime built (npx tsc -p packages/runtime/tsconfig.build.json).
+ * Each engine is measured after its warm-up runs; the median is reported.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '..', 'packages', 'runtime', 'dist', 'index.js');
+if (!existsSync(dist)) {
+  console.error(
+    'packages/runtime/dist is missing: run `npx tsc -p packages/runtime/tsconfig.build.json` first',
+  );
+  process.exit(1);
+}
+const { encodeModel, decodeModel } = await import(dist);
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const RUNS = Number(opt('runs', 30));
+const WARMUP = Number(opt('warmup', 5));
+const jsonOut = opt('json', null);
+
+process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+let tf;
+let nativeOk = false;
+try {
+  tf = await import('@tensorflow/tfjs-node');
+  nativeOk = true;
+} catch (e) {
+  console.warn(`tfjs-node unavailable (${e.message.split('\n')[0]}); native rows skipped`);
+  tf = await import('@tensorflow/tfjs');
+}
+
+// ---------------------------------------------------------------------------
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = rng(42);
+const uniform = (n, lo = -1, hi = 1) =>
+  Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
+
+/** Random ternary (zeros share ~`zeros`) or binary codes for `shape`, with scales. */
+function quantKernel(
+  shape,
+  { bits = 2, asymmetric = false, perChannel = false, zeros = 0.4 } = {},
+) {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const codes = new Int8Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rand();
+    codes[i] =
+      bits === 1 ? (r < 0.5 ? -1 : 1) : r < zeros ? 0 : r < zeros + (1 - zeros) / 2 ? 1 : -1;
+  }
+  const len = perChannel ? shape[shape.length - 1] : 1;
+  const positive = uniform(len, 0.05, 0.15);
+  const negative = asymmetric ? uniform(len, 0.05, 0.15) : positive.slice();
+  return { bits, shape, codes, positive, negative };
+}
+
+/** The float kernel a quantized kernel stands for (the tfjs side only). */
+function dequantize(k) {
+  const cout = k.shape[k.shape.length - 1];
+  const out = new Float32Array(k.codes.length);
+  for (let i = 0; i < out.length; i++) {
+    const c = i % cout;
+    const p = k.positive.length === 1 ? k.positive[0] : k.positive[c];
+    const n = k.negative.length === 1 ? k.negative[0] : k.negative[c];
+    out[i] = k.codes[i] > 0 ? p : k.codes[i] < 0 ? -n : 0;
+  }
+  return out;
+}
+
+function measure(fn) {
+  for (let i = 0; i < WARMUP; i++) fn();
+  const times = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    median: times[times.length >> 1],
+    min: times[0],
+    p90: times[Math.floor(times.length * 0.9)],
+  };
+}
+
+function maxAbsDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+const rows = [];
+function record(group, engine, kind, stats, extra = {}) {
+  rows.push({ group, engine, kind, ...stats, ...extra });
+  console.error(`  ${group} | ${engine} | ${stats.median.toFixed(2)} ms`);
+}
+
+async function withBackend(name, fn) {
+  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} unavailable`);
+  await tf.ready();
+  return fn();
+}
+
+// ---------------------------------------------------------------------------
+// (a) 4096 x 4096 dense layer, batch 1.
+const N = 4096;
+{
+  const group = `dense ${N}x${N}`;
+  const x = uniform(N);
+  const variants = [
+    ['ternary, per-layer scale (TWN)', quantKernel([N, N])],
+    ['ternary, asymmetric Wp/Wn (TTQ)', quantKernel([N, N], { asymmetric: true })],
+    ['binary 1-bit (BWN)', quantKernel([N, N], { bits: 1 })],
+  ];
+  let reference;
+  for (const [label, kernel] of variants) {
+    const { manifest, binary } = encodeModel({
+      ops: [
+        { op: 'input', name: 'x', shape: [N] },
+        { op: 'dense', name: 'fc', inputs: ['x'], kernel },
+      ],
+    });
+    const model = decodeModel(manifest, binary);
+    const y = model.predict(x).data;
+    if (label.startsWith('ternary, per-layer')) reference = { kernel, y, bytes: binary.length };
+    record(
+      group,
+      `runtime ${label}`,
+      'pure JS',
+      measure(() => model.predict(x)),
+      { bytes: binary.length },
+    );
+  }
+  for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
+    await withBackend(backend, () => {
+      const w = tf.tensor2d(dequantize(reference.kernel), [N, N]);
+      const xt = tf.tensor2d(x, [1, N]);
+      const run = () => {
+        const y = tf.matMul(xt, w);
+        const d = y.dataSync();
+        y.dispose();
+        return d;
+      };
+      const diff = maxAbsDiff(run(), reference.y);
+      record(
+        group,
+        `tfjs float32 matMul (${backend})`,
+        backend === 'cpu' ? 'pure JS' : 'native',
+        measure(run),
+        {
+          bytes: N * N * 4,
+          maxAbsDiff: diff,
+        },
+      );
+      tf.dispose([w, xt]);
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// (b) ResNet-20 (CIFAR, option A), batch 1.
+{
+  const group = 'ResNet-20 32x32x3';
+  const ops = [{ op: 'input', name: 'image', shape: [32, 32, 3] }];
+  const bn = (name, input, c) => ({
+    op: 'batchNorm',
+    name,
+    inputs: [input],
+    mean: uniform(c, -0.1, 0.1),
+    variance: uniform(c, 0.5, 1.5),
+    gamma: uniform(c, 0.8, 1.2),
+    beta: uniform(c, -0.1, 0.1),
+  });
+  // Stem: float conv 3 -> 16 + BN + ReLU.
+  const stem = { shape: [3, 3, 3, 16], values: uniform(3 * 3 * 3 * 16, -0.3, 0.3) };
+  ops.push(
+    { op: 'conv2d', name: 'stem', inputs: ['image'], kernel: stem, padding: 'same' },
+    bn('stem_bn', 'stem', 16),
+    {
+      op: 'relu',
+      name: 'stem_relu',
+      inputs: ['stem_bn'],
+    },
+  );
+  let prev = 'stem_relu';
+  let cin = 16;
+  for (const [stage, cout] of [16, 32, 64].entries()) {
+    for (let block = 0; block < 3; block++) {
+      const p = `s${stage}b${block}`;
+      const stride = stage > 0 && block === 0 ? 2 : 1;
+      const k1 = quantKernel([3, 3, cin, cout], { asymmetric: true });
+      const k2 = quantKernel([3, 3, cout, cout], { asymmetric: true });
+      ops.push(
+        {
+          op: 'conv2d',
+          name: `${p}_c1`,
+          inputs: [prev],
+          kernel: k1,
+          quantizer: 'ttq',
+          strides: stride,
+          padding: 'same',
+        },
+        bn(`${p}_bn1`, `${p}_c1`, cout),
+        { op: 'relu', name: `${p}_r1`, inputs: [`${p}_bn1`] },
+        {
+          op: 'conv2d',
+          name: `${p}_c2`,
+          inputs: [`${p}_r1`],
+          kernel: k2,
+          quantizer: 'ttq',
+          padding: 'same',
+        },
+        bn(`${p}_bn2`, `${p}_c2`, cout),
+      );
+      let shortcut = prev;
+      if (stride !== 1 || cin !== cout) {
+        ops.push(
+          { op: 'subsample', name: `${p}_sub`, inputs: [prev], strides: 2 },
+          {
+            op: 'zeroPad',
+            name: `${p}_pad`,
+            inputs: [`${p}_sub`],
+            channels: [(cout - cin) / 2, (cout - cin) / 2],
+          },
+        );
+        shortcut = `${p}_pad`;
+      }
+      ops.push(
+        { op: 'add', name: `${p}_add`, inputs: [`${p}_bn2`, shortcut] },
+        { op: 'relu', name: `${p}_out`, inputs: [`${p}_add`] },
+      );
+      prev = `${p}_out`;
+      cin = cout;
+    }
+  }
+  ops.push(
+    { op: 'globalAvgPool', name: 'gap', inputs: [prev] },
+    {
+      op: 'dense',
+      name: 'fc',
+      inputs: ['gap'],
+      kernel: { shape: [64, 10], values: uniform(640, -0.3, 0.3) },
+      bias: uniform(10),
+    },
+  );
+  const { manifest, binary } = encodeModel({ ops });
+  const model = decodeModel(manifest, binary);
+  const summary = model.summary();
+  const x = uniform(32 * 32 * 3);
+  const ours = model.predict(x).data;
+  record(
+    group,
+    'runtime (ternary TTQ convs, BN folded)',
+    'pure JS',
+    measure(() => model.predict(x)),
+    {
+      bytes: binary.length,
+    },
+  );
+
+  // The same network in tfjs float32, from the *folded* manifest (same math, dequantized kernels).
+  const tensors = new Map(manifest.tensors.map((t) => [t.name, t]));
+  const floatOf = (name) => {
+    const t = tensors.get(name);
+    return new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer);
+  };
+  const specByName = new Map(ops.map((o) => [o.name, o]));
+  for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
+    await withBackend(backend, () => {
+      const weights = new Map();
+      for (const op of manifest.ops) {
+        if (op.op !== 'conv2d' && op.op !== 'dense') continue;
+        let w;
+        if (op.kernel.encoding === 'float32') w = floatOf(op.kernel.values);
+        else {
+          // Codes from the graph description, scales from the manifest (BN folded into them).
+          const src = specByName.get(op.name).kernel;
+          w = dequantize({
+            ...src,
+            positive: floatOf(op.kernel.positive),
+            negative: floatOf(op.kernel.negative),
+          });
+        }
+        weights.set(op.name, {
+          w: tf.tensor(w, op.kernel.shape),
+          b: op.bias ? tf.tensor1d(floatOf(op.bias)) : null,
+        });
+      }
+      const run = () => {
+        const out = tf.tidy(() => {
+          const vals = new Map();
+          const get = (n) => vals.get(n);
+          for (const op of manifest.ops) {
+            let y;
+            switch (op.op) {
+              case 'input':
+                y = tf.tensor4d(x, [1, 32, 32, 3]);
+                break;
+              case 'conv2d': {
+                const { w, b } = weights.get(op.name);
+                y = tf.fused.conv2d({
+                  x: get(op.inputs[0]),
+                  filter: w,
+                  strides: op.strides,
+                  pad: op.padding,
+                  bias: b ?? undefined,
+                  activation: op.activation === 'relu' ? 'relu' : 'linear',
+                });
+                break;
+              }
+              case 'subsample': {
+                const t = get(op.inputs[0]);
+                y = tf.stridedSlice(t, [0, 0, 0, 0], t.shape, [1, 2, 2, 1]);
+                break;
+              }
+              case 'zeroPad':
+                y = tf.pad(get(op.inputs[0]), [[0, 0], [0, 0], [0, 0], op.channels]);
+                break;
+              case 'add':
+                y = tf.add(get(op.inputs[0]), get(op.inputs[1]));
+                if (op.activation === 'relu') y = tf.relu(y);
+                break;
+              case 'globalAvgPool':
+                y = tf.mean(get(op.inputs[0]), [1, 2]);
+                break;
+              case 'dense': {
+                const { w, b } = weights.get(op.name);
+                y = tf.fused.matMul({ a: get(op.inputs[0]), b: w, bias: b ?? undefined });
+                break;
+              }
+              default:
+                throw new Error(`no tfjs mapping for ${op.op}`);
+            }
+            vals.set(op.name, y);
+            // The last name of a fused chain (a folded BN's ReLU) refers to the same output.
+            if (op.fused?.length) vals.set(op.fused[op.fused.length - 1], y);
+          }
+          return vals.get(manifest.outputs[0]);
+        });
+        const d = out.dataSync();
+        out.dispose();
+        return d;
+      };
+      const diff = maxAbsDiff(run(), ours);
+      record(
+        group,
+        `tfjs float32 fused ops (${backend})`,
+        backend === 'cpu' ? 'pure JS' : 'native',
+        measure(run),
+        {
+          bytes: summary.float32Bytes,
+          maxAbsDiff: diff,
+        },
+      );
+      for (const { w, b } of weights.values()) tf.dispose([w, ...(b ? [b] : [])]);
+    });
+  }
+  console.error(
+    `  ResNet-20: ${summary.parameters} parameters, ${summary.quantizedWeights} ternary; ` +
+      `${binary.length} bytes vs ${summary.float32Bytes} as float32 (${summary.compression.toFixed(1)}x); ` +
+      `quantized kernels ${summary.quantizedCompression.toFixed(1)}x`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+const pad = (s, n) => String(s).padEnd(n);
+console.log(
+  `\nBatch-1 latency, median of ${RUNS} runs after ${WARMUP} warm-up runs (node ${process.version})\n`,
+);
+console.log(
+  `${pad('case', 20)} ${pad('engine', 42)} ${pad('kind', 8)} ${pad('median ms', 10)} ${pad('min ms', 8)} ${pad('vs tfjs cpu', 12)} weights`,
+);
+for (const group of [...new Set(rows.map((r) => r.group))]) {
+  const inGroup = rows.filter((r) => r.group === group);
+  const cpu = inGroup.find((r) => r.engine.includes('(cpu)'));
+  for (const r of inGroup) {
+    const speedup = cpu ? `${(cpu.median / r.median).toFixed(2)}x` : '';
+    const mb = `${(r.bytes / 1024 / 1024).toFixed(2)} MiB`;
+    const diff =
+      r.maxAbsDiff !== undefined
+        ? `  (max |diff| vs runtime ${r.maxAbsDiff.toExponential(1)})`
+        : '';
+    console.log(
+      `${pad(group, 20)} ${pad(r.engine, 42)} ${pad(r.kind, 8)} ${pad(r.median.toFixed(2), 10)} ${pad(r.min.toFixed(2), 8)} ${pad(speedup, 12)} ${mb}${diff}`,
+    );
+  }
+}
+if (jsonOut)
+  writeFileSync(
+    jsonOut,
+    `${JSON.stringify({ runs: RUNS, warmup: WARMUP, node: process.version, rows }, null, 2)}\n`,
+  );

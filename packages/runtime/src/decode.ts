@@ -1,0 +1,165 @@
+/**
+ * Reading a model: manifest + binary to a runnable {@link TritModel}.
+ * Everything is checked before anything is built, so a model either loads
+ * completely or not at all.
+ */
+import { crc32, crc32Hex } from './crc32.js';
+import { TritFormatError } from './errors.js';
+import { checkGraph } from './graph.js';
+import { type Manifest, parseManifest } from './manifest.js';
+import { type LoadedKernel, TritModel } from './model.js';
+import { kernelGeometry, validatePacked } from './pack.js';
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A plain `Uint8Array` view of `binary`'s bytes (no copy). Always a fresh
+ * view, never the caller's object: a Node `Buffer` is a `Uint8Array` whose
+ * `slice()` does not copy, and may sit at an offset in a shared pool.
+ */
+export function asBytes(binary: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (binary instanceof ArrayBuffer) return new Uint8Array(binary);
+  if (ArrayBuffer.isView(binary))
+    return new Uint8Array(binary.buffer, binary.byteOffset, binary.byteLength);
+  throw new TritFormatError(
+    'bad-input',
+    'binary must be a Uint8Array, ArrayBuffer or typed-array view',
+  );
+}
+
+/** Little-endian float32 bytes to a fresh Float32Array. */
+export function readFloat32(bytes: Uint8Array): Float32Array {
+  const n = bytes.length / 4;
+  if (LITTLE_ENDIAN) return new Float32Array(bytes.slice().buffer, 0, n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
+  return out;
+}
+
+/**
+ * Decodes a model from its manifest (object or JSON text) and binary.
+ *
+ * Checks, in order, and throws a {@link TritFormatError} at the first
+ * problem: manifest format, version and fields (`unknown-format`,
+ * `unsupported-version`, `bad-manifest`, `unknown-op`); binary length against
+ * the manifest (`truncated`, `size-mismatch`); tensor sizes, the graph's
+ * references and shapes, and tensor extents (`size-mismatch`, `bad-graph`,
+ * `bad-manifest`); every tensor's CRC-32,
+ * then the whole binary's (`checksum`, naming the tensor); packed codes
+ * (`invalid-code` for a `11` code or a set padding bit); float values
+ * (`non-finite`). Only then is the model built.
+ */
+export function decodeModel(
+  manifest: Manifest | string | unknown,
+  binary: Uint8Array | ArrayBuffer | ArrayBufferView,
+): TritModel {
+  const m = parseManifest(manifest);
+  const bytes = asBytes(binary);
+  const expected = m.binary.byteLength;
+  if (bytes.length < expected) {
+    throw new TritFormatError(
+      'truncated',
+      `binary is truncated: ${bytes.length} bytes, the manifest expects ${expected} ` +
+        `(${expected - bytes.length} missing; an interrupted download or write?)`,
+    );
+  }
+  if (bytes.length > expected) {
+    throw new TritFormatError(
+      'size-mismatch',
+      `binary has ${bytes.length} bytes, the manifest expects ${expected} (is it the binary of another model?)`,
+    );
+  }
+  const info = checkGraph(m);
+  const extents = [...m.tensors].sort((a, b) => a.byteOffset - b.byteOffset);
+  let end = 0;
+  let prev = '';
+  for (const t of extents) {
+    if (t.byteOffset + t.byteLength > expected) {
+      throw new TritFormatError(
+        'size-mismatch',
+        `tensor "${t.name}" (bytes ${t.byteOffset}..${t.byteOffset + t.byteLength}) extends past the end of the ` +
+          `${expected}-byte binary`,
+      );
+    }
+    if (t.byteOffset < end) {
+      throw new TritFormatError(
+        'bad-manifest',
+        `tensors "${prev}" and "${t.name}" overlap in the binary`,
+      );
+    }
+    end = t.byteOffset + t.byteLength;
+    prev = t.name;
+  }
+
+  const slices = new Map<string, Uint8Array>();
+  for (const t of m.tensors) {
+    const slice = bytes.subarray(t.byteOffset, t.byteOffset + t.byteLength);
+    const crc = crc32Hex(crc32(slice));
+    if (crc !== t.crc32) {
+      throw new TritFormatError(
+        'checksum',
+        `checksum mismatch in tensor "${t.name}": CRC-32 is ${crc}, the manifest says ${t.crc32} (corrupted binary)`,
+      );
+    }
+    slices.set(t.name, slice);
+  }
+  const whole = crc32Hex(crc32(bytes));
+  if (whole !== m.binary.crc32) {
+    throw new TritFormatError(
+      'checksum',
+      `checksum mismatch of the whole binary: CRC-32 is ${whole}, the manifest says ${m.binary.crc32} ` +
+        '(every tensor checks out, so bytes between tensors differ)',
+    );
+  }
+
+  const floats = new Map<string, Float32Array>();
+  for (const t of m.tensors) {
+    if (t.dtype !== 'float32') continue;
+    const values = readFloat32(slices.get(t.name)!);
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i]!)) {
+        throw new TritFormatError(
+          'non-finite',
+          `tensor "${t.name}" holds ${values[i]} at index ${i}`,
+        );
+      }
+    }
+    floats.set(t.name, values);
+  }
+
+  const kernels = new Map<string, LoadedKernel>();
+  for (const op of m.ops) {
+    if (op.op !== 'conv2d' && op.op !== 'dense') continue;
+    const k = op.kernel;
+    if (k.encoding === 'float32') {
+      kernels.set(op.name, { kind: 'float32', shape: k.shape, values: floats.get(k.values)! });
+      continue;
+    }
+    const packed = slices.get(k.codes)!;
+    validatePacked(k.bits, packed, k.shape, `tensor "${k.codes}" (kernel of op "${op.name}")`);
+    const g = kernelGeometry(k.shape);
+    let words: Uint16Array | Uint8Array;
+    if (k.bits === 2) {
+      words = new Uint16Array(packed.length / 2);
+      for (let i = 0; i < words.length; i++) words[i] = packed[2 * i]! | (packed[2 * i + 1]! << 8);
+    } else {
+      words = packed.slice();
+    }
+    const expand = (s: Float32Array) =>
+      s.length === g.cout ? s : new Float32Array(g.cout).fill(s[0]!);
+    const positive = expand(floats.get(k.positive)!);
+    const negative = expand(floats.get(k.negative)!);
+    kernels.set(op.name, {
+      kind: 'quantized',
+      shape: k.shape,
+      bits: k.bits,
+      ...g,
+      words,
+      positive,
+      negative,
+      symmetric: positive.every((p, i) => p === negative[i]),
+    });
+  }
+  return new TritModel({ manifest: m, info, floats, kernels });
+}

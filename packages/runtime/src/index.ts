@@ -1,0 +1,49 @@
+/**
+ * @trit/runtime: a compact format for ternary/binary-weight models (2 bits
+ * or 1 bit per quantized weight, float32 scales) and a dependency-free
+ * inference runtime that computes directly from the packed codes.
+ *
+ * Node file helpers live in `@trit/runtime/node`.
+ * @packageDocumentation
+ */
+
+export { crc32 } from './crc32.js';
+export { decodeModel } from './decode.js';
+export { type EncodedModel, type EncodeOptions, encodeModel } from './encode.js';
+export { type TritErrorCode, TritFormatError } from './errors.js';
+export { type LoadModelOptions, loadModel } from './loader.js';
+export {
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  type KernelEntry,
+  type Manifest,
+  type OpEntry,
+  parseManifest,
+  SUPPORTED_VERSIONS,
+  type TensorDType,
+  type TensorEntry,
+} from './manifest.js';
+export { type LayerSummary, type ModelSummary, type TensorData, TritModel } from './model.js';
+export { packBinary, packedByteLength, packTernary, unpackBinary, unpackTernary } from './pack.js';
+export type {
+  Activation,
+  AddSpec,
+  AffineSpec,
+  BatchNormSpec,
+  Conv2DSpec,
+  DenseSpec,
+  FlattenSpec,
+  FloatTensor,
+  GlobalAvgPoolSpec,
+  GraphSpec,
+  InputSpec,
+  OpSpec,
+  Pair,
+  Pool2DSpec,
+  QuantizedKernel,
+  ReluSpec,
+  SoftmaxSpec,
+  SubsampleSpec,
+  ZeroPadSpec,
+} from './spec.js';
+export { RUNTIME_VERSION } from './version.js';

@@ -1,0 +1,448 @@
+/**
+ * A decoded, runnable model. Built by {@link decodeModel}; every tensor was
+ * validated before construction, so a `TritModel` is always complete.
+ */
+import { TritFormatError } from './errors.js';
+import type { GraphInfo } from './graph.js';
+import {
+  addN,
+  affine,
+  globalAvgPool,
+  pool2d,
+  relu,
+  softmax,
+  subsample,
+  zeroPad,
+} from './kernels/elementwise.js';
+import { floatConv2d, floatDense } from './kernels/float.js';
+import { type PackedKernel, quantizedConv2d, quantizedDense } from './kernels/quantized.js';
+import { slidingWindow } from './kernels/window.js';
+import type { Manifest, OpEntry } from './manifest.js';
+import { shapeSize } from './pack.js';
+
+/** A float32 tensor: shape (batch first) and row-major data. */
+export interface TensorData {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** A kernel as the runtime holds it: float values or packed codes. */
+export type LoadedKernel =
+  | { readonly kind: 'float32'; readonly shape: readonly number[]; readonly values: Float32Array }
+  | ({ readonly kind: 'quantized'; readonly shape: readonly number[] } & PackedKernel);
+
+/** Per-op line of {@link ModelSummary}. */
+export interface LayerSummary {
+  readonly name: string;
+  readonly op: OpEntry['op'];
+  /** Kernel storage, for conv2d/dense. */
+  readonly encoding: 'float32' | 'ternary' | 'binary' | null;
+  readonly quantizer: string | null;
+  /** Bits per kernel weight (32, 2, 1), for conv2d/dense. */
+  readonly bits: number | null;
+  /** `per-layer` or `per-channel` scales of a quantized kernel. */
+  readonly scales: 'per-layer' | 'per-channel' | null;
+  /** Kernel weights, biases and affine parameters (scales of quantized kernels excluded). */
+  readonly parameters: number;
+  /** Bytes of the op's tensors in the binary (packed codes, scales, floats). */
+  readonly bytes: number;
+  /** Output shape without the batch dimension. */
+  readonly outputShape: readonly number[];
+}
+
+/** Sizes of a model, layer by layer and in total. */
+export interface ModelSummary {
+  readonly layers: readonly LayerSummary[];
+  readonly parameters: number;
+  /** Weights stored as ternary or binary codes. */
+  readonly quantizedWeights: number;
+  /** Bytes of all tensors (the binary without alignment padding). */
+  readonly bytes: number;
+  /** What the same parameters take as float32: `4 * parameters`. */
+  readonly float32Bytes: number;
+  /** `float32Bytes / bytes`. */
+  readonly compression: number;
+  /** Bytes of the quantized kernels (codes and their scales) ... */
+  readonly quantizedBytes: number;
+  /** ... against `4 *` their weights: about 16 for ternary, 32 for binary. */
+  readonly quantizedCompression: number;
+}
+
+interface Step {
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly outShape: readonly number[];
+  readonly run: (xs: readonly Float32Array[], batch: number) => Float32Array;
+}
+
+/** Everything {@link TritModel} needs, handed over by the decoder. */
+export interface ModelParts {
+  readonly manifest: Manifest;
+  readonly info: GraphInfo;
+  readonly floats: ReadonlyMap<string, Float32Array>;
+  readonly kernels: ReadonlyMap<string, LoadedKernel>;
+}
+
+function buildStep(op: OpEntry, parts: ModelParts): Step {
+  const { info, floats, kernels } = parts;
+  const outShape = info.shapes.get(op.name)!;
+  const inputs = op.op === 'input' ? [] : op.inputs.map((n) => info.aliases.get(n) ?? n);
+  const inShape = inputs.length > 0 ? info.shapes.get(inputs[0]!)! : [];
+  const outSize = shapeSize(outShape);
+  const alloc = (batch: number) => new Float32Array(batch * outSize);
+  const float = (name: string | null) => (name === null ? null : floats.get(name)!);
+  let run: Step['run'];
+  switch (op.op) {
+    case 'input':
+      run = (xs) => xs[0]!;
+      break;
+    case 'conv2d':
+    case 'dense': {
+      const kernel = kernels.get(op.name)!;
+      const bias = float(op.bias);
+      const reluAfter = op.activation === 'relu';
+      const soft = op.activation === 'softmax';
+      const cout = outShape[outShape.length - 1]!;
+      const finish = (y: Float32Array) => {
+        if (soft) softmax(y, cout, y);
+        return y;
+      };
+      if (op.op === 'dense') {
+        const cin = inShape[inShape.length - 1]!;
+        const rowsPer = shapeSize(inShape) / cin;
+        run = (xs, batch) => {
+          const y = alloc(batch);
+          if (kernel.kind === 'float32')
+            floatDense(xs[0]!, batch * rowsPer, cin, cout, kernel.values, bias, reluAfter, y);
+          else quantizedDense(xs[0]!, batch * rowsPer, kernel, bias, reluAfter, y);
+          return finish(y);
+        };
+      } else {
+        const [h, w, c] = inShape as [number, number, number];
+        const [kh, kw] = kernel.shape as [number, number];
+        const win = slidingWindow(h, w, kh, kw, op.strides[0], op.strides[1], op.padding, op.name);
+        run = (xs, batch) => {
+          const y = alloc(batch);
+          if (kernel.kind === 'float32')
+            floatConv2d(xs[0]!, batch, win, c, cout, kernel.values, bias, reluAfter, y);
+          else quantizedConv2d(xs[0]!, batch, win, kernel, bias, reluAfter, y);
+          return finish(y);
+        };
+      }
+      break;
+    }
+    case 'affine': {
+      const scale = floats.get(op.scale)!;
+      const shift = floats.get(op.shift)!;
+      const r = op.activation === 'relu';
+      run = (xs, batch) => {
+        const y = alloc(batch);
+        affine(xs[0]!, scale, shift, r, y);
+        return y;
+      };
+      break;
+    }
+    case 'add': {
+      const r = op.activation === 'relu';
+      run = (xs, batch) => {
+        const y = alloc(batch);
+        addN(xs, r, y);
+        return y;
+      };
+      break;
+    }
+    case 'relu':
+      run = (xs, batch) => {
+        const y = alloc(batch);
+        relu(xs[0]!, y);
+        return y;
+      };
+      break;
+    case 'softmax': {
+      const c = outShape[outShape.length - 1]!;
+      run = (xs, batch) => {
+        const y = alloc(batch);
+        softmax(xs[0]!, c, y);
+        return y;
+      };
+      break;
+    }
+    case 'flatten':
+      run = (xs) => xs[0]!;
+      break;
+    case 'globalAvgPool': {
+      const [h, w, c] = inShape as [number, number, number];
+      run = (xs, batch) => {
+        const y = alloc(batch);
+        globalAvgPool(xs[0]!, batch, h * w, c, y);
+        return y;
+      };
+      break;
+    }
+    case 'maxPool':
+    case 'avgPool': {
+      const [h, w, c] = inShape as [number, number, number];
+      const win = slidingWindow(
+        h,
+        w,
+        op.poolSize[0],
+        op.poolSize[1],
+        op.strides[0],
+        op.strides[1],
+        op.padding,
+        op.name,
+      );
+      const kind = op.op === 'maxPool' ? 'max' : 'avg';
+      run = (xs, batch) => {
+        const y = alloc(batch);
+        pool2d(kind, xs[0]!, batch, win, c, y);
+        return y;
+      };
+      break;
+    }
+    case 'zeroPad': {
+      const [h, w, c] = inShape as [number, number, number];
+      const [[t, b], [l, r]] = op.padding;
+      const pad = [t, b, l, r, op.channels[0], op.channels[1]] as const;
+      run = (xs, batch) => {
+        const y = alloc(batch);
+        zeroPad(xs[0]!, batch, h, w, c, pad, y);
+        return y;
+      };
+      break;
+    }
+    case 'subsample': {
+      const [h, w, c] = inShape as [number, number, number];
+      run = (xs, batch) => {
+        const y = alloc(batch);
+        subsample(xs[0]!, batch, h, w, c, op.strides[0], op.strides[1], y);
+        return y;
+      };
+      break;
+    }
+  }
+  return { name: op.name, inputs, outShape, run };
+}
+
+/**
+ * A model ready to run. Inputs and outputs are float32, NHWC for images,
+ * with the batch as the first dimension.
+ */
+export class TritModel {
+  /** The validated manifest the model was decoded from. */
+  readonly manifest: Manifest;
+  /** Model inputs: op name and shape without the batch dimension. */
+  readonly inputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  /** Model outputs: op name and shape without the batch dimension. */
+  readonly outputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  private readonly steps: readonly Step[];
+  private readonly info: GraphInfo;
+  /** The model's weights: float tensors and packed kernels, as decoded. */
+  private readonly weights: Pick<ModelParts, 'floats' | 'kernels'>;
+
+  /** @internal Use {@link decodeModel} or a loader. */
+  constructor(parts: ModelParts) {
+    this.manifest = parts.manifest;
+    this.weights = { floats: parts.floats, kernels: parts.kernels };
+    this.info = parts.info;
+    this.steps = parts.manifest.ops.map((op) => buildStep(op, parts));
+    this.inputs = parts.manifest.ops
+      .filter((op) => op.op === 'input')
+      .map((op) => ({ name: op.name, shape: this.info.shapes.get(op.name)! }));
+    this.outputs = parts.manifest.outputs.map((name) => ({
+      name,
+      shape: this.info.shapes.get(this.info.aliases.get(name) ?? name)!,
+    }));
+  }
+
+  private resolve(name: string): string {
+    const target = this.info.aliases.get(name) ?? name;
+    if (this.info.shapes.has(target)) return target;
+    if (this.info.fusedAway.has(name)) {
+      throw new TritFormatError(
+        'bad-input',
+        `"${name}" was fused into "${this.info.fusedAway.get(name)}" at export and has no output of its own`,
+      );
+    }
+    throw new TritFormatError('bad-input', `"${name}" is not the name of an op of this model`);
+  }
+
+  /**
+   * Runs the model. `feeds` maps input names to tensors `[batch, ...shape]`
+   * (a bare Float32Array is read as a whole number of samples); a single
+   * tensor feeds the only input. Returns the `outputs` asked for (default:
+   * the model's outputs), which may name any op, by op name.
+   */
+  run(
+    feeds: Readonly<Record<string, TensorData | Float32Array>> | TensorData | Float32Array,
+    outputs: readonly string[] = this.manifest.outputs,
+  ): Record<string, TensorData> {
+    const map: Record<string, TensorData | Float32Array> =
+      feeds instanceof Float32Array || isTensorData(feeds)
+        ? this.inputs.length === 1
+          ? { [this.inputs[0]!.name]: feeds }
+          : bad(`the model has ${this.inputs.length} inputs; pass feeds by name`)
+        : (feeds as Record<string, TensorData | Float32Array>);
+    for (const key of Object.keys(map)) {
+      if (!this.inputs.some((i) => i.name === key))
+        bad(`feed "${key}" is not an input of the model`);
+    }
+    let batch = -1;
+    const values = new Map<string, Float32Array>();
+    for (const input of this.inputs) {
+      const feed = map[input.name];
+      if (feed === undefined) bad(`missing feed for input "${input.name}"`);
+      const size = shapeSize(input.shape);
+      const data = feed instanceof Float32Array ? feed : feed.data;
+      if (!(data instanceof Float32Array))
+        bad(`input "${input.name}": data must be a Float32Array`);
+      if (!(feed instanceof Float32Array)) {
+        const s = feed.shape;
+        if (
+          s.length !== input.shape.length + 1 ||
+          s.slice(1).some((d, i) => d !== input.shape[i])
+        ) {
+          bad(
+            `input "${input.name}": shape [${s.join(', ')}] does not match [batch, ${input.shape.join(', ')}]`,
+          );
+        }
+        if (shapeSize(s) !== data.length)
+          bad(`input "${input.name}": ${data.length} values for shape [${s.join(', ')}]`);
+      }
+      if (data.length === 0 || data.length % size !== 0) {
+        bad(
+          `input "${input.name}": ${data.length} values is not a whole number of [${input.shape.join(', ')}] samples`,
+        );
+      }
+      const b = data.length / size;
+      if (batch !== -1 && b !== batch) bad(`inputs disagree on the batch size (${batch} vs ${b})`);
+      batch = b;
+      values.set(input.name, data);
+    }
+    const wanted = outputs.map((o) => this.resolve(o));
+    // Free every intermediate result after its last use.
+    const lastUse = new Map<string, number>();
+    this.steps.forEach((s, i) => {
+      for (const n of s.inputs) lastUse.set(n, i);
+    });
+    for (const w of wanted) lastUse.set(w, Number.POSITIVE_INFINITY);
+    const lastNeeded = Math.max(...wanted.map((w) => this.steps.findIndex((s) => s.name === w)));
+    for (let i = 0; i <= lastNeeded; i++) {
+      const step = this.steps[i]!;
+      if (step.inputs.length === 0) continue;
+      values.set(
+        step.name,
+        step.run(
+          step.inputs.map((n) => values.get(n)!),
+          batch,
+        ),
+      );
+      for (const n of step.inputs) if (lastUse.get(n) === i) values.delete(n);
+    }
+    const result: Record<string, TensorData> = {};
+    outputs.forEach((o, i) => {
+      const name = wanted[i]!;
+      result[o] = { shape: [batch, ...this.info.shapes.get(name)!], data: values.get(name)! };
+    });
+    return result;
+  }
+
+  /** Runs a single-input, single-output model on `x` and returns its output. */
+  predict(x: TensorData | Float32Array): TensorData {
+    if (this.outputs.length !== 1)
+      bad(`predict needs a single-output model; this one has ${this.outputs.length}`);
+    const name = this.outputs[0]!.name;
+    return this.run(x, [name])[name]!;
+  }
+
+  /**
+   * Bytes of the weights the model holds in memory: packed codes, scales
+   * and float tensors (a quantized kernel is never expanded to float32).
+   */
+  weightBytes(): number {
+    let n = 0;
+    for (const f of this.weights.floats.values()) n += f.byteLength;
+    for (const k of this.weights.kernels.values())
+      n += k.kind === 'quantized' ? k.words.byteLength : 0;
+    return n;
+  }
+
+  /** Parameter counts and storage, layer by layer. */
+  summary(): ModelSummary {
+    const { tensors } = this.info;
+    const bytesOf = (n: string | null) => (n === null ? 0 : tensors.get(n)!.byteLength);
+    const sizeOf = (n: string | null) => (n === null ? 0 : shapeSize(tensors.get(n)!.shape));
+    let quantizedWeights = 0;
+    let quantizedBytes = 0;
+    const layers = this.manifest.ops.map((op): LayerSummary => {
+      const base = {
+        name: op.name,
+        op: op.op,
+        encoding: null,
+        quantizer: null,
+        bits: null,
+        scales: null,
+        parameters: 0,
+        bytes: 0,
+        outputShape: this.info.shapes.get(op.name)!,
+      };
+      if (op.op === 'affine') {
+        return {
+          ...base,
+          parameters: 2 * sizeOf(op.scale),
+          bytes: bytesOf(op.scale) + bytesOf(op.shift),
+        };
+      }
+      if (op.op !== 'conv2d' && op.op !== 'dense') return base;
+      const k = op.kernel;
+      const weights = shapeSize(k.shape);
+      const parameters = weights + sizeOf(op.bias);
+      if (k.encoding === 'float32') {
+        return {
+          ...base,
+          encoding: 'float32',
+          bits: 32,
+          parameters,
+          bytes: bytesOf(k.values) + bytesOf(op.bias),
+        };
+      }
+      const kb = bytesOf(k.codes) + bytesOf(k.positive) + bytesOf(k.negative);
+      quantizedWeights += weights;
+      quantizedBytes += kb;
+      return {
+        ...base,
+        encoding: k.encoding,
+        quantizer: k.quantizer,
+        bits: k.bits,
+        scales: sizeOf(k.positive) === 1 && sizeOf(k.negative) === 1 ? 'per-layer' : 'per-channel',
+        parameters,
+        bytes: kb + bytesOf(op.bias),
+      };
+    });
+    const parameters = layers.reduce((s, l) => s + l.parameters, 0);
+    const bytes = layers.reduce((s, l) => s + l.bytes, 0);
+    return {
+      layers,
+      parameters,
+      quantizedWeights,
+      bytes,
+      float32Bytes: 4 * parameters,
+      compression: bytes > 0 ? (4 * parameters) / bytes : 1,
+      quantizedBytes,
+      quantizedCompression: quantizedBytes > 0 ? (4 * quantizedWeights) / quantizedBytes : 1,
+    };
+  }
+}
+
+function isTensorData(v: unknown): v is TensorData {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as TensorData).data instanceof Float32Array &&
+    Array.isArray((v as TensorData).shape)
+  );
+}
+
+function bad(message: string): never {
+  throw new TritFormatError('bad-input', message);
+}
