@@ -35,7 +35,8 @@ export interface InitBackendOptions {
 const env: Record<string, string | undefined> =
   (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 
-const FIX_HINT = 'run `npm run setup:native` in the trit checkout (or install @tensorflow/tfjs-node)';
+const FIX_HINT =
+  'run `npm run setup:native` in the trit checkout (or install @tensorflow/tfjs-node)';
 
 async function defaultLoadNative(): Promise<unknown> {
   if (env.TRIT_NO_NATIVE === '1') {
@@ -52,9 +53,9 @@ function nativeVersion(): string | undefined {
 }
 
 function availableThreads(): number | undefined {
-  const os = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown } }).process?.getBuiltinModule?.(
-    'node:os',
-  ) as { availableParallelism?: () => number } | undefined;
+  const os = (
+    globalThis as { process?: { getBuiltinModule?: (m: string) => unknown } }
+  ).process?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
   return os?.availableParallelism?.();
 }
 
@@ -75,10 +76,16 @@ async function useWasm(): Promise<BackendInfo> {
 
 async function useNative(load: () => Promise<unknown>): Promise<BackendInfo> {
   await load();
-  if (!(await tf.setBackend('tensorflow'))) throw new Error('the tensorflow backend failed to initialize');
+  if (!(await tf.setBackend('tensorflow')))
+    throw new Error('the tensorflow backend failed to initialize');
   await tf.ready();
   const threads = Number(env.TF_NUM_INTRAOP_THREADS) || availableThreads();
-  return { name: 'tensorflow', tfjsVersion: tf.version_core, tensorflowVersion: nativeVersion(), threads };
+  return {
+    name: 'tensorflow',
+    tfjsVersion: tf.version_core,
+    tensorflowVersion: nativeVersion(),
+    threads,
+  };
 }
 
 function firstLine(err: unknown): string {
@@ -103,7 +110,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   if (prefer === 'cpu') return useCpu();
   let fallbackReason: string;
   try {
-    return prefer === 'wasm' ? await useWasm() : await useNative(options.loadNative ?? defaultLoadNative);
+    return prefer === 'wasm'
+      ? await useWasm()
+      : await useNative(options.loadNative ?? defaultLoadNative);
   } catch (err) {
     fallbackReason =
       prefer === 'tensorflow'

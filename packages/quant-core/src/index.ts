@@ -1,30 +1,68 @@
 /**
- * @trit/quant-core: the shared quantizer interface and registry, backend
+ * @trit/quant-core: the shared quantizer interface and registry, quantized
+ * layers, training glue, mix and match, model summary, export, backend
  * selection, and the FP32 and BWN baselines.
  * @packageDocumentation
  */
+
 export {
-  Quantizer,
-  runFraction,
+  BACKENDS,
+  type BackendInfo,
+  type BackendName,
+  type InitBackendOptions,
+  initBackend,
+} from './backend.js';
+export { BWNQuantizer, bwnQuantize } from './baselines/bwn.js';
+export { FP32Quantizer } from './baselines/fp32.js';
+export { type ExportedLayer, exportQuantizedLayers } from './export.js';
+export { QuantConv2D, type QuantConv2DArgs } from './layers/quant-conv2d.js';
+export { QuantDense, type QuantDenseArgs } from './layers/quant-dense.js';
+export {
+  isQuantLayer,
+  type LayerArgs,
+  type QuantizerSpec,
+  QuantLayer,
+  type QuantLayerArgs,
+  type QuantLayerType,
+} from './layers/quant-layer.js';
+export {
+  type LayerAssignment,
+  type LayerMatch,
+  type QuantAssignment,
+  type QuantizedModel,
+  type QuantRule,
+  quantizeModel,
+} from './mix-and-match.js';
+export {
   type LayerQuantStats,
+  Quantizer,
   type QuantizerConfig,
   type QuantizerParamSpec,
   type QuantizerParams,
   type QuantizerState,
+  runFraction,
   type TernaryExport,
   type TrainingProgress,
 } from './quantizer.js';
 export {
   getQuantizer,
   listQuantizers,
-  quantizerInfo,
-  registerQuantizer,
   type QuantizerFactory,
   type QuantizerInfo,
+  quantizerInfo,
+  registerQuantizer,
 } from './registry.js';
-export { assertFiniteKernel, checkNumber, resolveConfig, type NumberRule } from './validation.js';
 export {
+  formatBytes,
+  formatSummary,
+  type LayerSummary,
+  type ModelSummary,
+  modelSummary,
+} from './summary.js';
+export {
+  type CustomGradientResult,
   codeShares,
+  customGradient,
   dequantizeExport,
   groupSize,
   makeTernaryExport,
@@ -32,9 +70,17 @@ export {
   readScale,
   reductionAxes,
   stopGradient,
-  customGradient,
-  type CustomGradientResult,
 } from './tensor-ops.js';
-export { FP32Quantizer } from './baselines/fp32.js';
-export { BWNQuantizer, bwnQuantize } from './baselines/bwn.js';
-export { BACKENDS, initBackend, type BackendInfo, type BackendName, type InitBackendOptions } from './backend.js';
+export {
+  allLayers,
+  clipQuantizerParams,
+  type LossFn,
+  QuantizerCallback,
+  type QuantizerCallbackOptions,
+  quantizerStep,
+  quantLayers,
+  quantRegularizationLoss,
+  type TrainStepOptions,
+  trainStep,
+} from './training.js';
+export { assertFiniteKernel, checkNumber, type NumberRule, resolveConfig } from './validation.js';

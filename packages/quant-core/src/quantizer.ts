@@ -21,6 +21,12 @@ export interface QuantizerParamSpec {
   init(kernel: tf.Tensor): number;
   /** Closed interval the value is projected onto after every optimizer step. */
   readonly clip?: readonly [number, number];
+  /**
+   * Whether a training run's weight decay applies to it: true (the default)
+   * for scales such as TTQ's `Wp`/`Wn` (the official TTQ code decays them),
+   * false for shape parameters such as SQ's `β`.
+   */
+  readonly weightDecay?: boolean;
 }
 
 /** Where training is, handed to {@link Quantizer.onStep} before every step. */

@@ -30,11 +30,15 @@ const NAME = /^[a-z][a-z0-9-]*$/;
  */
 export function registerQuantizer(info: QuantizerInfo, factory: QuantizerFactory): void {
   if (!NAME.test(info.name)) {
-    throw new Error(`registerQuantizer: invalid name "${info.name}" (use lowercase letters, digits and '-')`);
+    throw new Error(
+      `registerQuantizer: invalid name "${info.name}" (use lowercase letters, digits and '-')`,
+    );
   }
   const existing = registry.get(info.name);
   if (existing && existing.factory !== factory) {
-    throw new Error(`registerQuantizer: a different quantizer is already registered as "${info.name}"`);
+    throw new Error(
+      `registerQuantizer: a different quantizer is already registered as "${info.name}"`,
+    );
   }
   registry.set(info.name, { ...info, factory });
 }

@@ -100,15 +100,22 @@ export function makeTernaryExport(
   for (let i = 0; i < c.length; i++) {
     const v = c[i]!;
     out[i] = v > 0 ? 1 : v < 0 ? -1 : 0;
-    if (bits === 1 && out[i] === 0) throw new Error('makeTernaryExport: a binary export cannot hold a zero code');
+    if (bits === 1 && out[i] === 0)
+      throw new Error('makeTernaryExport: a binary export cannot hold a zero code');
   }
-  const toArray = (s: tf.Tensor | number) => Float32Array.from(typeof s === 'number' ? [s] : s.dataSync());
+  const toArray = (s: tf.Tensor | number) =>
+    Float32Array.from(typeof s === 'number' ? [s] : s.dataSync());
   const pos = toArray(positive);
   const neg = toArray(negative);
   const cout = codes.shape[codes.rank - 1] ?? 1;
-  for (const [what, arr] of [['positive', pos], ['negative', neg]] as const) {
+  for (const [what, arr] of [
+    ['positive', pos],
+    ['negative', neg],
+  ] as const) {
     if (arr.length !== 1 && arr.length !== cout) {
-      throw new Error(`makeTernaryExport: ${what} scale has ${arr.length} values; expected 1 or ${cout}`);
+      throw new Error(
+        `makeTernaryExport: ${what} scale has ${arr.length} values; expected 1 or ${cout}`,
+      );
     }
   }
   return { bits, shape: [...codes.shape], codes: out, positive: pos, negative: neg };

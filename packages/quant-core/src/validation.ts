@@ -31,7 +31,9 @@ export function resolveConfig<C extends QuantizerConfig>(
     if (value === undefined) continue;
     const expected = typeof defaults[key];
     if (typeof value !== expected) {
-      throw new Error(`${quantizer}: option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`);
+      throw new Error(
+        `${quantizer}: option "${key}" must be a ${expected}, got ${JSON.stringify(value)}`,
+      );
     }
     const rule = rules[key as keyof C];
     if (Array.isArray(rule)) {

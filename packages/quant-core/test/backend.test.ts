@@ -21,7 +21,10 @@ function initBackendInChild(env: Record<string, string>, options = '{}'): Record
     const info = await m.initBackend(${options});
     process.stdout.write(JSON.stringify(info));
   });`;
-  const r = spawnSync(process.execPath, ['-e', code], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-e', code], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
   return { ...JSON.parse(r.stdout), stderr: r.stderr };
 }
@@ -69,7 +72,9 @@ describe('initBackend', () => {
     const info = await initBackend({
       quiet: true,
       loadNative: async () => {
-        throw new Error('libtensorflow_cc.so.2: cannot open shared object file: No such file or directory');
+        throw new Error(
+          'libtensorflow_cc.so.2: cannot open shared object file: No such file or directory',
+        );
       },
     });
     expect(info.name).toBe('cpu');

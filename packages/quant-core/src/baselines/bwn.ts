@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { Quantizer, type LayerQuantStats, type TernaryExport } from '../quantizer.js';
+import { type LayerQuantStats, Quantizer, type TernaryExport } from '../quantizer.js';
 import { registerQuantizer } from '../registry.js';
 import { codeShares, customGradient, makeTernaryExport } from '../tensor-ops.js';
 import { assertFiniteKernel, resolveConfig } from '../validation.js';

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { Quantizer, type LayerQuantStats, type TernaryExport } from '../quantizer.js';
+import { type LayerQuantStats, Quantizer, type TernaryExport } from '../quantizer.js';
 import { registerQuantizer } from '../registry.js';
 import { codeShares } from '../tensor-ops.js';
 import { resolveConfig } from '../validation.js';
@@ -24,7 +24,13 @@ export class FP32Quantizer extends Quantizer<Record<string, never>> {
   }
 
   stats(kernel: tf.Tensor): LayerQuantStats {
-    return { quantizer: this.name, bits: 32, numWeights: kernel.size, share: codeShares(kernel), scales: {} };
+    return {
+      quantizer: this.name,
+      bits: 32,
+      numWeights: kernel.size,
+      share: codeShares(kernel),
+      scales: {},
+    };
   }
 
   exportTernary(): TernaryExport | null {

@@ -1,0 +1,110 @@
+import type { RunResult } from './run.js';
+
+/** One row of the summary table: a method over its seeds. */
+export interface MethodSummary {
+  readonly method: string;
+  readonly seeds: readonly number[];
+  /** Final test accuracy, mean and sample standard deviation over seeds (0 for one seed). */
+  readonly accuracyMean: number;
+  readonly accuracyStd: number;
+  /** accuracyMean − FP32's accuracyMean, in points (null without an FP32 run). */
+  readonly gapToFp32: number | null;
+  readonly weightMemoryBytes: number;
+  readonly compressionRatio: number;
+  readonly sparsity: number;
+  readonly trainImagesPerSecond: number;
+  readonly wallSeconds: number;
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const std = (xs: readonly number[]) => {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+};
+
+/** Groups runs by method, in `order` (then any others alphabetically). */
+export function summarize(runs: readonly RunResult[], order: readonly string[] = []): MethodSummary[] {
+  const methods = [...new Set(runs.map((r) => r.method))].sort((a, b) => {
+    const ia = order.indexOf(a);
+    const ib = order.indexOf(b);
+    return (ia < 0 ? 1e9 : ia) - (ib < 0 ? 1e9 : ib) || a.localeCompare(b);
+  });
+  const fp32 = runs.filter((r) => r.method === 'fp32');
+  const fp32Mean = fp32.length ? mean(fp32.map((r) => r.finalTestAccuracy)) : null;
+  return methods.map((method) => {
+    const rs = runs.filter((r) => r.method === method).sort((a, b) => a.seed - b.seed);
+    const acc = rs.map((r) => r.finalTestAccuracy);
+    return {
+      method,
+      seeds: rs.map((r) => r.seed),
+      accuracyMean: mean(acc),
+      accuracyStd: std(acc),
+      gapToFp32: fp32Mean === null ? null : (mean(acc) - fp32Mean) * 100,
+      weightMemoryBytes: mean(rs.map((r) => r.weightMemoryBytes)),
+      compressionRatio: mean(rs.map((r) => r.compressionRatio)),
+      sparsity: mean(rs.map((r) => r.sparsity)),
+      trainImagesPerSecond: mean(rs.map((r) => r.trainImagesPerSecond)),
+      wallSeconds: rs.reduce((a, r) => a + r.wallSeconds, 0),
+    };
+  });
+}
+
+function kib(bytes: number): string {
+  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** The summary as a Markdown table. */
+export function summaryMarkdown(rows: readonly MethodSummary[]): string {
+  const lines = [
+    '| method | seeds | test accuracy (%) | gap to FP32 (points) | weight memory | compression | sparsity | train images/s | wall time |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    const acc = `${(r.accuracyMean * 100).toFixed(2)} ± ${(r.accuracyStd * 100).toFixed(2)}`;
+    const gap = r.gapToFp32 === null ? 'n/a' : `${r.gapToFp32 >= 0 ? '+' : ''}${r.gapToFp32.toFixed(2)}`;
+    lines.push(
+      `| ${r.method} | ${r.seeds.length} | ${acc} | ${gap} | ${kib(r.weightMemoryBytes)} | ${r.compressionRatio.toFixed(1)}x | ${(r.sparsity * 100).toFixed(1)}% | ${r.trainImagesPerSecond.toFixed(0)} | ${(r.wallSeconds / 60).toFixed(1)} min |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** One CSV row per (method, seed) run. */
+export function runsCsv(runs: readonly RunResult[]): string {
+  const header = [
+    'method',
+    'seed',
+    'epochs',
+    'final_test_accuracy',
+    'best_test_accuracy',
+    'weight_memory_bytes',
+    'float32_memory_bytes',
+    'compression_ratio',
+    'sparsity',
+    'train_images_per_second',
+    'wall_seconds',
+    'params',
+    'macs',
+  ];
+  const rows = [...runs]
+    .sort((a, b) => a.method.localeCompare(b.method) || a.seed - b.seed)
+    .map((r) =>
+      [
+        r.method,
+        r.seed,
+        r.epochs,
+        r.finalTestAccuracy.toFixed(6),
+        r.bestTestAccuracy.toFixed(6),
+        r.weightMemoryBytes,
+        r.float32MemoryBytes,
+        r.compressionRatio.toFixed(4),
+        r.sparsity.toFixed(6),
+        r.trainImagesPerSecond.toFixed(2),
+        r.wallSeconds.toFixed(2),
+        r.params,
+        r.macs,
+      ].join(','),
+    );
+  return `${[header.join(','), ...rows].join('\n')}\n`;
+}

@@ -1,0 +1,148 @@
+import type { TrainConfigInput } from '../training/train.js';
+
+/** How a model is built for a preset. */
+export type ModelSpec =
+  | { readonly type: 'resnet-cifar'; readonly depth: number; readonly shortcut?: 'A' | 'B'; readonly widths?: [number, number, number] }
+  | { readonly type: 'resnet18-64'; readonly widths?: [number, number, number, number] };
+
+/** Where a preset's data comes from. */
+export type DataSpec =
+  | { readonly type: 'synthetic'; readonly size: number; readonly numClasses: number; readonly numTrain: number; readonly numTest: number }
+  | { readonly type: 'dataset'; readonly name: string; readonly classes?: number; readonly perClass?: number };
+
+/**
+ * A benchmark protocol. `finetune`: train FP32 once per seed, then fine-tune
+ * every method from that checkpoint (TTQ's CIFAR protocol; FP32 itself is
+ * fine-tuned for the same epochs so every method gets the same budget).
+ * `scratch`: every method trains from random initialization.
+ */
+export interface Preset {
+  readonly name: string;
+  readonly description: string;
+  readonly data: DataSpec;
+  readonly model: ModelSpec;
+  readonly protocol: 'finetune' | 'scratch';
+  readonly methods: readonly string[];
+  readonly seeds: readonly number[];
+  /** Pre-training (finetune protocol) or the whole run (scratch protocol). */
+  readonly pretrain: TrainConfigInput;
+  /** Fine-tuning of each method (finetune protocol only). */
+  readonly finetune?: TrainConfigInput;
+  /** Per-method quantizer configs (defaults otherwise). */
+  readonly quantizerConfigs?: Readonly<Record<string, Record<string, unknown>>>;
+}
+
+const ALL_METHODS = ['fp32', 'bwn', 'twn', 'ttq', 'sq', 'hla'] as const;
+
+// TTQ fine-tunes from FP32 with its scales initialised from the kernel ([chosen]
+// `init: 'mean'`), which avoids the jump that the official init of 1.0 causes.
+const FINETUNE_QUANTIZERS = { ttq: { init: 'mean' } };
+
+export const PRESETS: Readonly<Record<string, Preset>> = {
+  smoke: {
+    name: 'smoke',
+    description: 'tiny ResNet-8 on a 16x16 synthetic 4-class task, a few seconds per method (tests and CI)',
+    data: { type: 'synthetic', size: 16, numClasses: 4, numTrain: 256, numTest: 64 },
+    model: { type: 'resnet-cifar', depth: 8, widths: [8, 16, 32] },
+    protocol: 'finetune',
+    methods: ALL_METHODS,
+    seeds: [0],
+    pretrain: { epochs: 2, batchSize: 32, optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { type: 'constant' } },
+    finetune: { epochs: 2, batchSize: 32, optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9 }, schedule: { type: 'constant' } },
+    quantizerConfigs: FINETUNE_QUANTIZERS,
+  },
+  quick: {
+    name: 'quick',
+    description: 'ResNet-20 on the committed CIFAR-10 sample, about 15 minutes on 2 cores with the native backend',
+    data: { type: 'dataset', name: 'cifar10-sample' },
+    model: { type: 'resnet-cifar', depth: 20 },
+    protocol: 'finetune',
+    methods: ALL_METHODS,
+    seeds: [0],
+    pretrain: {
+      epochs: 8,
+      batchSize: 128,
+      optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9 },
+      schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0.001 },
+    },
+    finetune: {
+      epochs: 3,
+      batchSize: 128,
+      optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9 },
+      schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0.0005 },
+    },
+    quantizerConfigs: FINETUNE_QUANTIZERS,
+  },
+  'cifar10-resnet20': {
+    name: 'cifar10-resnet20',
+    description: 'ResNet-20 on full CIFAR-10: FP32 then fine-tune each method (TTQ protocol)',
+    data: { type: 'dataset', name: 'cifar10' },
+    model: { type: 'resnet-cifar', depth: 20 },
+    protocol: 'finetune',
+    methods: ALL_METHODS,
+    seeds: [0],
+    pretrain: {
+      epochs: 30,
+      batchSize: 128,
+      optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9 },
+      schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0 },
+    },
+    finetune: {
+      epochs: 8,
+      batchSize: 128,
+      optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9 },
+      schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0 },
+    },
+    quantizerConfigs: FINETUNE_QUANTIZERS,
+  },
+  'tiny-imagenet-10': {
+    name: 'tiny-imagenet-10',
+    description: 'ResNet-18 (64x64 variant) on the first 10 Tiny ImageNet classes, from scratch',
+    data: { type: 'dataset', name: 'tiny-imagenet-10' },
+    model: { type: 'resnet18-64', widths: [32, 64, 128, 256] },
+    protocol: 'finetune',
+    methods: ALL_METHODS,
+    seeds: [0],
+    pretrain: {
+      epochs: 20,
+      batchSize: 64,
+      optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 },
+      schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0 },
+    },
+    finetune: {
+      epochs: 6,
+      batchSize: 64,
+      optimizer: { type: 'sgd', lr: 0.005, momentum: 0.9 },
+      schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0 },
+    },
+    quantizerConfigs: FINETUNE_QUANTIZERS,
+  },
+  'tiny-imagenet-100': {
+    name: 'tiny-imagenet-100',
+    description: 'ResNet-18 (64x64 variant) on the 100-class Tiny ImageNet subset',
+    data: { type: 'dataset', name: 'tiny-imagenet-100' },
+    model: { type: 'resnet18-64', widths: [32, 64, 128, 256] },
+    protocol: 'finetune',
+    methods: ALL_METHODS,
+    seeds: [0],
+    pretrain: {
+      epochs: 30,
+      batchSize: 64,
+      optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 },
+      schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0 },
+    },
+    finetune: {
+      epochs: 8,
+      batchSize: 64,
+      optimizer: { type: 'sgd', lr: 0.005, momentum: 0.9 },
+      schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0 },
+    },
+    quantizerConfigs: FINETUNE_QUANTIZERS,
+  },
+};
+
+export function getPreset(name: string): Preset {
+  const p = PRESETS[name];
+  if (!p) throw new Error(`unknown preset "${name}"; presets: ${Object.keys(PRESETS).join(', ')}`);
+  return p;
+}

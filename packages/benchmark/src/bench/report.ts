@@ -1,0 +1,256 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { MethodSummary } from './aggregate.js';
+import { summaryMarkdown } from './aggregate.js';
+import type { RunResult } from './run.js';
+
+/** A chart for the page: a Chart.js config plus a title and a caption. */
+interface ChartSpec {
+  readonly id: string;
+  readonly title: string;
+  readonly caption: string;
+  readonly config: Record<string, unknown>;
+}
+
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const color = (i: number) => PALETTE[i % PALETTE.length]!;
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Script-safe JSON (no `</script>` can close the tag early). */
+function jsonForScript(v: unknown): string {
+  return JSON.stringify(v).replace(/</g, '\\u003c');
+}
+
+function lineChart(id: string, title: string, caption: string, xLabel: string, yLabel: string, datasets: object[]): ChartSpec {
+  return {
+    id,
+    title,
+    caption,
+    config: {
+      type: 'line',
+      data: { datasets },
+      options: {
+        animation: false,
+        parsing: false,
+        scales: {
+          x: { type: 'linear', title: { display: true, text: xLabel } },
+          y: { title: { display: true, text: yLabel } },
+        },
+        plugins: { legend: { position: 'right' } },
+      },
+    },
+  };
+}
+
+function charts(runs: readonly RunResult[]): ChartSpec[] {
+  const out: ChartSpec[] = [];
+  const sorted = [...runs].sort((a, b) => a.method.localeCompare(b.method) || a.seed - b.seed);
+  out.push(
+    lineChart(
+      'accuracy',
+      'Test accuracy per epoch',
+      'Evaluated with the quantized weights after every epoch.',
+      'epoch',
+      'test accuracy (%)',
+      sorted.map((r, i) => ({
+        label: `${r.method} (seed ${r.seed})`,
+        data: r.history.map((h) => ({ x: h.epoch, y: h.testAccuracy * 100 })),
+        borderColor: color(i),
+        backgroundColor: color(i),
+      })),
+    ),
+  );
+
+  // Per-layer sparsity at the end of training, one bar group per layer.
+  const quantRuns = sorted.filter((r) => r.history.at(-1)!.layers.some((l) => l.bits < 32));
+  const layerNames = [...new Set(quantRuns.flatMap((r) => r.history.at(-1)!.layers.filter((l) => l.bits < 32).map((l) => l.layer)))];
+  if (layerNames.length) {
+    out.push({
+      id: 'sparsity',
+      title: 'Per-layer sparsity (share of zero codes) at the end of training',
+      caption: 'Quantized layers only; FP32 first/last layers are left out.',
+      config: {
+        type: 'bar',
+        data: {
+          labels: layerNames,
+          datasets: quantRuns.map((r, i) => {
+            const last = r.history.at(-1)!.layers;
+            return {
+              label: `${r.method} (seed ${r.seed})`,
+              data: layerNames.map((n) => {
+                const l = last.find((x) => x.layer === n);
+                return l ? l.share.zero * 100 : null;
+              }),
+              backgroundColor: color(i),
+            };
+          }),
+        },
+        options: { animation: false, scales: { y: { title: { display: true, text: 'zero codes (%)' } } } },
+      },
+    });
+  }
+
+  const ttq = sorted.find((r) => r.method === 'ttq');
+  if (ttq) {
+    const layers = ttq.history[0]!.layers.filter((l) => l.bits < 32).map((l) => l.layer);
+    const series = (key: 'wp' | 'wn') =>
+      layers.map((name, i) => ({
+        label: `${name} ${key === 'wp' ? 'Wp' : 'Wn'}`,
+        data: ttq.history.map((h) => {
+          const l = h.layers.find((x) => x.layer === name);
+          const v = l?.scales[key];
+          return { x: h.epoch, y: typeof v === 'number' ? (key === 'wn' ? -v : v) : null };
+        }),
+        borderColor: color(i),
+        backgroundColor: color(i),
+        borderDash: key === 'wn' ? [4, 3] : [],
+      }));
+    out.push(
+      lineChart(
+        'ttq-scales',
+        `TTQ: Wp and −Wn per layer over training (seed ${ttq.seed})`,
+        'As in the TTQ paper’s Figure 2: solid lines are Wp, dashed lines −Wn.',
+        'epoch',
+        'scale',
+        [...series('wp'), ...series('wn')],
+      ),
+    );
+    out.push(
+      lineChart(
+        'ttq-shares',
+        `TTQ: share of negative / zero / positive codes over training (seed ${ttq.seed})`,
+        'Averaged over the quantized layers, weighted by their number of weights.',
+        'epoch',
+        'share (%)',
+        (['negative', 'zero', 'positive'] as const).map((k, i) => ({
+          label: k,
+          data: ttq.history.map((h) => {
+            const ls = h.layers.filter((l) => l.bits < 32);
+            const n = ls.reduce((a, l) => a + l.numWeights, 0);
+            return { x: h.epoch, y: (100 * ls.reduce((a, l) => a + l.share[k] * l.numWeights, 0)) / Math.max(1, n) };
+          }),
+          borderColor: color(i),
+          backgroundColor: color(i),
+        })),
+      ),
+    );
+  }
+
+  const sq = sorted.find((r) => r.method === 'sq');
+  if (sq) {
+    const last = sq.history.at(-1)!.layers.filter((l) => l.quantizer === 'sq');
+    out.push({
+      id: 'sq-bits',
+      title: `SQ: per-layer bit-width and weight memory vs all-ternary (seed ${sq.seed})`,
+      caption: 'Bars: memory of each layer’s kernel at its final bit-width (1 binary, 2 ternary) and if it were ternary.',
+      config: {
+        type: 'bar',
+        data: {
+          labels: last.map((l) => `${l.layer} (${l.bits}-bit)`),
+          datasets: [
+            { label: 'SQ (KiB)', data: last.map((l) => (l.numWeights * l.bits) / 8 / 1024), backgroundColor: color(0) },
+            { label: 'all-ternary (KiB)', data: last.map((l) => (l.numWeights * 2) / 8 / 1024), backgroundColor: color(1) },
+          ],
+        },
+        options: { animation: false, scales: { y: { title: { display: true, text: 'KiB' } } } },
+      },
+    });
+  }
+
+  const hla = sorted.find((r) => r.method === 'hla');
+  if (hla) {
+    const layers = hla.history[0]!.layers.filter((l) => l.quantizer === 'hla').map((l) => l.layer);
+    out.push(
+      lineChart(
+        'hla-cosine',
+        `HLA: cosine between W and its ternary projection T, per layer (seed ${hla.seed})`,
+        'The hyperspherical regularizer pulls each layer’s direction towards its ternary projection.',
+        'epoch',
+        'cos(W, T)',
+        layers.map((name, i) => ({
+          label: name,
+          data: hla.history.map((h) => ({ x: h.epoch, y: h.layers.find((l) => l.layer === name)?.extra?.cosine ?? null })),
+          borderColor: color(i),
+          backgroundColor: color(i),
+        })),
+      ),
+    );
+  }
+  return out;
+}
+
+function chartJsSource(): string {
+  // chart.js's exports map hides its UMD bundle; it sits next to the CommonJS entry.
+  const require = createRequire(import.meta.url);
+  return readFileSync(path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+}
+
+export interface ReportContext {
+  readonly title: string;
+  readonly command: string;
+  readonly backend: string;
+  readonly machine: string;
+  readonly generatedAt: string;
+}
+
+/**
+ * A self-contained HTML page (Chart.js inlined, no network) with the summary
+ * table and the charts: accuracy per epoch, per-layer sparsity, TTQ's scales
+ * and code shares over training, SQ's bit-widths and memory, HLA's cosine.
+ */
+export function renderReport(runs: readonly RunResult[], summary: readonly MethodSummary[], ctx: ReportContext): string {
+  const specs = charts(runs);
+  const table = summaryMarkdown(summary)
+    .trim()
+    .split('\n')
+    .filter((_, i) => i !== 1)
+    .map((line, i) => {
+      const cells = line.split('|').slice(1, -1).map((c) => escapeHtml(c.trim()));
+      const tag = i === 0 ? 'th' : 'td';
+      return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
+    })
+    .join('\n');
+  const sections = specs
+    .map(
+      (s) =>
+        `<section><h2>${escapeHtml(s.title)}</h2><p class="caption">${escapeHtml(s.caption)}</p><div class="chart"><canvas id="${s.id}"></canvas></div></section>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>${escapeHtml(ctx.title)}</title>
+<style>
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.chart { position: relative; height: 380px; }
+.caption, .meta { color: #555; }
+code { background: #f4f4f4; padding: 1px 4px; }
+</style>
+</head>
+<body>
+<h1>${escapeHtml(ctx.title)}</h1>
+<p class="meta">Command: <code>${escapeHtml(ctx.command)}</code><br>Backend: ${escapeHtml(ctx.backend)}<br>Machine: ${escapeHtml(ctx.machine)}<br>Generated: ${escapeHtml(ctx.generatedAt)}</p>
+<table>
+${table}
+</table>
+${sections}
+<script>${chartJsSource()}</script>
+<script>
+const specs = ${jsonForScript(specs.map((s) => ({ id: s.id, config: s.config })))};
+for (const s of specs) {
+  s.config.options = Object.assign({ maintainAspectRatio: false, responsive: true }, s.config.options);
+  new Chart(document.getElementById(s.id), s.config);
+}
+</script>
+</body>
+</html>
+`;
+}

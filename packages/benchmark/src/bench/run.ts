@@ -1,0 +1,216 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { type BackendInfo, getQuantizer, modelSummary, quantizeModel } from '@trit/quant-core';
+import { modelComplexity } from '../models/complexity.js';
+import { resnetCifar } from '../models/resnet-cifar.js';
+import { resnet18 } from '../models/resnet18.js';
+import { loadCheckpoint } from '../training/checkpoint.js';
+import { type EpochRecord, type TrainConfigInput, type TrainData, train } from '../training/train.js';
+import type { ModelSpec, Preset } from './presets.js';
+
+/** Everything one (method, seed) run produced. */
+export interface RunResult {
+  readonly method: string;
+  readonly seed: number;
+  readonly quantizer: { readonly name: string; readonly config: Record<string, unknown> };
+  readonly protocol: Preset['protocol'];
+  readonly epochs: number;
+  readonly history: readonly EpochRecord[];
+  readonly finalTestAccuracy: number;
+  readonly bestTestAccuracy: number;
+  /** Weight memory of the deployed model (quantized kernels at their bit-width, the rest at 32 bits). */
+  readonly weightMemoryBytes: number;
+  readonly float32MemoryBytes: number;
+  readonly compressionRatio: number;
+  /** Share of zero codes over the quantized layers' weights. */
+  readonly sparsity: number;
+  /** Mean training images/s over the run's epochs. */
+  readonly trainImagesPerSecond: number;
+  /** Training + evaluation seconds of this run (pre-training excluded). */
+  readonly wallSeconds: number;
+  readonly params: number;
+  readonly macs: number;
+}
+
+export interface BenchOptions {
+  readonly preset: Preset;
+  readonly methods?: readonly string[];
+  readonly seeds?: readonly number[];
+  /** Overrides the epochs of the run (scratch) or of fine-tuning (finetune). */
+  readonly epochs?: number;
+  /** Overrides the pre-training epochs (finetune protocol). */
+  readonly pretrainEpochs?: number;
+  readonly outDir: string;
+  readonly resume?: boolean;
+  /** `[i, n]`: run the i-th (1-based) of n slices of the methods x seeds grid. */
+  readonly shard?: readonly [number, number];
+  readonly loadData: (preset: Preset) => Promise<TrainData>;
+  readonly backend: BackendInfo;
+  readonly progress?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export function buildModel(spec: ModelSpec, data: Pick<TrainData, 'inputShape' | 'numClasses'>, seed: number): tf.LayersModel {
+  if (spec.type === 'resnet-cifar') {
+    return resnetCifar({
+      depth: spec.depth,
+      shortcut: spec.shortcut,
+      widths: spec.widths,
+      numClasses: data.numClasses,
+      inputShape: [...data.inputShape],
+      seed: seed * 1000,
+    });
+  }
+  return resnet18({ numClasses: data.numClasses, inputShape: [...data.inputShape], widths: spec.widths, seed: seed * 1000 });
+}
+
+/** The grid of (method, seed) pairs, in a fixed order, and the slice a shard runs. */
+export function gridSlice(methods: readonly string[], seeds: readonly number[], shard?: readonly [number, number]) {
+  const grid = seeds.flatMap((seed) => methods.map((method) => ({ method, seed })));
+  if (!shard) return grid;
+  const [i, n] = shard;
+  if (!Number.isInteger(n) || n < 1 || !Number.isInteger(i) || i < 1 || i > n) {
+    throw new Error(`--shard must be i/N with 1 <= i <= N, got ${i}/${n}`);
+  }
+  return grid.filter((_, k) => k % n === i - 1);
+}
+
+export function runDirName(method: string, seed: number): string {
+  return `${method}-seed${seed}`;
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 1)}\n`);
+  renameSync(tmp, file);
+}
+
+export function machineInfo() {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+  };
+}
+
+/**
+ * Runs the preset's methods x seeds (or one shard of that grid). Each run's
+ * result goes to `outDir/runs/<method>-seed<S>/result.json` as soon as it is
+ * done, so an interrupted sweep resumes where it stopped (`resume`), and
+ * shards write disjoint folders that `mergeResults` combines.
+ */
+export async function runBench(options: BenchOptions): Promise<RunResult[]> {
+  const { preset, outDir } = options;
+  const log = options.log ?? ((l: string) => console.error(l));
+  const methods = options.methods ?? preset.methods;
+  for (const m of methods) getQuantizer(m, preset.quantizerConfigs?.[m]); // unknown names fail before any training
+  const seeds = options.seeds ?? preset.seeds;
+  const data = await options.loadData(preset);
+  mkdirSync(path.join(outDir, 'runs'), { recursive: true });
+
+  const pretrainConfig: TrainConfigInput = {
+    ...preset.pretrain,
+    ...(options.pretrainEpochs ? { epochs: options.pretrainEpochs } : {}),
+  };
+  const runConfig: TrainConfigInput =
+    preset.protocol === 'finetune'
+      ? { ...(preset.finetune ?? preset.pretrain), ...(options.epochs ? { epochs: options.epochs } : {}) }
+      : { ...preset.pretrain, ...(options.epochs ? { epochs: options.epochs } : {}) };
+
+  const results: RunResult[] = [];
+  for (const { method, seed } of gridSlice(methods, seeds, options.shard)) {
+    const dir = path.join(outDir, 'runs', runDirName(method, seed));
+    const resultFile = path.join(dir, 'result.json');
+    if (existsSync(resultFile) && options.resume) {
+      log(`[bench] ${method} seed ${seed}: already done, reusing ${resultFile}`);
+      results.push(JSON.parse(readFileSync(resultFile, 'utf8')) as RunResult);
+      continue;
+    }
+    const base = buildModel(preset.model, data, seed);
+    if (preset.protocol === 'finetune') {
+      // The FP32 checkpoint is trained once per seed and shared by every method.
+      const pretrainDir = path.join(outDir, 'pretrain', `seed${seed}`);
+      const done = path.join(pretrainDir, 'done.json');
+      if (!existsSync(done)) {
+        log(`[bench] pre-training FP32 (seed ${seed}) for ${pretrainConfig.epochs} epochs`);
+        const r = await train({
+          model: base,
+          data,
+          config: { ...pretrainConfig, seed },
+          outDir: pretrainDir,
+          resume: options.resume ?? false,
+          progress: options.progress,
+          label: `fp32-pretrain s${seed}`,
+        });
+        writeJsonAtomic(done, { history: r.history });
+      } else {
+        await loadCheckpoint(path.join(pretrainDir, 'checkpoint'), base);
+        log(`[bench] using the FP32 pre-training of seed ${seed} from ${pretrainDir}`);
+      }
+    }
+    const qconfig = { ...(preset.quantizerConfigs?.[method] ?? {}) };
+    const { model } = quantizeModel(base, { default: method, defaultConfig: qconfig });
+    log(`[bench] ${method} seed ${seed}: training ${runConfig.epochs} epochs (${preset.protocol})`);
+    const r = await train({
+      model,
+      data,
+      config: { ...runConfig, seed },
+      outDir: dir,
+      resume: options.resume ?? false,
+      progress: options.progress,
+      label: `${method} s${seed}`,
+    });
+    const summary = modelSummary(model);
+    const complexity = modelComplexity(model);
+    const last = r.history[r.history.length - 1]!;
+    let zeros = 0;
+    let quantized = 0;
+    for (const l of last.layers) {
+      if (l.bits >= 32) continue;
+      zeros += l.share.zero * l.numWeights;
+      quantized += l.numWeights;
+    }
+    const result: RunResult = {
+      method,
+      seed,
+      quantizer: { name: method, config: getQuantizer(method, qconfig).getConfig() },
+      protocol: preset.protocol,
+      epochs: r.history.length,
+      history: r.history,
+      finalTestAccuracy: last.testAccuracy,
+      bestTestAccuracy: Math.max(...r.history.map((h) => h.testAccuracy)),
+      weightMemoryBytes: summary.totals.memoryBytes,
+      float32MemoryBytes: summary.totals.float32Bytes,
+      compressionRatio: summary.totals.compressionRatio,
+      sparsity: quantized ? zeros / quantized : 0,
+      trainImagesPerSecond: r.history.reduce((a, h) => a + h.imagesPerSecond, 0) / r.history.length,
+      wallSeconds: r.history.reduce((a, h) => a + h.seconds, 0),
+      params: complexity.params,
+      macs: complexity.macs,
+    };
+    writeJsonAtomic(resultFile, result);
+    results.push(result);
+    model.dispose();
+  }
+  return results;
+}
+
+/** Reads every finished run under one or more bench output folders. */
+export function collectRuns(dirs: readonly string[]): RunResult[] {
+  const byKey = new Map<string, RunResult>();
+  for (const dir of dirs) {
+    const runs = path.join(dir, 'runs');
+    if (!existsSync(runs)) throw new Error(`${dir}: not a trit bench output folder (no runs/ inside)`);
+    for (const name of readdirSync(runs).sort()) {
+      const file = path.join(runs, name, 'result.json');
+      if (!existsSync(file)) continue;
+      const r = JSON.parse(readFileSync(file, 'utf8')) as RunResult;
+      byKey.set(`${r.method}\u0000${r.seed}`, r);
+    }
+  }
+  return [...byKey.values()];
+}

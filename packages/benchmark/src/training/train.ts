@@ -1,0 +1,316 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  clipQuantizerParams,
+  type LayerQuantStats,
+  quantizerStep,
+  quantLayers,
+  quantRegularizationLoss,
+} from '@trit/quant-core';
+import cliProgress from 'cli-progress';
+import { z } from 'zod';
+import { loadCheckpoint, readCheckpointIndex, saveCheckpoint } from './checkpoint.js';
+import { learningRateAt, makeOptimizer, OptimizerSchema, ScheduleSchema } from './optimizer.js';
+
+/**
+ * Weight decay per parameter group, applied as an L2 term `wd/2 · Σ w²` in the
+ * loss (the coupled decay of SGD with `weight_decay`, as in the papers' code).
+ * Latent kernels are decayed; quantizer scales (TTQ's Wp/Wn, SQ's α) follow
+ * `quantizerScales` (the official TTQ code decays Wp/Wn too); quantizer shape
+ * parameters (SQ's β) never are; biases and BatchNorm are not by default.
+ */
+export const WeightDecaySchema = z.object({
+  kernel: z.number().nonnegative().default(1e-4),
+  quantizerScales: z.number().nonnegative().default(1e-4),
+  bias: z.number().nonnegative().default(0),
+  batchNorm: z.number().nonnegative().default(0),
+});
+
+export const TrainConfigSchema = z.object({
+  epochs: z.number().int().positive(),
+  batchSize: z.number().int().positive(),
+  optimizer: OptimizerSchema,
+  schedule: ScheduleSchema.default({ type: 'constant' }),
+  weightDecay: WeightDecaySchema.default({ kernel: 1e-4, quantizerScales: 1e-4, bias: 0, batchNorm: 0 }),
+  seed: z.number().int().nonnegative().default(0),
+  augment: z.boolean().default(true),
+  /** Steps per epoch cap (for smoke runs); default: the whole training split. */
+  maxStepsPerEpoch: z.number().int().positive().optional(),
+});
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+
+/** One batch as typed arrays (NHWC float32 images, integer labels). */
+export interface ArrayBatch {
+  readonly x: Float32Array;
+  readonly labels: ArrayLike<number>;
+  readonly count: number;
+}
+
+/** What training needs from a dataset. */
+export interface TrainData {
+  readonly inputShape: readonly [number, number, number];
+  readonly numClasses: number;
+  readonly numTrain: number;
+  readonly numTest: number;
+  /** Shuffled, augmented batches of one epoch; a function of (epoch, seed) only, so resumed runs see the same data. */
+  trainBatches(epoch: number, batchSize: number, seed: number, augment: boolean): Iterable<ArrayBatch>;
+  /** The test split in order, normalized, not augmented. */
+  testBatches(batchSize: number): Iterable<ArrayBatch>;
+}
+
+export interface LayerStatsRecord extends LayerQuantStats {
+  readonly layer: string;
+}
+
+export interface EpochRecord {
+  readonly epoch: number;
+  readonly lr: number;
+  readonly trainLoss: number;
+  readonly trainAccuracy: number;
+  readonly regularizationLoss: number;
+  readonly testLoss: number;
+  readonly testAccuracy: number;
+  readonly imagesPerSecond: number;
+  readonly seconds: number;
+  readonly layers: readonly LayerStatsRecord[];
+}
+
+export interface TrainOptions {
+  readonly model: tf.LayersModel;
+  readonly data: TrainData;
+  readonly config: TrainConfigInput;
+  /** Folder for the checkpoint (`checkpoint/`); created if missing. */
+  readonly outDir: string;
+  /** Continue from `outDir/checkpoint` if it exists. */
+  readonly resume?: boolean;
+  /** Show a progress bar on stderr (default true). */
+  readonly progress?: boolean;
+  /** Label in front of the progress bar. */
+  readonly label?: string;
+  /** Called after every epoch with its record (after the checkpoint is written). */
+  readonly onEpoch?: (record: EpochRecord) => void;
+  /** Stop after this many epochs of this call (for tests of interruption). */
+  readonly stopAfterEpochs?: number;
+}
+
+export interface TrainResult {
+  readonly history: EpochRecord[];
+  readonly resumedFromEpoch: number;
+  readonly checkpointDir: string;
+  readonly completed: boolean;
+}
+
+/** Thrown when the loss becomes NaN or infinite; the last good checkpoint is kept. */
+export class TrainingDivergedError extends Error {
+  constructor(
+    message: string,
+    readonly checkpointDir: string | undefined,
+  ) {
+    super(message);
+    this.name = 'TrainingDivergedError';
+  }
+}
+
+type Group = 'kernel' | 'quantizerScales' | 'bias' | 'batchNorm' | 'none';
+
+/** Assigns every trainable variable to a weight-decay group. */
+function decayGroups(model: tf.LayersModel): { variable: tf.Variable; group: Group }[] {
+  const out: { variable: tf.Variable; group: Group }[] = [];
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    const quantizer = (layer as unknown as { quantizer?: { paramSpecs(): { name: string; weightDecay?: boolean }[] } })
+      .quantizer;
+    const specs = quantizer?.paramSpecs() ?? [];
+    for (const w of layer.trainableWeights) {
+      const short = w.originalName.split('/').pop() ?? w.originalName;
+      let group: Group;
+      if (cls.includes('BatchNormalization')) group = 'batchNorm';
+      else if (short.startsWith('kernel')) group = 'kernel';
+      else if (short.startsWith('bias')) group = 'bias';
+      else {
+        const spec = specs.find((s) => short === s.name || short.endsWith(s.name) || short.startsWith(s.name));
+        group = spec ? (spec.weightDecay === false ? 'none' : 'quantizerScales') : 'kernel';
+      }
+      out.push({ variable: w.read() as tf.Variable, group });
+    }
+  }
+  return out;
+}
+
+function configKey(config: TrainConfig): string {
+  const { maxStepsPerEpoch: _m, ...rest } = config;
+  return JSON.stringify(rest);
+}
+
+function evaluate(model: tf.LayersModel, data: TrainData, batchSize: number): { loss: number; accuracy: number } {
+  let loss = 0;
+  let correct = 0;
+  let n = 0;
+  const [h, w, c] = data.inputShape;
+  for (const b of data.testBatches(batchSize)) {
+    const [l, k] = tf.tidy(() => {
+      const x = tf.tensor4d(b.x, [b.count, h, w, c]);
+      const labels = tf.tensor1d(Array.from(b.labels), 'int32');
+      const logits = model.apply(x, { training: false }) as tf.Tensor2D;
+      const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, data.numClasses), logits, undefined, undefined, tf.Reduction.SUM);
+      const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'));
+      return [ce.dataSync()[0]!, hits.dataSync()[0]!];
+    });
+    loss += l;
+    correct += k;
+    n += b.count;
+  }
+  return { loss: loss / Math.max(1, n), accuracy: correct / Math.max(1, n) };
+}
+
+function layerStats(model: tf.LayersModel): LayerStatsRecord[] {
+  return quantLayers(model).map((l) => ({ layer: l.name, ...l.stats() }));
+}
+
+/**
+ * Trains `model` on `data`: SGD or Adam, a step or cosine schedule, weight
+ * decay by group, each quantizer's schedule and regularizer, clipping of
+ * quantizer parameters after every step, a test evaluation with the
+ * quantized weights and per-layer statistics every epoch, and an atomic
+ * checkpoint after every epoch. `resume` continues an interrupted run to the
+ * same result. A NaN or infinite loss stops the run with
+ * {@link TrainingDivergedError} and keeps the last good checkpoint.
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const config = TrainConfigSchema.parse(options.config);
+  const { model, data } = options;
+  mkdirSync(options.outDir, { recursive: true });
+  const checkpointDir = path.join(options.outDir, 'checkpoint');
+  const { optimizer, setLearningRate } = makeOptimizer(config.optimizer);
+  const groups = decayGroups(model);
+  const varList = groups.map((g) => g.variable);
+  const decays = groups.filter((g) => g.group !== 'none' && config.weightDecay[g.group] > 0);
+
+  let history: EpochRecord[] = [];
+  let startEpoch = 0;
+  if (options.resume && existsSync(path.join(checkpointDir, 'checkpoint.json'))) {
+    const saved = readCheckpointIndex(checkpointDir).state;
+    if (saved.configKey !== configKey(config)) {
+      throw new Error(
+        `${checkpointDir} was written by a run with a different training config; ` +
+          `refusing to resume (saved ${String(saved.configKey)}, now ${configKey(config)})`,
+      );
+    }
+    const { state } = await loadCheckpoint(checkpointDir, model, optimizer);
+    history = state.history as EpochRecord[];
+    startEpoch = state.epoch as number;
+    const states = (state.quantizerStates ?? {}) as Record<string, Record<string, number | string | boolean>>;
+    for (const l of quantLayers(model)) if (states[l.name]) l.quantizer.setState(states[l.name]!);
+  }
+
+  const [h, w, c] = data.inputShape;
+  const fullSteps = Math.ceil(data.numTrain / config.batchSize);
+  const stepsPerEpoch = Math.min(fullSteps, config.maxStepsPerEpoch ?? fullSteps);
+  const showBar = options.progress ?? true;
+  let epochsThisCall = 0;
+
+  for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+    if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) {
+      return { history, resumedFromEpoch: startEpoch, checkpointDir, completed: false };
+    }
+    const bar = showBar
+      ? new cliProgress.SingleBar(
+          {
+            format: `${options.label ?? 'train'} epoch ${epoch + 1}/${config.epochs} {bar} {value}/{total} img | {rate} img/s | loss {loss} | ETA {eta_formatted}`,
+            noTTYOutput: true,
+            notTTYSchedule: 30_000,
+            stream: process.stderr,
+            hideCursor: false,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+    const total = Math.min(data.numTrain, stepsPerEpoch * config.batchSize);
+    bar?.start(total, 0, { rate: '-', loss: '-' });
+    const t0 = performance.now();
+    let seen = 0;
+    let lossSum = 0;
+    let regSum = 0;
+    let correct = 0;
+    let lr = config.optimizer.lr;
+    let step = 0;
+    for (const b of data.trainBatches(epoch, config.batchSize, config.seed, config.augment)) {
+      if (step >= stepsPerEpoch) break;
+      lr = learningRateAt(config.optimizer.lr, config.schedule, epoch + step / stepsPerEpoch, config.epochs);
+      setLearningRate(lr);
+      quantizerStep(model, { epoch, epochs: config.epochs, step, stepsPerEpoch });
+      const [loss, reg, hits] = tf.tidy(() => {
+        const x = tf.tensor4d(b.x, [b.count, h, w, c]);
+        const labels = tf.tensor1d(Array.from(b.labels), 'int32');
+        const y = tf.oneHot(labels, data.numClasses);
+        let regValue: tf.Scalar = tf.scalar(0);
+        let hitsValue: tf.Scalar = tf.scalar(0);
+        const cost = optimizer.minimize(
+          () => {
+            const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+            hitsValue = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')));
+            let total = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+            const r = quantRegularizationLoss(model);
+            if (r) {
+              regValue = tf.keep(r.clone());
+              total = tf.add(total, r);
+            }
+            for (const d of decays) {
+              total = tf.add(total, tf.mul(0.5 * config.weightDecay[d.group as Exclude<Group, 'none'>], tf.sum(tf.square(d.variable))));
+            }
+            return total;
+          },
+          true,
+          varList,
+        )!;
+        return [cost.dataSync()[0]!, regValue.dataSync()[0]!, hitsValue.dataSync()[0]!];
+      });
+      if (!Number.isFinite(loss)) {
+        bar?.stop();
+        const last = history.length ? `${checkpointDir} (after epoch ${history.length})` : undefined;
+        throw new TrainingDivergedError(
+          `training diverged: the loss is ${loss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr}). ` +
+            (last ? `The last good checkpoint is kept at ${last}.` : 'No checkpoint was written yet.') +
+            ' Lower the learning rate or check the data.',
+          last ? checkpointDir : undefined,
+        );
+      }
+      clipQuantizerParams(model);
+      seen += b.count;
+      lossSum += loss * b.count;
+      regSum += reg * b.count;
+      correct += hits;
+      step++;
+      const secs = (performance.now() - t0) / 1000;
+      bar?.update(seen, { rate: (seen / secs).toFixed(0), loss: (lossSum / seen).toFixed(3) });
+    }
+    bar?.stop();
+    const seconds = (performance.now() - t0) / 1000;
+    const test = evaluate(model, data, Math.max(config.batchSize, 256));
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      lr,
+      trainLoss: lossSum / Math.max(1, seen),
+      trainAccuracy: correct / Math.max(1, seen),
+      regularizationLoss: regSum / Math.max(1, seen),
+      testLoss: test.loss,
+      testAccuracy: test.accuracy,
+      imagesPerSecond: seen / seconds,
+      seconds,
+      layers: layerStats(model),
+    };
+    history = [...history, record];
+    const quantizerStates = Object.fromEntries(quantLayers(model).map((l) => [l.name, l.quantizer.getState()]));
+    await saveCheckpoint(checkpointDir, model, optimizer, {
+      epoch: epoch + 1,
+      history,
+      configKey: configKey(config),
+      quantizerStates,
+    });
+    options.onEpoch?.(record);
+    epochsThisCall++;
+  }
+  return { history, resumedFromEpoch: startEpoch, checkpointDir, completed: true };
+}

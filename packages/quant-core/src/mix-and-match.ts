@@ -1,0 +1,423 @@
+/**
+ * Mix and match: turn an existing tfjs model into a quantized one, choosing
+ * a quantizer per layer with ordered rules.
+ * @packageDocumentation
+ */
+import * as tf from '@tensorflow/tfjs';
+import { QuantConv2D } from './layers/quant-conv2d.js';
+import { QuantDense } from './layers/quant-dense.js';
+import { isQuantLayer, type QuantLayerType } from './layers/quant-layer.js';
+import type { QuantizerConfig } from './quantizer.js';
+import { getQuantizer } from './registry.js';
+
+/** Which layers a rule applies to; every given criterion must hold. */
+export interface LayerMatch {
+  /**
+   * Layer name: a RegExp, a glob string (`*` any run, `?` one character,
+   * matched against the whole name, e.g. `'conv*'`), or a regex written as a
+   * string between slashes (`'/^block[0-9]+_conv$/i'`).
+   */
+  readonly name?: RegExp | string;
+  /** `'conv'` (Conv2D) or `'dense'` (Dense). */
+  readonly type?: QuantLayerType;
+  /** The first or last layer (of `type`, when given, else of all Conv2D/Dense layers). */
+  readonly position?: 'first' | 'last';
+}
+
+/** One rule: layers matching `match` get `quantizer` with `config`. */
+export interface QuantRule {
+  readonly match: LayerMatch;
+  /** Registry name of the quantizer. */
+  readonly quantizer: string;
+  /** Its options (validated up front). */
+  readonly config?: QuantizerConfig;
+}
+
+/** How to quantize a model's Conv2D and Dense layers. */
+export interface QuantAssignment {
+  /** Ordered rules; the first rule that matches a layer decides its quantizer. */
+  readonly rules?: readonly QuantRule[];
+  /** Quantizer of the layers no rule matches. Default `'fp32'`. */
+  readonly default?: string;
+  /** Options of the default quantizer. */
+  readonly defaultConfig?: QuantizerConfig;
+  /**
+   * Keep the first and the last Conv2D/Dense layer (in a CNN: the first conv
+   * and the last dense) at fp32, the usual convention (algorithms.md). Only a
+   * rule with an explicit `position` can still quantize them. Default true;
+   * set false to quantize them like any other layer (the official TTQ
+   * CIFAR code quantizes the last dense layer).
+   */
+  readonly keepFirstLastFP32?: boolean;
+  /**
+   * Treat a rule that ends up applied to no layer (it matches none, or only
+   * layers taken by earlier rules or kept at fp32) as an error. Default true.
+   */
+  readonly strict?: boolean;
+}
+
+/** What {@link quantizeModel} decided for one layer. */
+export interface LayerAssignment {
+  /** Layer name. */
+  readonly layer: string;
+  /** Names of the enclosing nested models and the layer, joined by `/`. */
+  readonly path: string;
+  readonly type: QuantLayerType;
+  /** Registry name of the quantizer. */
+  readonly quantizer: string;
+  /** Its complete config (defaults filled in). */
+  readonly config: QuantizerConfig;
+  /** Why: a rule (with `rule`, its index), the default, or the first/last-layer convention. */
+  readonly source: 'rule' | 'default' | 'keepFirstLastFP32';
+  /** Index of the deciding rule in `rules`. */
+  readonly rule?: number;
+}
+
+/** A quantized model and the per-layer assignment that produced it. */
+export interface QuantizedModel {
+  /** The rebuilt model (not compiled). */
+  readonly model: tf.LayersModel;
+  /** One entry per Conv2D/Dense layer, in model order. */
+  readonly assignment: LayerAssignment[];
+}
+
+const CONV_CLASSES = new Set(['Conv2D', QuantConv2D.className]);
+const DENSE_CLASSES = new Set(['Dense', QuantDense.className]);
+const MODEL_CLASSES = new Set(['Sequential', 'Model', 'Functional']);
+
+interface Candidate {
+  readonly layer: tf.layers.Layer;
+  readonly containers: readonly string[];
+  readonly type: QuantLayerType;
+}
+
+function layerType(layer: tf.layers.Layer): QuantLayerType | null {
+  const cls = layer.getClassName();
+  if (CONV_CLASSES.has(cls)) return 'conv';
+  if (DENSE_CLASSES.has(cls)) return 'dense';
+  return null;
+}
+
+function candidates(model: tf.LayersModel): Candidate[] {
+  const out: Candidate[] = [];
+  const visit = (m: tf.LayersModel, containers: string[]) => {
+    for (const layer of m.layers) {
+      if (layer instanceof tf.LayersModel) visit(layer, [...containers, layer.name]);
+      else {
+        const type = layerType(layer);
+        if (type) out.push({ layer, containers, type });
+      }
+    }
+  };
+  visit(model, []);
+  return out;
+}
+
+function describeRule(rule: QuantRule, index: number): string {
+  const m = rule.match ?? {};
+  const parts = Object.entries(m).map(
+    ([k, v]) => `${k}: ${v instanceof RegExp ? String(v) : JSON.stringify(v)}`,
+  );
+  return `rule ${index} ({ match: { ${parts.join(', ')} }, quantizer: ${JSON.stringify(rule.quantizer)} })`;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const escaped = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${escaped}$`);
+}
+
+function nameMatcher(pattern: RegExp | string, what: string): (name: string) => boolean {
+  let re: RegExp;
+  if (pattern instanceof RegExp)
+    re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+  else if (typeof pattern === 'string') {
+    const slashed = /^\/(.*)\/([a-z]*)$/.exec(pattern);
+    try {
+      re = slashed
+        ? new RegExp(slashed[1]!, slashed[2]!.replace(/[gy]/g, ''))
+        : globToRegExp(pattern);
+    } catch (err) {
+      throw new Error(
+        `quantizeModel: ${what}: invalid name pattern ${JSON.stringify(pattern)} (${(err as Error).message})`,
+      );
+    }
+  } else {
+    throw new Error(
+      `quantizeModel: ${what}: match.name must be a RegExp or a string, got ${JSON.stringify(pattern)}`,
+    );
+  }
+  return (name) => re.test(name);
+}
+
+function checkKeys(obj: object, allowed: readonly string[], what: string): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) {
+      throw new Error(
+        `quantizeModel: ${what}: unknown key "${key}"; valid keys: ${allowed.join(', ')}`,
+      );
+    }
+  }
+}
+
+/** A quantizer's complete config, or an error naming where it came from. */
+function resolveQuantizer(
+  name: unknown,
+  config: QuantizerConfig | undefined,
+  what: string,
+): QuantizerConfig {
+  if (typeof name !== 'string') {
+    throw new Error(
+      `quantizeModel: ${what}: quantizer must be a registry name, got ${JSON.stringify(name)}`,
+    );
+  }
+  try {
+    return getQuantizer(name, config).getConfig();
+  } catch (err) {
+    throw new Error(`quantizeModel: ${what}: ${(err as Error).message}`);
+  }
+}
+
+type ConfigEntry = { className: string; name?: string; config: Record<string, unknown> };
+
+/** Rewrites the layer entries of a (nested) model config in place. */
+function rewriteConfig(
+  modelConfig: Record<string, unknown>,
+  containers: readonly string[],
+  decide: (containers: readonly string[], name: string) => LayerAssignment | undefined,
+): void {
+  const layers = modelConfig.layers as ConfigEntry[] | undefined;
+  if (!Array.isArray(layers)) return;
+  for (const entry of layers) {
+    const name = (entry.config?.name as string | undefined) ?? entry.name;
+    if (MODEL_CLASSES.has(entry.className)) {
+      rewriteConfig(entry.config, [...containers, name ?? ''], decide);
+      continue;
+    }
+    if (name === undefined) continue;
+    const a = decide(containers, name);
+    if (!a) continue;
+    entry.className = a.type === 'conv' ? QuantConv2D.className : QuantDense.className;
+    delete entry.config.rank;
+    entry.config.quantizer = { name: a.quantizer, config: a.config };
+  }
+}
+
+/** Calls `fn(old, new)` for every pair of same-named leaf layers of two models of the same structure. */
+function pairLayers(
+  oldModel: tf.LayersModel,
+  newModel: tf.LayersModel,
+  fn: (oldLayer: tf.layers.Layer, newLayer: tf.layers.Layer) => void,
+): void {
+  const byName = new Map(newModel.layers.map((l) => [l.name, l]));
+  for (const o of oldModel.layers) {
+    const n = byName.get(o.name);
+    if (!n) throw new Error(`quantizeModel: layer "${o.name}" is missing from the rebuilt model`);
+    if (o instanceof tf.LayersModel && n instanceof tf.LayersModel) pairLayers(o, n, fn);
+    else fn(o, n);
+  }
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Rebuilds a model with every `Conv2D`/`Dense` layer replaced by a
+ * {@link QuantConv2D}/{@link QuantDense} with the quantizer the assignment
+ * gives it, and copies the weights over: kernels and biases as they are (so a
+ * trained full-precision model can be fine-tuned), then each quantizer's
+ * parameters re-initialised from the copied kernel (`reinitQuantizerParams`).
+ * Layers that already are quantized keep their trained parameters and state
+ * when their quantizer and config stay the same.
+ *
+ * Works on Sequential and functional models (nested models included) through
+ * their JSON config. Other layers (BatchNorm, pooling, ...) are copied
+ * unchanged. The result is not compiled.
+ *
+ * @param modelOrBuilder A model (left untouched) or a function building one
+ *   (that model is disposed afterwards).
+ * @throws on an unknown quantizer, an invalid config, an invalid rule, or
+ *   (with `strict`) a rule applied to no layer, naming the rule.
+ *
+ * @example
+ * const { model, assignment } = quantizeModel(fp32Model, {
+ *   rules: [
+ *     { match: { type: 'conv' }, quantizer: 'ttq' },
+ *     { match: { name: 'fc*' }, quantizer: 'twn', config: { perChannel: true } },
+ *   ],
+ * });
+ */
+export function quantizeModel(
+  modelOrBuilder: tf.LayersModel | (() => tf.LayersModel),
+  assignment: QuantAssignment,
+): QuantizedModel {
+  checkKeys(
+    assignment ?? {},
+    ['rules', 'default', 'defaultConfig', 'keepFirstLastFP32', 'strict'],
+    'assignment',
+  );
+  const rules = assignment.rules ?? [];
+  if (!Array.isArray(rules)) throw new Error('quantizeModel: assignment.rules must be an array');
+  const keep = assignment.keepFirstLastFP32 ?? true;
+  const strict = assignment.strict ?? true;
+  const defaultName = assignment.default ?? 'fp32';
+  const defaultConfig = resolveQuantizer(
+    defaultName,
+    assignment.defaultConfig,
+    'default quantizer',
+  );
+  const fp32Config = resolveQuantizer('fp32', undefined, 'fp32');
+
+  // Validate every rule before touching the model.
+  const compiled = rules.map((rule, i) => {
+    const what = describeRule(rule, i);
+    if (
+      typeof rule !== 'object' ||
+      rule === null ||
+      typeof rule.match !== 'object' ||
+      rule.match === null
+    ) {
+      throw new Error(`quantizeModel: rule ${i} must be { match: {...}, quantizer, config? }`);
+    }
+    checkKeys(rule, ['match', 'quantizer', 'config'], what);
+    checkKeys(rule.match, ['name', 'type', 'position'], what);
+    const { name, type, position } = rule.match;
+    if (type !== undefined && type !== 'conv' && type !== 'dense') {
+      throw new Error(
+        `quantizeModel: ${what}: match.type must be "conv" or "dense", got ${JSON.stringify(type)}`,
+      );
+    }
+    if (position !== undefined && position !== 'first' && position !== 'last') {
+      throw new Error(
+        `quantizeModel: ${what}: match.position must be "first" or "last", got ${JSON.stringify(position)}`,
+      );
+    }
+    const config = resolveQuantizer(rule.quantizer, rule.config, what);
+    return { rule, what, config, name: name === undefined ? null : nameMatcher(name, what) };
+  });
+
+  const model = typeof modelOrBuilder === 'function' ? modelOrBuilder() : modelOrBuilder;
+  if (!(model instanceof tf.LayersModel)) {
+    throw new Error(
+      'quantizeModel: expected a tf.LayersModel (Sequential or functional) or a function returning one',
+    );
+  }
+  try {
+    const cands = candidates(model);
+    if (cands.length === 0)
+      throw new Error('quantizeModel: the model has no Conv2D or Dense layer');
+    const isEnd = (c: Candidate, position: 'first' | 'last', type?: QuantLayerType) => {
+      const pool = type ? cands.filter((x) => x.type === type) : cands;
+      return (position === 'first' ? pool[0] : pool[pool.length - 1]) === c;
+    };
+    const protectedSet = new Set<Candidate>(keep ? [cands[0]!, cands[cands.length - 1]!] : []);
+
+    const matches = compiled.map((r) =>
+      cands.filter(
+        (c) =>
+          (!r.name || r.name(c.layer.name)) &&
+          (!r.rule.match.type || r.rule.match.type === c.type) &&
+          (!r.rule.match.position || isEnd(c, r.rule.match.position, r.rule.match.type)),
+      ),
+    );
+    const used = compiled.map(() => false);
+    const decided = new Map<string, LayerAssignment>();
+    const result: LayerAssignment[] = [];
+    for (const c of cands) {
+      const isProtected = protectedSet.has(c);
+      const ruleIndex = compiled.findIndex(
+        (r, i) => matches[i]!.includes(c) && (!isProtected || r.rule.match.position !== undefined),
+      );
+      const base = {
+        layer: c.layer.name,
+        path: [...c.containers, c.layer.name].join('/'),
+        type: c.type,
+      };
+      let a: LayerAssignment;
+      if (ruleIndex >= 0) {
+        const r = compiled[ruleIndex]!;
+        used[ruleIndex] = true;
+        a = {
+          ...base,
+          quantizer: r.rule.quantizer,
+          config: r.config,
+          source: 'rule',
+          rule: ruleIndex,
+        };
+      } else if (isProtected) {
+        a = { ...base, quantizer: 'fp32', config: fp32Config, source: 'keepFirstLastFP32' };
+      } else {
+        a = { ...base, quantizer: defaultName, config: defaultConfig, source: 'default' };
+      }
+      result.push(a);
+      decided.set(a.path, a);
+    }
+
+    if (strict) {
+      compiled.forEach((r, i) => {
+        if (used[i]) return;
+        const layerList = cands.map((c) => `${c.layer.name} (${c.type})`).join(', ');
+        const m = matches[i]!;
+        if (m.length === 0) {
+          throw new Error(
+            `quantizeModel: ${r.what} matches no Conv2D/Dense layer; the layers are: ${layerList}`,
+          );
+        }
+        const names = m.map((c) => c.layer.name).join(', ');
+        if (m.every((c) => protectedSet.has(c))) {
+          throw new Error(
+            `quantizeModel: ${r.what} matches only ${names}, which keepFirstLastFP32 keeps at fp32; ` +
+              'target it with match.position, or set keepFirstLastFP32: false',
+          );
+        }
+        throw new Error(
+          `quantizeModel: ${r.what} is shadowed: the layers it matches (${names}) are taken by earlier rules`,
+        );
+      });
+    }
+
+    // Rebuild from the config with the stock layers swapped for quantized ones.
+    const config = JSON.parse(JSON.stringify(model.getConfig())) as Record<string, unknown>;
+    rewriteConfig(config, [], (containers, name) => decided.get([...containers, name].join('/')));
+    const entry = tf.serialization.SerializationMap.getMap().classNameMap[model.getClassName()];
+    if (!entry)
+      throw new Error(`quantizeModel: cannot rebuild a model of class ${model.getClassName()}`);
+    const [cls, fromConfig] = entry;
+    const rebuilt = fromConfig(
+      cls,
+      config as tf.serialization.ConfigDict,
+    ) as unknown as tf.LayersModel;
+
+    pairLayers(model, rebuilt, (oldLayer, newLayer) => {
+      if (!oldLayer.built || oldLayer.weights.length === 0) return;
+      if (!isQuantLayer(newLayer)) {
+        newLayer.setWeights(oldLayer.getWeights());
+        return;
+      }
+      if (!newLayer.built) return;
+      const kernel = isQuantLayer(oldLayer) ? oldLayer.kernel!.read() : oldLayer.getWeights()[0]!;
+      newLayer.kernel!.write(kernel);
+      if (newLayer.bias) {
+        const bias = isQuantLayer(oldLayer) ? oldLayer.bias?.read() : oldLayer.getWeights()[1];
+        if (bias) newLayer.bias.write(bias);
+      }
+      const sameQuantizer =
+        isQuantLayer(oldLayer) &&
+        oldLayer.quantizer.name === newLayer.quantizer.name &&
+        sameJson(oldLayer.quantizer.getConfig(), newLayer.quantizer.getConfig());
+      if (sameQuantizer) {
+        for (const [name, v] of Object.entries(oldLayer.paramVariables))
+          newLayer.paramVariables[name]!.write(v.read());
+        newLayer.quantizer.setState(oldLayer.quantizer.getState());
+      } else {
+        newLayer.reinitQuantizerParams();
+      }
+    });
+    return { model: rebuilt, assignment: result };
+  } finally {
+    if (typeof modelOrBuilder === 'function') model.dispose();
+  }
+}
