@@ -4,8 +4,11 @@
 //      script that matters is tfjs-node's, and it aborts the whole install on
 //      a machine that cannot reach Google's storage, so step 2 runs it itself.
 //   2. the native TensorFlow backend (scripts/setup-tfjs-node.mjs).
-//   3. a build of every package, so the CLI and benchmarks run straight away.
+//   3. a build of every package, so the CLI and benchmarks run straight away;
+//   4. a Chromium for the report test (Debian's package, when running as root
+//      on Debian/Ubuntu; elsewhere it says how to get one, or set TRIT_CHROMIUM).
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,4 +40,33 @@ if (major < 20 || (major === 20 && minor < 19)) {
 step('npm dependencies', npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
 step('native TensorFlow backend (@tensorflow/tfjs-node)', process.execPath, ['scripts/setup-tfjs-node.mjs']);
 step('build all packages', npm, ['run', 'build']);
+ensureChromium();
 console.log(`\nsetup done in ${((Date.now() - started) / 1000).toFixed(0)} s. Next: \`npm test\`, then \`npm run bench\`.`);
+
+function findChromium() {
+  const candidates = [process.env.TRIT_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+  return candidates.find((c) => c && existsSync(c));
+}
+
+function ensureChromium() {
+  console.log('\n== Chromium (for the HTML report test)');
+  const found = findChromium();
+  if (found) {
+    console.log(`   found ${found}`);
+    return;
+  }
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (process.platform === 'linux' && root && existsSync('/usr/bin/apt-get')) {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'chromium']]) {
+      console.log(`$ apt-get ${args.join(' ')}`);
+      const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
+      if (r.status !== 0) break;
+    }
+    if (findChromium()) return;
+  }
+  console.warn(
+    '   WARNING: no Chromium found; the report test will fail. Install one (Debian/Ubuntu: `apt-get install chromium`) ' +
+      'or point TRIT_CHROMIUM at a Chrome/Chromium binary.',
+  );
+}

@@ -50,6 +50,10 @@ export function summarize(runs: readonly RunResult[], order: readonly string[] =
   });
 }
 
+function duration(seconds: number): string {
+  return seconds < 120 ? `${seconds.toFixed(1)} s` : seconds < 7200 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(2)} h`;
+}
+
 function kib(bytes: number): string {
   return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
 }
@@ -64,7 +68,7 @@ export function summaryMarkdown(rows: readonly MethodSummary[]): string {
     const acc = `${(r.accuracyMean * 100).toFixed(2)} ± ${(r.accuracyStd * 100).toFixed(2)}`;
     const gap = r.gapToFp32 === null ? 'n/a' : `${r.gapToFp32 >= 0 ? '+' : ''}${r.gapToFp32.toFixed(2)}`;
     lines.push(
-      `| ${r.method} | ${r.seeds.length} | ${acc} | ${gap} | ${kib(r.weightMemoryBytes)} | ${r.compressionRatio.toFixed(1)}x | ${(r.sparsity * 100).toFixed(1)}% | ${r.trainImagesPerSecond.toFixed(0)} | ${(r.wallSeconds / 60).toFixed(1)} min |`,
+      `| ${r.method} | ${r.seeds.length} | ${acc} | ${gap} | ${kib(r.weightMemoryBytes)} | ${r.compressionRatio.toFixed(1)}x | ${(r.sparsity * 100).toFixed(1)}% | ${r.trainImagesPerSecond.toFixed(0)} | ${duration(r.wallSeconds)} |`,
     );
   }
   return `${lines.join('\n')}\n`;

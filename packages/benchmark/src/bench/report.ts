@@ -94,13 +94,15 @@ function charts(runs: readonly RunResult[]): ChartSpec[] {
     });
   }
 
+  // Epoch 0 = before training, so TTQ/HLA curves start at their initial values.
+  const withInitial = (r: RunResult) => [{ epoch: 0, layers: r.initialLayers ?? [] }, ...r.history];
   const ttq = sorted.find((r) => r.method === 'ttq');
   if (ttq) {
     const layers = ttq.history[0]!.layers.filter((l) => l.bits < 32).map((l) => l.layer);
     const series = (key: 'wp' | 'wn') =>
       layers.map((name, i) => ({
         label: `${name} ${key === 'wp' ? 'Wp' : 'Wn'}`,
-        data: ttq.history.map((h) => {
+        data: withInitial(ttq).map((h) => {
           const l = h.layers.find((x) => x.layer === name);
           const v = l?.scales[key];
           return { x: h.epoch, y: typeof v === 'number' ? (key === 'wn' ? -v : v) : null };
@@ -128,7 +130,7 @@ function charts(runs: readonly RunResult[]): ChartSpec[] {
         'share (%)',
         (['negative', 'zero', 'positive'] as const).map((k, i) => ({
           label: k,
-          data: ttq.history.map((h) => {
+          data: withInitial(ttq).map((h) => {
             const ls = h.layers.filter((l) => l.bits < 32);
             const n = ls.reduce((a, l) => a + l.numWeights, 0);
             return { x: h.epoch, y: (100 * ls.reduce((a, l) => a + l.share[k] * l.numWeights, 0)) / Math.max(1, n) };
@@ -173,7 +175,7 @@ function charts(runs: readonly RunResult[]): ChartSpec[] {
         'cos(W, T)',
         layers.map((name, i) => ({
           label: name,
-          data: hla.history.map((h) => ({ x: h.epoch, y: h.layers.find((l) => l.layer === name)?.extra?.cosine ?? null })),
+          data: withInitial(hla).map((h) => ({ x: h.epoch, y: h.layers.find((l) => l.layer === name)?.extra?.cosine ?? null })),
           borderColor: color(i),
           backgroundColor: color(i),
         })),

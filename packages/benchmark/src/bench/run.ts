@@ -7,7 +7,7 @@ import { modelComplexity } from '../models/complexity.js';
 import { resnetCifar } from '../models/resnet-cifar.js';
 import { resnet18 } from '../models/resnet18.js';
 import { loadCheckpoint } from '../training/checkpoint.js';
-import { type EpochRecord, type TrainConfigInput, type TrainData, train } from '../training/train.js';
+import { type EpochRecord, type LayerStatsRecord, type TrainConfigInput, type TrainData, train } from '../training/train.js';
 import type { ModelSpec, Preset } from './presets.js';
 
 /** Everything one (method, seed) run produced. */
@@ -18,6 +18,8 @@ export interface RunResult {
   readonly protocol: Preset['protocol'];
   readonly epochs: number;
   readonly history: readonly EpochRecord[];
+  /** Per-layer statistics before fine-tuning / training started (epoch 0). */
+  readonly initialLayers: readonly LayerStatsRecord[];
   readonly finalTestAccuracy: number;
   readonly bestTestAccuracy: number;
   /** Weight memory of the deployed model (quantized kernels at their bit-width, the rest at 32 bits). */
@@ -181,6 +183,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       protocol: preset.protocol,
       epochs: r.history.length,
       history: r.history,
+      initialLayers: r.initialLayers,
       finalTestAccuracy: last.testAccuracy,
       bestTestAccuracy: Math.max(...r.history.map((h) => h.testAccuracy)),
       weightMemoryBytes: summary.totals.memoryBytes,

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -97,6 +97,8 @@ export interface TrainOptions {
 
 export interface TrainResult {
   readonly history: EpochRecord[];
+  /** Per-layer statistics before the first step (epoch 0), for curves that start at the initial values. */
+  readonly initialLayers: readonly LayerStatsRecord[];
   readonly resumedFromEpoch: number;
   readonly checkpointDir: string;
   readonly completed: boolean;
@@ -189,7 +191,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const decays = groups.filter((g) => g.group !== 'none' && config.weightDecay[g.group] > 0);
 
   let history: EpochRecord[] = [];
+  let initialLayers = layerStats(model);
   let startEpoch = 0;
+  // The topology next to the checkpoint, so `trit export <run>` can rebuild the model.
+  const topology = path.join(options.outDir, 'model.json');
+  writeFileSync(`${topology}.tmp`, JSON.stringify(model.toJSON(null, false)));
+  renameSync(`${topology}.tmp`, topology);
   if (options.resume && existsSync(path.join(checkpointDir, 'checkpoint.json'))) {
     const saved = readCheckpointIndex(checkpointDir).state;
     if (saved.configKey !== configKey(config)) {
@@ -200,6 +207,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const { state } = await loadCheckpoint(checkpointDir, model, optimizer);
     history = state.history as EpochRecord[];
+    initialLayers = (state.initialLayers as LayerStatsRecord[] | undefined) ?? initialLayers;
     startEpoch = state.epoch as number;
     const states = (state.quantizerStates ?? {}) as Record<string, Record<string, number | string | boolean>>;
     for (const l of quantLayers(model)) if (states[l.name]) l.quantizer.setState(states[l.name]!);
@@ -213,7 +221,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
     if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) {
-      return { history, resumedFromEpoch: startEpoch, checkpointDir, completed: false };
+      return { history, initialLayers, resumedFromEpoch: startEpoch, checkpointDir, completed: false };
     }
     const bar = showBar
       ? new cliProgress.SingleBar(
@@ -306,11 +314,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await saveCheckpoint(checkpointDir, model, optimizer, {
       epoch: epoch + 1,
       history,
+      initialLayers,
       configKey: configKey(config),
       quantizerStates,
     });
     options.onEpoch?.(record);
     epochsThisCall++;
   }
-  return { history, resumedFromEpoch: startEpoch, checkpointDir, completed: true };
+  return { history, initialLayers, resumedFromEpoch: startEpoch, checkpointDir, completed: true };
 }
