@@ -318,6 +318,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       configKey: configKey(config),
       quantizerStates,
     });
+    if (showBar) {
+      process.stderr.write(
+        `${options.label ?? 'train'} epoch ${record.epoch}/${config.epochs}: loss ${record.trainLoss.toFixed(4)}, ` +
+          `train acc ${(record.trainAccuracy * 100).toFixed(2)}%, test acc ${(record.testAccuracy * 100).toFixed(2)}%, ` +
+          `lr ${record.lr.toPrecision(3)}, ${record.imagesPerSecond.toFixed(0)} img/s, ${record.seconds.toFixed(1)} s\n`,
+      );
+    }
     options.onEpoch?.(record);
     epochsThisCall++;
   }
