@@ -35,14 +35,14 @@ export interface TTQConfig extends Record<string, unknown> {
   /** Threshold factor `t` in `Δ = t · max|W|`, in (0, 1). Default 0.05. */
   threshold: number;
   /**
-   * Initial `Wp`, `Wn`: `'one'` = 1.0 (the official code); `'mean'` (default,
-   * [chosen] in algorithms.md) = mean |W| of the positive / negative kept
-   * weights of the kernel, see {@link ttqInitScales}.
+   * Initial `Wp`, `Wn`: `'one'` = 1.0 (the official code, and the default);
+   * `'mean'` ([chosen] option in algorithms.md) = mean |W| of the positive /
+   * negative kept weights of the kernel, see {@link ttqInitScales}.
    */
   init: TTQInit;
 }
 
-const DEFAULTS: TTQConfig = { threshold: TTQ_DEFAULT_THRESHOLD, init: 'mean' };
+const DEFAULTS: TTQConfig = { threshold: TTQ_DEFAULT_THRESHOLD, init: 'one' };
 
 const THRESHOLD_RULE = { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true } as const;
 

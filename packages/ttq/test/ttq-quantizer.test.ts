@@ -28,8 +28,8 @@ describe('TTQQuantizer config', () => {
   it('has the documented defaults, name and precision', () => {
     const q = new TTQQuantizer();
     expect(q.name).toBe('ttq');
-    expect(q.config).toEqual({ threshold: 0.05, init: 'mean' });
-    expect(q.getConfig()).toEqual({ threshold: 0.05, init: 'mean' });
+    expect(q.config).toEqual({ threshold: 0.05, init: 'one' });
+    expect(q.getConfig()).toEqual({ threshold: 0.05, init: 'one' });
     expect(q.precision()).toBe(2);
     expect(q.precision(scalars(1, 1))).toBe(2);
     expect(Object.isFrozen(q.config)).toBe(true);
@@ -97,7 +97,7 @@ describe('TTQQuantizer registry', () => {
     const again = getQuantizer('ttq', JSON.parse(JSON.stringify(q.getConfig())));
     expect(again.getConfig()).toEqual(q.getConfig());
     expect(again).not.toBe(q); // one instance per layer
-    expect(getQuantizer('ttq').getConfig()).toEqual({ threshold: 0.05, init: 'mean' });
+    expect(getQuantizer('ttq').getConfig()).toEqual({ threshold: 0.05, init: 'one' });
     expect(() => getQuantizer('ttq', { threshold: 2 })).toThrow('must be < 1, got 2');
   });
 
@@ -137,7 +137,7 @@ describe.each(backends)('TTQQuantizer init on %s', (backend) => {
   it("'mean' uses the configured threshold", () =>
     withBackend(backend, () => {
       // t = 0.35, Δ = 0.35: positive kept {1.0} -> 1.0; negative kept {-0.9} -> 0.9
-      const [wp, wn] = initOf(new TTQQuantizer({ threshold: 0.35 }), tf.tensor1d(W6));
+      const [wp, wn] = initOf(new TTQQuantizer({ threshold: 0.35, init: 'mean' }), tf.tensor1d(W6));
       expect(wp).toBeCloseTo(1.0, 6);
       expect(wn).toBeCloseTo(0.9, 6);
     }));
@@ -146,7 +146,7 @@ describe.each(backends)('TTQQuantizer init on %s', (backend) => {
     withBackend(backend, () => {
       // Δ = 0.04: positive kept {0.2, 0.8, 0.5} -> 1.5 / 3 = 0.5; negative kept {0.4, 0.6} -> 0.5
       const w = tf.tensor4d([0.2, -0.4, 0.01, -0.02, 0.8, -0.03, 0.5, -0.6], [1, 2, 2, 2]);
-      const [wp, wn] = initOf(new TTQQuantizer(), w);
+      const [wp, wn] = initOf(new TTQQuantizer({ init: 'mean' }), w);
       expect(wp).toBeCloseTo(0.5, 6);
       expect(wn).toBeCloseTo(0.5, 6);
     }));
@@ -154,23 +154,23 @@ describe.each(backends)('TTQQuantizer init on %s', (backend) => {
   it("'mean' falls back to the mean of all kept weights when one side is empty", () =>
     withBackend(backend, () => {
       // [0.5, 0.2, 0.01, 0]: Δ = 0.025, positive kept {0.5, 0.2} -> 0.35; no negative kept -> 0.35
-      const [wp, wn] = initOf(new TTQQuantizer(), tf.tensor1d([0.5, 0.2, 0.01, 0]));
+      const [wp, wn] = initOf(new TTQQuantizer({ init: 'mean' }), tf.tensor1d([0.5, 0.2, 0.01, 0]));
       expect(wp).toBeCloseTo(0.35, 6);
       expect(wn).toBeCloseTo(0.35, 6);
       // [-0.4, -0.2, 0.01]: Δ = 0.02, negative kept {0.4, 0.2} -> 0.3; 0.01 not kept -> 0.3
-      const [wp2, wn2] = initOf(new TTQQuantizer(), tf.tensor1d([-0.4, -0.2, 0.01]));
+      const [wp2, wn2] = initOf(new TTQQuantizer({ init: 'mean' }), tf.tensor1d([-0.4, -0.2, 0.01]));
       expect(wp2).toBeCloseTo(0.3, 6);
       expect(wn2).toBeCloseTo(0.3, 6);
     }));
 
   it("'mean' falls back to 1.0 for an all-zero kernel", () =>
     withBackend(backend, () => {
-      expect(initOf(new TTQQuantizer(), tf.zeros([2, 2]))).toEqual([1, 1]);
+      expect(initOf(new TTQQuantizer({ init: 'mean' }), tf.zeros([2, 2]))).toEqual([1, 1]);
     }));
 
   it("'mean' rejects a NaN kernel; ttqInitScales validates its arguments", () =>
     withBackend(backend, () => {
-      expect(() => initOf(new TTQQuantizer(), tf.tensor1d([0.1, Number.NaN]))).toThrow(
+      expect(() => initOf(new TTQQuantizer({ init: 'mean' }), tf.tensor1d([0.1, Number.NaN]))).toThrow(
         /ttq: the kernel .* contains NaN/,
       );
       expect(() => ttqInitScales(tf.tensor1d(W6), 'max' as never)).toThrow(

@@ -34,9 +34,6 @@ export interface Preset {
 
 const ALL_METHODS = ['fp32', 'bwn', 'twn', 'ttq', 'sq', 'hla'] as const;
 
-// TTQ fine-tunes from FP32 with its scales initialised from the kernel ([chosen]
-// `init: 'mean'`), which avoids the jump that the official init of 1.0 causes.
-const FINETUNE_QUANTIZERS = { ttq: { init: 'mean' } };
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
   smoke: {
@@ -49,7 +46,6 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     seeds: [0],
     pretrain: { epochs: 2, batchSize: 32, optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { type: 'constant' } },
     finetune: { epochs: 2, batchSize: 32, optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9 }, schedule: { type: 'constant' } },
-    quantizerConfigs: FINETUNE_QUANTIZERS,
   },
   quick: {
     name: 'quick',
@@ -71,7 +67,6 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9 },
       schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0.0005 },
     },
-    quantizerConfigs: FINETUNE_QUANTIZERS,
   },
   'cifar10-resnet20': {
     name: 'cifar10-resnet20',
@@ -88,12 +83,11 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0 },
     },
     finetune: {
-      epochs: 8,
+      epochs: 5,
       batchSize: 128,
       optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9 },
       schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0 },
     },
-    quantizerConfigs: FINETUNE_QUANTIZERS,
   },
   'tiny-imagenet-10': {
     name: 'tiny-imagenet-10',
@@ -115,7 +109,6 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       optimizer: { type: 'sgd', lr: 0.005, momentum: 0.9 },
       schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0 },
     },
-    quantizerConfigs: FINETUNE_QUANTIZERS,
   },
   'tiny-imagenet-100': {
     name: 'tiny-imagenet-100',
@@ -137,7 +130,6 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       optimizer: { type: 'sgd', lr: 0.005, momentum: 0.9 },
       schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0 },
     },
-    quantizerConfigs: FINETUNE_QUANTIZERS,
   },
 };
 
