@@ -7,6 +7,7 @@ import { summaryMarkdown } from '../bench/aggregate.js';
 import { writeBenchOutputs } from '../bench/outputs.js';
 import { getPreset, PRESETS, type Preset } from '../bench/presets.js';
 import { collectRuns, machineInfo, runBench } from '../bench/run.js';
+import { exportBenchRuns } from '../export/bench.js';
 import { syntheticData } from '../training/synthetic-data.js';
 import type { TrainData } from '../training/train.js';
 import { TrainingDivergedError } from '../training/train.js';
@@ -62,6 +63,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--data-dir <dir>', 'dataset cache folder (default: ~/.cache/trit/datasets)')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'cpu', 'wasm']).default('tensorflow'))
     .option('--no-progress', 'no progress bars')
+    .option('--export', 'also export every run to the trit format in <out>/export/<method>-seed<S>/ (see `trit export`)', false)
     .action(async (opts) => {
       const preset = getPreset(opts.preset);
       const methods: string[] = opts.methods ?? [...preset.methods];
@@ -79,8 +81,9 @@ export function registerBenchCommands(program: Command): void {
         `[bench] preset ${preset.name}: ${methods.join(', ')} x seeds ${(opts.seeds ?? preset.seeds).join(', ')} on ${backend.name}` +
           `${backend.tensorflowVersion ? ` (TensorFlow ${backend.tensorflowVersion})` : ''} -> ${outDir}`,
       );
+      let finished: { method: string; seed: number }[] = [];
       try {
-        await runBench({
+        finished = await runBench({
           preset,
           methods,
           seeds: opts.seeds,
@@ -114,6 +117,8 @@ export function registerBenchCommands(program: Command): void {
       });
       console.log(`\n${summaryMarkdown(summary)}`);
       console.log(`wrote ${['results.json', 'results.csv', 'summary.md', 'report.html'].map((f) => path.join(outDir, f)).join(', ')}`);
+      // --export: the runs of this invocation, to <out>/export/<method>-seed<S>/.
+      if (opts.export) await exportBenchRuns({ outDir, runs: finished, preset, dataDir: opts.dataDir });
       tf.disposeVariables();
     });
 
@@ -121,11 +126,15 @@ export function registerBenchCommands(program: Command): void {
     .command('merge')
     .description('merge the outputs of sharded runs into one set of tables and one report')
     .argument('<dirs...>', 'bench output folders (one per shard)')
-    .requiredOption('--out <dir>', 'folder for the merged results.json, results.csv, summary.md, report.html')
-    .action((dirs: string[], opts: { out: string }) => {
+    .option('--out <dir>', 'folder for the merged results.json, results.csv, summary.md, report.html (required)')
+    .action((dirs: string[], opts: { out?: string }) => {
+      // `bench` has an --out of its own, so commander hands a trailing
+      // `merge A B --out C` to it rather than to this subcommand: accept both.
+      const out = opts.out ?? (bench.opts() as { out?: string }).out;
+      if (!out) throw new Error('bench merge: --out <dir> is required (the folder for the merged tables and report)');
       const runs = collectRuns(dirs.map((d) => path.resolve(d)));
       if (!runs.length) throw new Error(`no finished runs in ${dirs.join(', ')}`);
-      const outDir = path.resolve(opts.out);
+      const outDir = path.resolve(out);
       mkdirSync(outDir, { recursive: true });
       const first = dirs
         .map((d) => path.join(path.resolve(d), 'results.json'))

@@ -16,7 +16,7 @@ export interface ResNetCifarOptions {
   shortcut?: 'A' | 'B';
   /** Channels of the three stages; default [16, 32, 64]. */
   widths?: [number, number, number];
-  /** Seed for the kernel initializers, so a seed gives the same initial model. */
+  /** Seed for the kernel initializers (a non-negative integer), so a seed gives the same initial model. */
   seed?: number;
 }
 
@@ -30,19 +30,39 @@ export interface ResNetCifarOptions {
  * `@trit/quant-core` turns any of them into quantized layers.
  */
 export function resnetCifar(options: ResNetCifarOptions): tf.LayersModel {
-  const { depth, numClasses = 10, inputShape = [32, 32, 3], shortcut = 'A', widths = [16, 32, 64] } = options;
+  const {
+    depth,
+    numClasses = 10,
+    inputShape = [32, 32, 3],
+    shortcut = 'A',
+    widths = [16, 32, 64],
+  } = options;
   if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) {
-    throw new Error(`resnetCifar: depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, ...), got ${depth}`);
+    throw new Error(
+      `resnetCifar: depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, ...), got ${depth}`,
+    );
   }
   const n = (depth - 2) / 6;
+  // tfjs treats a seed of 0 as "no seed" (Math.random), so layer k of a model
+  // built with `seed` s gets s + k + 1: never 0, the same on every build.
   let seed = options.seed ?? 0;
-  const init = () => tf.initializers.heNormal({ seed: seed++ });
+  const init = () => tf.initializers.heNormal({ seed: ++seed });
   const conv = (x: tf.SymbolicTensor, filters: number, stride: number, name: string, kernel = 3) =>
     tf.layers
-      .conv2d({ filters, kernelSize: kernel, strides: stride, padding: 'same', useBias: false, kernelInitializer: init(), name })
+      .conv2d({
+        filters,
+        kernelSize: kernel,
+        strides: stride,
+        padding: 'same',
+        useBias: false,
+        kernelInitializer: init(),
+        name,
+      })
       .apply(x) as tf.SymbolicTensor;
   const bn = (x: tf.SymbolicTensor, name: string) =>
-    tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5, name }).apply(x) as tf.SymbolicTensor;
+    tf.layers
+      .batchNormalization({ momentum: 0.9, epsilon: 1e-5, name })
+      .apply(x) as tf.SymbolicTensor;
   const relu = (x: tf.SymbolicTensor, name: string) =>
     tf.layers.activation({ activation: 'relu', name }).apply(x) as tf.SymbolicTensor;
 
@@ -60,16 +80,27 @@ export function resnetCifar(options: ResNetCifarOptions): tf.LayersModel {
       if (stride !== 1 || channels !== filters) {
         s =
           shortcut === 'A'
-            ? (new ChannelPadShortcut({ outChannels: filters, stride, name: `${p}_shortcut` }).apply(x) as tf.SymbolicTensor)
+            ? (new ChannelPadShortcut({
+                outChannels: filters,
+                stride,
+                name: `${p}_shortcut`,
+              }).apply(x) as tf.SymbolicTensor)
             : bn(conv(x, filters, stride, `${p}_shortcut_conv`, 1), `${p}_shortcut_bn`);
       }
-      x = relu(tf.layers.add({ name: `${p}_add` }).apply([y, s]) as tf.SymbolicTensor, `${p}_relu2`);
+      x = relu(
+        tf.layers.add({ name: `${p}_add` }).apply([y, s]) as tf.SymbolicTensor,
+        `${p}_relu2`,
+      );
       channels = filters;
     }
   }
   x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
   const logits = tf.layers
-    .dense({ units: numClasses, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'fc' })
+    .dense({
+      units: numClasses,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: ++seed }),
+      name: 'fc',
+    })
     .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: `resnet${depth}` });
 }

@@ -17,6 +17,7 @@ export interface ResNet18Options {
  */
 export function resnet18(options: ResNet18Options): tf.LayersModel {
   const { numClasses, inputShape = [64, 64, 3], widths = [32, 64, 128, 256] } = options;
+  // tfjs treats a seed of 0 as "no seed" (Math.random): layer k gets seed + k + 1, never 0.
   let seed = options.seed ?? 0;
   const conv = (x: tf.SymbolicTensor, filters: number, stride: number, name: string, kernel = 3) =>
     tf.layers
@@ -26,12 +27,14 @@ export function resnet18(options: ResNet18Options): tf.LayersModel {
         strides: stride,
         padding: 'same',
         useBias: false,
-        kernelInitializer: tf.initializers.heNormal({ seed: seed++ }),
+        kernelInitializer: tf.initializers.heNormal({ seed: ++seed }),
         name,
       })
       .apply(x) as tf.SymbolicTensor;
   const bn = (x: tf.SymbolicTensor, name: string) =>
-    tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-5, name }).apply(x) as tf.SymbolicTensor;
+    tf.layers
+      .batchNormalization({ momentum: 0.9, epsilon: 1e-5, name })
+      .apply(x) as tf.SymbolicTensor;
   const relu = (x: tf.SymbolicTensor, name: string) =>
     tf.layers.activation({ activation: 'relu', name }).apply(x) as tf.SymbolicTensor;
 
@@ -45,14 +48,23 @@ export function resnet18(options: ResNet18Options): tf.LayersModel {
       let y = relu(bn(conv(x, filters, stride, `${p}_conv1`), `${p}_bn1`), `${p}_relu1`);
       y = bn(conv(y, filters, 1, `${p}_conv2`), `${p}_bn2`);
       const s =
-        stride !== 1 || channels !== filters ? bn(conv(x, filters, stride, `${p}_shortcut_conv`, 1), `${p}_shortcut_bn`) : x;
-      x = relu(tf.layers.add({ name: `${p}_add` }).apply([y, s]) as tf.SymbolicTensor, `${p}_relu2`);
+        stride !== 1 || channels !== filters
+          ? bn(conv(x, filters, stride, `${p}_shortcut_conv`, 1), `${p}_shortcut_bn`)
+          : x;
+      x = relu(
+        tf.layers.add({ name: `${p}_add` }).apply([y, s]) as tf.SymbolicTensor,
+        `${p}_relu2`,
+      );
       channels = filters;
     }
   });
   x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
   const logits = tf.layers
-    .dense({ units: numClasses, kernelInitializer: tf.initializers.glorotUniform({ seed: seed++ }), name: 'fc' })
+    .dense({
+      units: numClasses,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: ++seed }),
+      name: 'fc',
+    })
     .apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: logits, name: 'resnet18' });
 }

@@ -1,5 +1,5 @@
 export { learningRateAt, makeOptimizer, OptimizerSchema, ScheduleSchema, type OptimizerConfig, type ScheduleConfig, type ScheduledOptimizer } from './optimizer.js';
-export { loadCheckpoint, readCheckpointIndex, saveCheckpoint, type Checkpoint, type CheckpointIndex } from './checkpoint.js';
+export { loadCheckpoint, readCheckpointIndex, recoverCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointIndex } from './checkpoint.js';
 export {
   train,
   TrainConfigSchema,

@@ -10,7 +10,7 @@ import {
 } from '@trit/quant-core';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
-import { loadCheckpoint, readCheckpointIndex, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, readCheckpointIndex, recoverCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { learningRateAt, makeOptimizer, OptimizerSchema, ScheduleSchema } from './optimizer.js';
 
 /**
@@ -197,6 +197,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const topology = path.join(options.outDir, 'model.json');
   writeFileSync(`${topology}.tmp`, JSON.stringify(model.toJSON(null, false)));
   renameSync(`${topology}.tmp`, topology);
+  // A run killed while writing its checkpoint leaves it in a temp folder (or the previous one aside).
+  recoverCheckpoint(checkpointDir);
   if (options.resume && existsSync(path.join(checkpointDir, 'checkpoint.json'))) {
     const saved = readCheckpointIndex(checkpointDir).state;
     if (saved.configKey !== configKey(config)) {

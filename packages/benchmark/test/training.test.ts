@@ -1,0 +1,529 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, quantizeModel } from '@trit/quant-core';
+import { testBackends, withBackend } from '@trit/quant-core/testing';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadCheckpoint, readCheckpointIndex } from '../src/training/checkpoint.js';
+import { learningRateAt, type ScheduleConfig } from '../src/training/optimizer.js';
+import { mulberry32 } from '../src/training/synthetic-data.js';
+import {
+  type TrainConfigInput,
+  type TrainData,
+  TrainingDivergedError,
+  train,
+  WeightDecaySchema,
+} from '../src/training/train.js';
+import {
+  removeDir,
+  tempDir,
+  tinyData,
+  tinyModel,
+  weightValues,
+  withoutTiming,
+} from './bench-support.js';
+
+let work: string;
+beforeAll(async () => {
+  await initBackend({ quiet: true });
+});
+beforeEach(() => {
+  work = tempDir('trit-train-');
+});
+afterEach(() => {
+  removeDir(work);
+  tf.disposeVariables();
+});
+
+const dir = (name: string) => path.join(work, name);
+
+describe('learningRateAt', () => {
+  it('constant', () => {
+    expect(learningRateAt(0.1, { type: 'constant' }, 7.5, 10)).toBe(0.1);
+  });
+
+  it('step: multiplies by gamma at each passed milestone (whole epochs)', () => {
+    const s: ScheduleConfig = { type: 'step', milestones: [2, 4], gamma: 0.1 };
+    expect(learningRateAt(0.1, s, 0, 6)).toBe(0.1);
+    expect(learningRateAt(0.1, s, 1.99, 6)).toBe(0.1); // epoch 1, late step: no milestone passed
+    expect(learningRateAt(0.1, s, 2, 6)).toBeCloseTo(0.01, 15); // 0.1 · 0.1
+    expect(learningRateAt(0.1, s, 3.5, 6)).toBeCloseTo(0.01, 15);
+    expect(learningRateAt(0.1, s, 4, 6)).toBeCloseTo(0.001, 15); // 0.1 · 0.1²
+    expect(learningRateAt(0.1, s, 5.9, 6)).toBeCloseTo(0.001, 15);
+  });
+
+  it('cosine with linear warm-up from 0 and a floor', () => {
+    const s: ScheduleConfig = { type: 'cosine', warmupEpochs: 2, minLr: 0.001 };
+    // warm-up: base · epoch / 2
+    expect(learningRateAt(0.1, s, 0, 10)).toBe(0);
+    expect(learningRateAt(0.1, s, 1, 10)).toBeCloseTo(0.05, 15);
+    expect(learningRateAt(0.1, s, 1.5, 10)).toBeCloseTo(0.075, 15);
+    // then minLr + ½ (base − minLr)(1 + cos(π t)), t = (epoch − 2) / 8
+    expect(learningRateAt(0.1, s, 2, 10)).toBeCloseTo(0.1, 15); // t = 0
+    expect(learningRateAt(0.1, s, 6, 10)).toBeCloseTo(0.0505, 15); // t = ½: 0.001 + 0.0495
+    expect(learningRateAt(0.1, s, 8, 10)).toBeCloseTo(0.01549821, 8); // t = ¾: 0.001 + 0.0495 · (1 − 0.7071068) = 0.001 + 0.0144982
+    expect(learningRateAt(0.1, s, 10, 10)).toBeCloseTo(0.001, 15); // t = 1
+    expect(learningRateAt(0.1, s, 12, 10)).toBeCloseTo(0.001, 15); // clamped past the end
+    // no warm-up, no floor: ½ · 0.2 · (1 + cos(π/4)) = 0.1 · 1.7071068
+    expect(learningRateAt(0.2, { type: 'cosine', warmupEpochs: 0, minLr: 0 }, 1, 4)).toBeCloseTo(
+      0.17071068,
+      8,
+    );
+  });
+
+  it('train() follows the schedule step by step (the record holds the epoch’s last step’s rate)', async () => {
+    const base = {
+      batchSize: 16,
+      augment: false,
+      optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9 },
+    } as const;
+    const step = await train({
+      model: tinyModel('fp32'),
+      data: tinyData(),
+      config: { ...base, epochs: 3, schedule: { type: 'step', milestones: [1, 2], gamma: 0.5 } },
+      outDir: dir('step'),
+      progress: false,
+    });
+    expect(step.history.map((h) => h.lr)).toEqual([0.1, 0.05, 0.025]);
+    // 3 steps per epoch, last step at epoch + 2/3: warm-up 0.1 · 2/3, then ½ · 0.1 · (1 + cos(2π/3)) = 0.025
+    const cos = await train({
+      model: tinyModel('fp32'),
+      data: tinyData(),
+      config: { ...base, epochs: 2, schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0 } },
+      outDir: dir('cos'),
+      progress: false,
+    });
+    expect(cos.history[0]!.lr).toBeCloseTo(0.1 * (2 / 3), 12);
+    expect(cos.history[1]!.lr).toBeCloseTo(0.025, 12);
+  });
+
+  it('the optimizer really uses the scheduled rate: a warm-up step at rate 0 moves no weight (SGD and Adam)', async () => {
+    for (const optimizer of [
+      { type: 'sgd', lr: 0.5, momentum: 0.9 },
+      { type: 'adam', lr: 0.5 },
+    ] as const) {
+      const model = tinyModel('ttq');
+      const trainable = () => model.trainableWeights.map((w) => Array.from(w.read().dataSync()));
+      const before = trainable();
+      const r = await train({
+        model,
+        data: tinyData(),
+        config: {
+          epochs: 1,
+          batchSize: 16,
+          maxStepsPerEpoch: 1,
+          optimizer,
+          schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0 },
+        },
+        outDir: dir(optimizer.type),
+        progress: false,
+      });
+      expect(r.history[0]!.lr).toBe(0);
+      expect(trainable()).toEqual(before);
+    }
+  });
+});
+
+describe('weight-decay groups', () => {
+  /** conv c1 (TTQ: kernel, bias, wp, wn) -> BN -> conv c2 (SQ: kernel, alpha, beta) -> GAP -> dense fc (kernel, bias). */
+  function decayModel(): tf.LayersModel {
+    const input = tf.input({ shape: [4, 4, 2] });
+    let h = tf.layers
+      .conv2d({
+        filters: 3,
+        kernelSize: 3,
+        padding: 'same',
+        name: 'c1',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 11 }),
+        biasInitializer: tf.initializers.constant({ value: 0.3 }),
+      })
+      .apply(input);
+    h = tf.layers
+      .batchNormalization({ name: 'bn', betaInitializer: tf.initializers.constant({ value: 0.2 }) })
+      .apply(h);
+    h = tf.layers.activation({ activation: 'relu' }).apply(h);
+    h = tf.layers
+      .conv2d({
+        filters: 3,
+        kernelSize: 3,
+        padding: 'same',
+        useBias: false,
+        name: 'c2',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 12 }),
+      })
+      .apply(h);
+    h = tf.layers.globalAveragePooling2d({}).apply(h);
+    const out = tf.layers
+      .dense({
+        units: 2,
+        name: 'fc',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 13 }),
+        biasInitializer: tf.initializers.constant({ value: -0.1 }),
+      })
+      .apply(h) as tf.SymbolicTensor;
+    const base = tf.model({ inputs: input, outputs: out });
+    const { model } = quantizeModel(base, {
+      keepFirstLastFP32: false,
+      rules: [
+        { match: { name: 'c1' }, quantizer: 'ttq' },
+        { match: { name: 'c2' }, quantizer: 'sq' },
+      ],
+    });
+    base.dispose();
+    return model;
+  }
+
+  const data: TrainData = {
+    inputShape: [4, 4, 2],
+    numClasses: 2,
+    numTrain: 8,
+    numTest: 8,
+    *trainBatches() {
+      const rand = mulberry32(5);
+      yield {
+        x: Float32Array.from({ length: 8 * 32 }, () => rand() * 2 - 1),
+        labels: [0, 1, 0, 1, 1, 0, 1, 0],
+        count: 8,
+      };
+    },
+    *testBatches() {
+      yield* this.trainBatches(0, 8, 0, false);
+    },
+  };
+
+  it('defaults: 1e-4 on kernels and quantizer scales, none on biases and BatchNorm', () => {
+    expect(WeightDecaySchema.parse({})).toEqual({
+      kernel: 1e-4,
+      quantizerScales: 1e-4,
+      bias: 0,
+      batchNorm: 0,
+    });
+  });
+
+  it('decays each variable with its group’s coefficient: kernels, biases, BN, TTQ/SQ scales; never SQ’s β', async () => {
+    // One plain SGD step from the same start with and without decay: the difference of the
+    // results is lr · wd · w0 for a decayed variable (the data gradient is the same), 0 otherwise.
+    const lr = 0.1;
+    const run = async (weightDecay: TrainConfigInput['weightDecay'], name: string) => {
+      const model = decayModel();
+      const w0 = new Map(
+        model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]),
+      );
+      await train({
+        model,
+        data,
+        config: {
+          epochs: 1,
+          batchSize: 8,
+          augment: false,
+          optimizer: { type: 'sgd', lr, momentum: 0 },
+          weightDecay,
+        },
+        outDir: dir(name),
+        progress: false,
+      });
+      const w1 = new Map(
+        model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]),
+      );
+      return { w0, w1 };
+    };
+    const plain = await run({ kernel: 0, quantizerScales: 0, bias: 0, batchNorm: 0 }, 'plain');
+    const decayed = await run(
+      { kernel: 0.5, quantizerScales: 0.25, bias: 0.125, batchNorm: 0.0625 },
+      'decayed',
+    );
+    const effective: Record<string, number> = {};
+    for (const [name, w0] of plain.w0) {
+      expect(decayed.w0.get(name)).toEqual(w0); // same start
+      const a = plain.w1.get(name)!;
+      const b = decayed.w1.get(name)!;
+      let num = 0;
+      let den = 0;
+      w0.forEach((w, i) => {
+        num += (a[i]! - b[i]!) * w;
+        den += lr * w * w;
+      });
+      effective[name] = Math.round((num / den) * 1e4) / 1e4;
+    }
+    expect(effective).toEqual({
+      'c1/kernel': 0.5,
+      'c1/bias': 0.125,
+      'c1/wp': 0.25,
+      'c1/wn': 0.25,
+      'bn/gamma': 0.0625,
+      'bn/beta': 0.0625,
+      'c2/kernel': 0.5,
+      'c2/alpha': 0.25,
+      'c2/beta': 0,
+      'fc/kernel': 0.5,
+      'fc/bias': 0.125,
+    });
+  });
+});
+
+describe('reproducibility', () => {
+  const config: TrainConfigInput = {
+    epochs: 2,
+    batchSize: 16,
+    optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 },
+    schedule: { type: 'cosine', warmupEpochs: 0.5, minLr: 0 },
+    seed: 3,
+  };
+
+  it('the same seed gives identical histories and weights on the same backend (every backend)', async () => {
+    for (const backend of await testBackends()) {
+      await withBackend(backend, async () => {
+        const runs = [];
+        for (const k of [1, 2]) {
+          const model = tinyModel('ttq', 4);
+          const r = await train({
+            model,
+            data: tinyData(),
+            config,
+            outDir: dir(`${backend}-${k}`),
+            progress: false,
+          });
+          runs.push({ history: withoutTiming(r.history), weights: weightValues(model) });
+        }
+        expect(runs[1]!.history, backend).toEqual(runs[0]!.history);
+        expect(runs[1]!.weights, backend).toEqual(runs[0]!.weights);
+        // and the run did train: the loss moved
+        expect(runs[0]!.history[1]!.trainLoss).not.toBe(runs[0]!.history[0]!.trainLoss);
+      });
+    }
+  });
+
+  it('a different data seed gives a different run', async () => {
+    const a = await train({
+      model: tinyModel('ttq', 4),
+      data: tinyData(),
+      config,
+      outDir: dir('a'),
+      progress: false,
+    });
+    const b = await train({
+      model: tinyModel('ttq', 4),
+      data: tinyData(),
+      config: { ...config, seed: 4 },
+      outDir: dir('b'),
+      progress: false,
+    });
+    expect(b.history[0]!.trainLoss).not.toBe(a.history[0]!.trainLoss);
+  });
+});
+
+describe('resume', () => {
+  // Adam (moment estimates + step count), a cosine schedule with warm-up, HLA (a stateful quantizer schedule), augmentation.
+  const config: TrainConfigInput = {
+    epochs: 3,
+    batchSize: 16,
+    optimizer: { type: 'adam', lr: 0.01 },
+    schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0.001 },
+    seed: 2,
+  };
+
+  it('interrupted after an epoch and resumed in a fresh model = one uninterrupted run', async () => {
+    const fullModel = tinyModel('hla', 1);
+    const full = await train({
+      model: fullModel,
+      data: tinyData(),
+      config,
+      outDir: dir('full'),
+      progress: false,
+    });
+    expect(full.completed).toBe(true);
+    expect(full.history).toHaveLength(3);
+
+    const first = await train({
+      model: tinyModel('hla', 1),
+      data: tinyData(),
+      config,
+      outDir: dir('split'),
+      progress: false,
+      stopAfterEpochs: 1,
+    });
+    expect(first.completed).toBe(false);
+    expect(first.history).toHaveLength(1);
+    expect(readCheckpointIndex(path.join(dir('split'), 'checkpoint')).state.epoch).toBe(1);
+
+    // A new process would build the model again: different initial weights prove the checkpoint is loaded.
+    const resumedModel = tinyModel('hla', 77);
+    const epochs: number[] = [];
+    const rest = await train({
+      model: resumedModel,
+      data: tinyData(),
+      config,
+      outDir: dir('split'),
+      progress: false,
+      resume: true,
+      onEpoch: (r) => epochs.push(r.epoch),
+    });
+    expect(rest.resumedFromEpoch).toBe(1);
+    expect(rest.completed).toBe(true);
+    expect(epochs).toEqual([2, 3]);
+    expect(withoutTiming(rest.history)).toEqual(withoutTiming(full.history));
+    expect(rest.initialLayers).toEqual(full.initialLayers);
+    expect(weightValues(resumedModel)).toEqual(weightValues(fullModel));
+
+    // Resuming a finished run trains nothing and returns its history.
+    const again = await train({
+      model: tinyModel('hla', 5),
+      data: tinyData(),
+      config,
+      outDir: dir('split'),
+      progress: false,
+      resume: true,
+    });
+    expect(again.resumedFromEpoch).toBe(3);
+    expect(withoutTiming(again.history)).toEqual(withoutTiming(full.history));
+  });
+
+  it('resumes from the checkpoint a kill inside saveCheckpoint left aside', async () => {
+    const full = await train({
+      model: tinyModel('twn', 1),
+      data: tinyData(),
+      config,
+      outDir: dir('full'),
+      progress: false,
+    });
+    await train({
+      model: tinyModel('twn', 1),
+      data: tinyData(),
+      config,
+      outDir: dir('split'),
+      progress: false,
+      stopAfterEpochs: 2,
+    });
+    // Killed between saveCheckpoint's renames: the epoch-2 checkpoint sits at checkpoint.old-<pid>.
+    const ck = path.join(dir('split'), 'checkpoint');
+    renameSync(ck, `${ck}.old-31337`);
+    const rest = await train({
+      model: tinyModel('twn', 9),
+      data: tinyData(),
+      config,
+      outDir: dir('split'),
+      progress: false,
+      resume: true,
+    });
+    expect(rest.resumedFromEpoch).toBe(2);
+    expect(withoutTiming(rest.history)).toEqual(withoutTiming(full.history));
+    expect(readdirSync(dir('split')).sort()).toEqual(['checkpoint', 'model.json']);
+  });
+
+  it('refuses to resume a checkpoint written with another training config', async () => {
+    await train({
+      model: tinyModel('fp32'),
+      data: tinyData(),
+      config,
+      outDir: dir('r'),
+      progress: false,
+      stopAfterEpochs: 1,
+    });
+    await expect(
+      train({
+        model: tinyModel('fp32'),
+        data: tinyData(),
+        config: { ...config, seed: 9 },
+        outDir: dir('r'),
+        progress: false,
+        resume: true,
+      }),
+    ).rejects.toThrow(
+      `${path.join(dir('r'), 'checkpoint')} was written by a run with a different training config; refusing to resume`,
+    );
+  });
+});
+
+describe('NaN stop', () => {
+  /** The data with one NaN pixel in batch `step` (0-based) of epoch `epoch` (0-based). */
+  function poisoned(data: TrainData, epoch: number, step: number): TrainData {
+    return {
+      ...data,
+      *trainBatches(e, batchSize, seed, augment) {
+        let i = 0;
+        for (const b of data.trainBatches(e, batchSize, seed, augment)) {
+          if (e === epoch && i === step) {
+            const x = b.x.slice();
+            x[5] = Number.NaN;
+            yield { ...b, x };
+          } else yield b;
+          i++;
+        }
+      },
+    };
+  }
+
+  const config: TrainConfigInput = {
+    epochs: 3,
+    batchSize: 16,
+    optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 },
+  };
+  const hash = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+  it('NaN in the data at epoch 2, step 3 stops with TrainingDivergedError; the epoch-1 checkpoint is unchanged and loadable', async () => {
+    const model = tinyModel('ttq');
+    const ck = path.join(dir('nan'), 'checkpoint');
+    let afterEpoch1: { json: string; bin: string; weights: number[][] } | undefined;
+    const err = await train({
+      model,
+      data: poisoned(tinyData(), 1, 2),
+      config,
+      outDir: dir('nan'),
+      progress: false,
+      onEpoch: (r) => {
+        if (r.epoch === 1) {
+          afterEpoch1 = {
+            json: hash(path.join(ck, 'checkpoint.json')),
+            bin: hash(path.join(ck, 'tensors.bin')),
+            weights: weightValues(model),
+          };
+        }
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    const e = err as TrainingDivergedError;
+    expect(e.message).toMatch(
+      /^training diverged: the loss is NaN at epoch 2, step 3 \(learning rate 0\.05\)\. /,
+    );
+    expect(e.message).toContain(`The last good checkpoint is kept at ${ck} (after epoch 1).`);
+    expect(e.message).toContain('Lower the learning rate or check the data.');
+    expect(e.checkpointDir).toBe(ck);
+    expect(afterEpoch1).toBeDefined();
+    expect(hash(path.join(ck, 'checkpoint.json'))).toBe(afterEpoch1!.json);
+    expect(hash(path.join(ck, 'tensors.bin'))).toBe(afterEpoch1!.bin);
+    expect(readdirSync(dir('nan')).sort()).toEqual(['checkpoint', 'model.json']);
+    const fresh = tinyModel('ttq', 50);
+    const { state } = await loadCheckpoint(ck, fresh);
+    expect(state.epoch).toBe(1);
+    expect(weightValues(fresh)).toEqual(afterEpoch1!.weights);
+  });
+
+  it('NaN in the first epoch: no checkpoint yet, and the error says so', async () => {
+    const err = await train({
+      model: tinyModel('fp32'),
+      data: poisoned(tinyData(), 0, 0),
+      config,
+      outDir: dir('nan0'),
+      progress: false,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    expect((err as Error).message).toContain('at epoch 1, step 1');
+    expect((err as Error).message).toContain('No checkpoint was written yet.');
+    expect((err as TrainingDivergedError).checkpointDir).toBeUndefined();
+  });
+
+  it('a huge learning rate diverges with the same error', async () => {
+    const err = await train({
+      model: tinyModel('fp32'),
+      data: tinyData(),
+      config: { epochs: 5, batchSize: 16, optimizer: { type: 'sgd', lr: 1e30, momentum: 0.9 } },
+      outDir: dir('huge'),
+      progress: false,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    expect((err as Error).message).toMatch(
+      /^training diverged: the loss is (NaN|Infinity|-Infinity) at epoch \d, step \d \(learning rate 1e\+30\)/,
+    );
+  });
+});
