@@ -11,9 +11,19 @@
  *       float32) with random ternary weights, against the same network as
  *       tfjs fused conv2d ops with the dequantized kernels.
  *
+ *   (c) with --model <dir>: a real model exported by `trit export` (e.g. a
+ *       trained ResNet-20 from a bench run): the runtime loading model.json +
+ *       model.bin, against the same network as tfjs fused ops with the
+ *       dequantized kernels; with --run <run-dir> also the trained tfjs
+ *       LayersModel itself (quantized layers, BatchNorm not folded). Inputs
+ *       are the first test images of the model's dataset, preprocessed as in
+ *       training (needs the benchmark built), else random.
+ *
  * Usage: node benchmarks/runtime-speed.mjs [--runs N] [--warmup N] [--json out.json]
+ *          [--model <exported-dir>] [--run <run-dir>] [--only-model] [--data-dir DIR]
  * Needs the runtime built (npx tsc -p packages/runtime/tsconfig.build.json).
- * Each engine is measured after its warm-up runs; the median is reported.
+ * Each engine is measured after its warm-up runs; median, min and p90 are
+ * reported, and the load average before and after (the machine may be shared).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -27,7 +37,8 @@ if (!existsSync(dist)) {
   );
   process.exit(1);
 }
-const { encodeModel, decodeModel } = await import(dist);
+const { encodeModel, decodeModel, unpackTernary, unpackBinary } = await import(dist);
+const benchDist = join(here, '..', 'packages', 'benchmark', 'dist', 'index.js');
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -37,6 +48,11 @@ const opt = (name, fallback) => {
 const RUNS = Number(opt('runs', 30));
 const WARMUP = Number(opt('warmup', 5));
 const jsonOut = opt('json', null);
+const modelDir = opt('model', null);
+const runDir = opt('run', null);
+const dataDir = opt('data-dir', undefined);
+const onlyModel = args.includes('--only-model');
+const loadBefore = (await import('node:os')).loadavg();
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 let tf;
@@ -129,10 +145,148 @@ async function withBackend(name, fn) {
   return fn();
 }
 
+/** Float32 values of a float tensor of a manifest. */
+function floatTensor(manifest, binary, name) {
+  const t = manifest.tensors.find((e) => e.name === name);
+  return new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer);
+}
+
+/**
+ * The network of an encoded model as tfjs ops (the folded graph, with every
+ * quantized kernel dequantized from its packed codes and stored scales).
+ * Returns `{ run(x) -> Float32Array, dispose() }` for the active backend.
+ */
+function tfjsFromManifest(manifest, binary) {
+  const weights = new Map();
+  for (const op of manifest.ops) {
+    if (op.op !== 'conv2d' && op.op !== 'dense') continue;
+    const k = op.kernel;
+    let w;
+    if (k.encoding === 'float32') w = floatTensor(manifest, binary, k.values);
+    else {
+      const t = manifest.tensors.find((e) => e.name === k.codes);
+      const packed = binary.subarray(t.byteOffset, t.byteOffset + t.byteLength);
+      const codes = k.bits === 2 ? unpackTernary(packed, k.shape) : unpackBinary(packed, k.shape);
+      w = dequantize({
+        shape: k.shape,
+        codes,
+        positive: floatTensor(manifest, binary, k.positive),
+        negative: floatTensor(manifest, binary, k.negative),
+      });
+    }
+    weights.set(op.name, {
+      w: tf.tensor(w, k.shape),
+      b: op.bias ? tf.tensor1d(floatTensor(manifest, binary, op.bias)) : null,
+    });
+  }
+  const affines = new Map();
+  for (const op of manifest.ops) {
+    if (op.op === 'affine')
+      affines.set(op.name, {
+        scale: tf.tensor1d(floatTensor(manifest, binary, op.scale)),
+        shift: tf.tensor1d(floatTensor(manifest, binary, op.shift)),
+      });
+  }
+  const input = manifest.ops.find((o) => o.op === 'input');
+  const act = (y, a) => (a === 'relu' ? tf.relu(y) : a === 'softmax' ? tf.softmax(y) : y);
+  const run = (x) => {
+    const out = tf.tidy(() => {
+      const vals = new Map();
+      const get = (n) => vals.get(n);
+      for (const op of manifest.ops) {
+        let y;
+        switch (op.op) {
+          case 'input':
+            y = tf.tensor(x, [x.length / input.shape.reduce((a, b) => a * b, 1), ...input.shape]);
+            break;
+          case 'conv2d': {
+            const { w, b } = weights.get(op.name);
+            y = tf.fused.conv2d({
+              x: get(op.inputs[0]),
+              filter: w,
+              strides: op.strides,
+              pad: op.padding,
+              bias: b ?? undefined,
+              activation: op.activation === 'relu' ? 'relu' : 'linear',
+            });
+            if (op.activation === 'softmax') y = tf.softmax(y);
+            break;
+          }
+          case 'dense': {
+            const { w, b } = weights.get(op.name);
+            const t = get(op.inputs[0]);
+            y = tf.fused.matMul({
+              a: t.rank === 2 ? t : tf.reshape(t, [-1, t.shape[t.rank - 1]]),
+              b: w,
+              bias: b ?? undefined,
+              activation: op.activation === 'relu' ? 'relu' : 'linear',
+            });
+            if (op.activation === 'softmax') y = tf.softmax(y);
+            break;
+          }
+          case 'affine': {
+            const { scale, shift } = affines.get(op.name);
+            y = act(tf.add(tf.mul(get(op.inputs[0]), scale), shift), op.activation);
+            break;
+          }
+          case 'subsample': {
+            const t = get(op.inputs[0]);
+            y = tf.stridedSlice(t, [0, 0, 0, 0], t.shape, [1, ...op.strides, 1]);
+            break;
+          }
+          case 'zeroPad':
+            y = tf.pad(get(op.inputs[0]), [[0, 0], ...op.padding, op.channels]);
+            break;
+          case 'add':
+            y = act(tf.addN(op.inputs.map(get)), op.activation);
+            break;
+          case 'relu':
+            y = tf.relu(get(op.inputs[0]));
+            break;
+          case 'softmax':
+            y = tf.softmax(get(op.inputs[0]));
+            break;
+          case 'globalAvgPool':
+            y = tf.mean(get(op.inputs[0]), [1, 2]);
+            break;
+          case 'maxPool':
+          case 'avgPool':
+            y = (op.op === 'maxPool' ? tf.maxPool : tf.avgPool)(
+              get(op.inputs[0]),
+              op.poolSize,
+              op.strides,
+              op.padding,
+            );
+            break;
+          case 'flatten': {
+            const t = get(op.inputs[0]);
+            y = tf.reshape(t, [t.shape[0], -1]);
+            break;
+          }
+          default:
+            throw new Error(`no tfjs mapping for ${op.op}`);
+        }
+        vals.set(op.name, y);
+        // The last name of a fused chain (a folded BN's ReLU) refers to the same output.
+        if (op.fused?.length) vals.set(op.fused[op.fused.length - 1], y);
+      }
+      return vals.get(manifest.outputs[0]);
+    });
+    const d = out.dataSync();
+    out.dispose();
+    return d;
+  };
+  const dispose = () => {
+    for (const { w, b } of weights.values()) tf.dispose([w, ...(b ? [b] : [])]);
+    for (const { scale, shift } of affines.values()) tf.dispose([scale, shift]);
+  };
+  return { run, dispose };
+}
+
 // ---------------------------------------------------------------------------
 // (a) 4096 x 4096 dense layer, batch 1.
 const N = 4096;
-{
+if (!onlyModel) {
   const group = `dense ${N}x${N}`;
   const x = uniform(N);
   const variants = [
@@ -187,7 +341,7 @@ const N = 4096;
 
 // ---------------------------------------------------------------------------
 // (b) ResNet-20 (CIFAR, option A), batch 1.
-{
+if (!onlyModel) {
   const group = 'ResNet-20 32x32x3';
   const ops = [{ op: 'input', name: 'image', shape: [32, 32, 3] }];
   const bn = (name, input, c) => ({
@@ -287,100 +441,21 @@ const N = 4096;
   );
 
   // The same network in tfjs float32, from the *folded* manifest (same math, dequantized kernels).
-  const tensors = new Map(manifest.tensors.map((t) => [t.name, t]));
-  const floatOf = (name) => {
-    const t = tensors.get(name);
-    return new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer);
-  };
-  const specByName = new Map(ops.map((o) => [o.name, o]));
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
     await withBackend(backend, () => {
-      const weights = new Map();
-      for (const op of manifest.ops) {
-        if (op.op !== 'conv2d' && op.op !== 'dense') continue;
-        let w;
-        if (op.kernel.encoding === 'float32') w = floatOf(op.kernel.values);
-        else {
-          // Codes from the graph description, scales from the manifest (BN folded into them).
-          const src = specByName.get(op.name).kernel;
-          w = dequantize({
-            ...src,
-            positive: floatOf(op.kernel.positive),
-            negative: floatOf(op.kernel.negative),
-          });
-        }
-        weights.set(op.name, {
-          w: tf.tensor(w, op.kernel.shape),
-          b: op.bias ? tf.tensor1d(floatOf(op.bias)) : null,
-        });
-      }
-      const run = () => {
-        const out = tf.tidy(() => {
-          const vals = new Map();
-          const get = (n) => vals.get(n);
-          for (const op of manifest.ops) {
-            let y;
-            switch (op.op) {
-              case 'input':
-                y = tf.tensor4d(x, [1, 32, 32, 3]);
-                break;
-              case 'conv2d': {
-                const { w, b } = weights.get(op.name);
-                y = tf.fused.conv2d({
-                  x: get(op.inputs[0]),
-                  filter: w,
-                  strides: op.strides,
-                  pad: op.padding,
-                  bias: b ?? undefined,
-                  activation: op.activation === 'relu' ? 'relu' : 'linear',
-                });
-                break;
-              }
-              case 'subsample': {
-                const t = get(op.inputs[0]);
-                y = tf.stridedSlice(t, [0, 0, 0, 0], t.shape, [1, 2, 2, 1]);
-                break;
-              }
-              case 'zeroPad':
-                y = tf.pad(get(op.inputs[0]), [[0, 0], [0, 0], [0, 0], op.channels]);
-                break;
-              case 'add':
-                y = tf.add(get(op.inputs[0]), get(op.inputs[1]));
-                if (op.activation === 'relu') y = tf.relu(y);
-                break;
-              case 'globalAvgPool':
-                y = tf.mean(get(op.inputs[0]), [1, 2]);
-                break;
-              case 'dense': {
-                const { w, b } = weights.get(op.name);
-                y = tf.fused.matMul({ a: get(op.inputs[0]), b: w, bias: b ?? undefined });
-                break;
-              }
-              default:
-                throw new Error(`no tfjs mapping for ${op.op}`);
-            }
-            vals.set(op.name, y);
-            // The last name of a fused chain (a folded BN's ReLU) refers to the same output.
-            if (op.fused?.length) vals.set(op.fused[op.fused.length - 1], y);
-          }
-          return vals.get(manifest.outputs[0]);
-        });
-        const d = out.dataSync();
-        out.dispose();
-        return d;
-      };
-      const diff = maxAbsDiff(run(), ours);
+      const net = tfjsFromManifest(manifest, binary);
+      const diff = maxAbsDiff(net.run(x), ours);
       record(
         group,
         `tfjs float32 fused ops (${backend})`,
         backend === 'cpu' ? 'pure JS' : 'native',
-        measure(run),
+        measure(() => net.run(x)),
         {
           bytes: summary.float32Bytes,
           maxAbsDiff: diff,
         },
       );
-      for (const { w, b } of weights.values()) tf.dispose([w, ...(b ? [b] : [])]);
+      net.dispose();
     });
   }
   console.error(
@@ -391,12 +466,110 @@ const N = 4096;
 }
 
 // ---------------------------------------------------------------------------
+// (c) A model exported by `trit export` (e.g. a trained ResNet-20), batch 1.
+if (modelDir) {
+  const { loadModelFromDir } = await import(
+    join(here, '..', 'packages', 'runtime', 'dist', 'node.js')
+  );
+  const { readFile } = await import('node:fs/promises');
+  const model = await loadModelFromDir(modelDir);
+  const manifest = model.manifest;
+  const binary = new Uint8Array(await readFile(join(modelDir, manifest.binary.file)));
+  const meta = manifest.metadata ?? {};
+  const inShape = model.inputs[0].shape;
+  const size = inShape.reduce((a, b) => a * b, 1);
+  const name = meta.source?.run ?? modelDir;
+  const group = `${name} [${inShape.join('x')}]`;
+  // Real inputs when the export says how to make them (as `trit infer`), else random.
+  let images = [];
+  let inputs = 'random uniform [-1, 1]';
+  const bench = existsSync(benchDist) ? await import(benchDist) : null;
+  if (bench && meta.data?.type === 'dataset' && meta.preprocessing?.type === 'normalize') {
+    const test = await bench.loadDataset(meta.data.name, 'test', { dataDir });
+    const it = new bench.BatchIterator(test, {
+      batchSize: RUNS + WARMUP,
+      normalize: { mean: meta.preprocessing.mean, std: meta.preprocessing.std },
+    });
+    const first = it.epoch(0).next().value;
+    for (let i = 0; i < first.size; i++) images.push(first.x.slice(i * size, (i + 1) * size));
+    inputs = `the first ${images.length} ${meta.data.name} test images, normalized as in training`;
+  } else if (bench && meta.data?.type === 'synthetic') {
+    const d = bench.syntheticData(meta.data);
+    const b = d.testBatches(RUNS + WARMUP).next().value;
+    for (let i = 0; i < b.count; i++) images.push(b.x.slice(i * size, (i + 1) * size));
+    inputs = `the first ${images.length} synthetic test images`;
+  } else {
+    images = Array.from({ length: RUNS + WARMUP }, () => uniform(size));
+  }
+  console.error(`  ${group}: inputs = ${inputs}`);
+  // Each timed call gets the next image (the runtime skips all-zero groups, so inputs matter).
+  const cycling = (fn) => {
+    let i = 0;
+    return () => fn(images[i++ % images.length]);
+  };
+  const summary = model.summary();
+  const ours = model.predict(images[0]).data;
+  record(
+    group,
+    'runtime (exported model.json + model.bin)',
+    'pure JS',
+    measure(cycling((x) => model.predict(x))),
+    {
+      bytes: binary.length,
+    },
+  );
+  for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
+    await withBackend(backend, () => {
+      const net = tfjsFromManifest(manifest, binary);
+      const diff = maxAbsDiff(net.run(images[0]), ours);
+      record(
+        group,
+        `tfjs float32 fused ops (${backend})`,
+        backend === 'cpu' ? 'pure JS' : 'native',
+        measure(cycling(net.run)),
+        {
+          bytes: summary.float32Bytes,
+          maxAbsDiff: diff,
+        },
+      );
+      net.dispose();
+    });
+  }
+  if (runDir && bench) {
+    const run = await bench.loadRun(runDir);
+    const bytes = (await bench.tfjsSavedSize(run.model)).weightsBytes;
+    for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
+      await withBackend(backend, () => {
+        const predict = (x) =>
+          tf.tidy(() => run.model.predict(tf.tensor(x, [1, ...inShape])).dataSync());
+        const diff = maxAbsDiff(predict(images[0]), ours);
+        record(
+          group,
+          `tfjs trained LayersModel.predict (${backend})`,
+          backend === 'cpu' ? 'pure JS' : 'native',
+          measure(cycling(predict)),
+          { bytes, maxAbsDiff: diff },
+        );
+      });
+    }
+    run.model.dispose();
+  }
+  console.error(
+    `  ${name}: ${summary.parameters} parameters, ${summary.quantizedWeights} quantized; ` +
+      `${binary.length} bytes of tensors vs ${summary.float32Bytes} as float32 (${summary.compression.toFixed(1)}x)`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+const loadAfter = (await import('node:os')).loadavg();
 const pad = (s, n) => String(s).padEnd(n);
+const la = (l) => l.map((v) => v.toFixed(2)).join(' ');
 console.log(
-  `\nBatch-1 latency, median of ${RUNS} runs after ${WARMUP} warm-up runs (node ${process.version})\n`,
+  `\nBatch-1 latency, median of ${RUNS} runs after ${WARMUP} warm-up runs (node ${process.version}); ` +
+    `load average (1, 5, 15 min) ${la(loadBefore)} before, ${la(loadAfter)} after\n`,
 );
 console.log(
-  `${pad('case', 20)} ${pad('engine', 42)} ${pad('kind', 8)} ${pad('median ms', 10)} ${pad('min ms', 8)} ${pad('vs tfjs cpu', 12)} weights`,
+  `${pad('case', 30)} ${pad('engine', 46)} ${pad('kind', 8)} ${pad('median ms', 10)} ${pad('min ms', 8)} ${pad('p90 ms', 8)} ${pad('vs tfjs cpu', 12)} weights`,
 );
 for (const group of [...new Set(rows.map((r) => r.group))]) {
   const inGroup = rows.filter((r) => r.group === group);
@@ -409,12 +582,12 @@ for (const group of [...new Set(rows.map((r) => r.group))]) {
         ? `  (max |diff| vs runtime ${r.maxAbsDiff.toExponential(1)})`
         : '';
     console.log(
-      `${pad(group, 20)} ${pad(r.engine, 42)} ${pad(r.kind, 8)} ${pad(r.median.toFixed(2), 10)} ${pad(r.min.toFixed(2), 8)} ${pad(speedup, 12)} ${mb}${diff}`,
+      `${pad(group, 30)} ${pad(r.engine, 46)} ${pad(r.kind, 8)} ${pad(r.median.toFixed(2), 10)} ${pad(r.min.toFixed(2), 8)} ${pad(r.p90.toFixed(2), 8)} ${pad(speedup, 12)} ${mb}${diff}`,
     );
   }
 }
 if (jsonOut)
   writeFileSync(
     jsonOut,
-    `${JSON.stringify({ runs: RUNS, warmup: WARMUP, node: process.version, rows }, null, 2)}\n`,
+    `${JSON.stringify({ runs: RUNS, warmup: WARMUP, node: process.version, loadBefore, loadAfter, rows }, null, 2)}\n`,
   );

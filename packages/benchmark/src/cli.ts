@@ -7,6 +7,8 @@ import '@trit/hyperspherical';
 import { Command } from 'commander';
 import { registerBenchCommands } from './cli/bench-command.js';
 import { registerDataCommands } from './cli/data-command.js';
+import { registerExportCommand } from './cli/export-command.js';
+import { registerInferCommand } from './cli/infer-command.js';
 import { registerModelCommands } from './cli/models-command.js';
 import { packageVersions } from './cli/versions.js';
 
@@ -19,6 +21,8 @@ const program = new Command('trit')
 registerDataCommands(program);
 registerModelCommands(program);
 registerBenchCommands(program);
+registerExportCommand(program);
+registerInferCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`trit: ${err instanceof Error ? err.message : String(err)}`);

@@ -7,3 +7,4 @@ export { buildModel, collectRuns, gridSlice, machineInfo, runBench, runDirName, 
 export { runsCsv, summarize, summaryMarkdown, type MethodSummary } from './bench/aggregate.js';
 export { renderReport, type ReportContext } from './bench/report.js';
 export { writeBenchOutputs, type BenchMeta } from './bench/outputs.js';
+export * from './export/index.js';

@@ -6,9 +6,9 @@
 import { crc32, crc32Hex } from './crc32.js';
 import { TritFormatError } from './errors.js';
 import { checkGraph } from './graph.js';
-import { type Manifest, parseManifest } from './manifest.js';
+import { type Manifest, parseManifest, TENSOR_ALIGNMENT } from './manifest.js';
 import { type LoadedKernel, TritModel } from './model.js';
-import { kernelGeometry, validatePacked } from './pack.js';
+import { kernelGeometry, packBinary, packTernary, unpackBits, unpackTrits } from './pack.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -45,10 +45,13 @@ export function readFloat32(bytes: Uint8Array): Float32Array {
  * `unsupported-version`, `bad-manifest`, `unknown-op`); binary length against
  * the manifest (`truncated`, `size-mismatch`); tensor sizes, the graph's
  * references and shapes, and tensor extents (`size-mismatch`, `bad-graph`,
- * `bad-manifest`); every tensor's CRC-32,
- * then the whole binary's (`checksum`, naming the tensor); packed codes
- * (`invalid-code` for a `11` code or a set padding bit); float values
- * (`non-finite`). Only then is the model built.
+ * `bad-manifest`); every tensor's CRC-32, then the whole binary's
+ * (`checksum`, naming the tensor); float values (`non-finite`); codes
+ * (`invalid-code` for a byte that is not 5 base-3 digits, or a set unused
+ * digit or bit). Only then is the model built. Codes are transcoded from the
+ * file's dense layout to the kernels' `bitplane8` layout (2 bits per ternary
+ * weight, 1 per binary weight in memory); a quantized kernel is never
+ * expanded to float32.
  */
 export function decodeModel(
   manifest: Manifest | string | unknown,
@@ -71,7 +74,16 @@ export function decodeModel(
     );
   }
   const info = checkGraph(m);
-  const extents = [...m.tensors].sort((a, b) => a.byteOffset - b.byteOffset);
+  const all = [...info.tensors.values()];
+  for (const t of all) {
+    if (t.byteOffset % TENSOR_ALIGNMENT !== 0) {
+      throw new TritFormatError(
+        'bad-manifest',
+        `tensor "${t.name}" starts at byte ${t.byteOffset}, not a multiple of ${TENSOR_ALIGNMENT}`,
+      );
+    }
+  }
+  const extents = [...all].sort((a, b) => a.byteOffset - b.byteOffset);
   let end = 0;
   let prev = '';
   for (const t of extents) {
@@ -93,7 +105,7 @@ export function decodeModel(
   }
 
   const slices = new Map<string, Uint8Array>();
-  for (const t of m.tensors) {
+  for (const t of all) {
     const slice = bytes.subarray(t.byteOffset, t.byteOffset + t.byteLength);
     const crc = crc32Hex(crc32(slice));
     if (crc !== t.crc32) {
@@ -114,7 +126,7 @@ export function decodeModel(
   }
 
   const floats = new Map<string, Float32Array>();
-  for (const t of m.tensors) {
+  for (const t of all) {
     if (t.dtype !== 'float32') continue;
     const values = readFloat32(slices.get(t.name)!);
     for (let i = 0; i < values.length; i++) {
@@ -132,28 +144,44 @@ export function decodeModel(
   for (const op of m.ops) {
     if (op.op !== 'conv2d' && op.op !== 'dense') continue;
     const k = op.kernel;
+    const float = (role: string) => floats.get(`${op.name}/${role}`);
     if (k.encoding === 'float32') {
-      kernels.set(op.name, { kind: 'float32', shape: k.shape, values: floats.get(k.values)! });
+      kernels.set(op.name, { kind: 'float32', shape: k.shape, values: float('kernel')! });
       continue;
     }
-    const packed = slices.get(k.codes)!;
-    validatePacked(k.bits, packed, k.shape, `tensor "${k.codes}" (kernel of op "${op.name}")`);
+    const what = `tensor "${op.name}/codes" (kernel of op "${op.name}")`;
+    const stored = slices.get(`${op.name}/codes`)!;
+    // File codes (dense, row-major) -> the kernels' bitplane8 words.
+    const codes =
+      k.encoding === 'ternary'
+        ? unpackTrits(stored, k.shape, what)
+        : unpackBits(stored, k.shape, what);
     const g = kernelGeometry(k.shape);
     let words: Uint16Array | Uint8Array;
-    if (k.bits === 2) {
+    if (k.encoding === 'ternary') {
+      const packed = packTernary(codes, k.shape, what);
       words = new Uint16Array(packed.length / 2);
       for (let i = 0; i < words.length; i++) words[i] = packed[2 * i]! | (packed[2 * i + 1]! << 8);
     } else {
-      words = packed.slice();
+      words = packBinary(codes, k.shape, what);
     }
-    const expand = (s: Float32Array) =>
-      s.length === g.cout ? s : new Float32Array(g.cout).fill(s[0]!);
-    const positive = expand(floats.get(k.positive)!);
-    const negative = expand(floats.get(k.negative)!);
+    // Levels per output channel: per-layer values expanded, times the
+    // optional per-channel scale, in float32.
+    const scale = float('scale');
+    const level = (s: Float32Array) => {
+      const out = new Float32Array(g.cout);
+      for (let o = 0; o < g.cout; o++) {
+        const v = s.length === 1 ? s[0]! : s[o]!;
+        out[o] = scale ? Math.fround(v * (scale.length === 1 ? scale[0]! : scale[o]!)) : v;
+      }
+      return out;
+    };
+    const positive = level(float('positive')!);
+    const negative = level(float('negative') ?? float('positive')!);
     kernels.set(op.name, {
       kind: 'quantized',
       shape: k.shape,
-      bits: k.bits,
+      bits: k.encoding === 'ternary' ? 2 : 1,
       ...g,
       words,
       positive,

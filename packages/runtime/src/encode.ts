@@ -14,10 +14,10 @@ import {
   type OpEntry,
   parseManifest,
   TENSOR_ALIGNMENT,
-  type TensorDType,
-  type TensorEntry,
+  type TensorRef,
+  type WeightTensors,
 } from './manifest.js';
-import { kernelGeometry, packBinary, packTernary, shapeSize } from './pack.js';
+import { kernelGeometry, packBits, packTrits, shapeSize } from './pack.js';
 import { type GraphSpec, isQuantizedKernel, type OpSpec, type Pair } from './spec.js';
 import { RUNTIME_VERSION } from './version.js';
 
@@ -26,8 +26,10 @@ export interface EncodeOptions {
   /**
    * Fold a BatchNorm (or affine) op into the conv2d/dense op before it, when
    * it is that op's only consumer and the op has no activation: the
-   * per-channel factor multiplies the kernel (a quantized kernel's scales,
-   * which become per-channel) and the bias absorbs the shift. Default true.
+   * per-channel factor multiplies the kernel (a quantized kernel's levels,
+   * which become per-channel; or, for per-layer asymmetric levels such as
+   * TTQ's `Wp`/`Wn`, the kernel's separate per-channel `scale`) and the bias
+   * absorbs the shift. Default true.
    */
   readonly foldBatchNorm?: boolean;
   /** Fuse a ReLU (softmax) op into the conv2d/dense/affine/add (conv2d/dense) op before it, under the same condition. Default true. */
@@ -56,6 +58,8 @@ type DraftKernel =
       readonly codes: Int8Array;
       positive: Float64Array | Float32Array;
       negative: Float64Array | Float32Array;
+      /** Per-channel factor of both levels (folded BatchNorms), when kept apart from them. */
+      scale?: Float64Array;
     };
 
 interface Draft {
@@ -255,6 +259,17 @@ function foldAffine(d: Draft, scale: Float64Array, shift: Float64Array): void {
     const v = Float64Array.from(k.values);
     for (let i = 0; i < v.length; i++) v[i] = v[i]! * scale[i % cout]!;
     k.values = v;
+  } else if (
+    k.scale !== undefined ||
+    (k.positive.length === 1 &&
+      k.negative.length === 1 &&
+      Math.fround(k.positive[0]!) !== Math.fround(k.negative[0]!))
+  ) {
+    // Per-layer asymmetric levels (TTQ's Wp, Wn): keep them per layer and
+    // store the factor once per channel (cout + 2 values instead of 2 cout).
+    const s = new Float64Array(cout);
+    for (let c = 0; c < cout; c++) s[c] = (k.scale ? k.scale[c]! : 1) * scale[c]!;
+    k.scale = s;
   } else {
     const pos = new Float64Array(cout);
     const neg = new Float64Array(cout);
@@ -272,37 +287,26 @@ function foldAffine(d: Draft, scale: Float64Array, shift: Float64Array): void {
 
 class BinaryWriter {
   readonly chunks: Uint8Array[] = [];
-  readonly tensors: TensorEntry[] = [];
   length = 0;
 
-  add(name: string, dtype: TensorDType, shape: readonly number[], bytes: Uint8Array): string {
+  /** Appends `bytes` at the next multiple of {@link TENSOR_ALIGNMENT} (zero padding before). */
+  add(bytes: Uint8Array): TensorRef {
     const pad = (TENSOR_ALIGNMENT - (this.length % TENSOR_ALIGNMENT)) % TENSOR_ALIGNMENT;
     if (pad > 0) {
       this.chunks.push(new Uint8Array(pad));
       this.length += pad;
     }
-    this.tensors.push({
-      name,
-      dtype,
-      shape: [...shape],
-      byteOffset: this.length,
-      byteLength: bytes.length,
-      crc32: crc32Hex(crc32(bytes)),
-    });
+    const ref: TensorRef = [this.length, bytes.length, crc32Hex(crc32(bytes))];
     this.chunks.push(bytes);
     this.length += bytes.length;
-    return name;
+    return ref;
   }
 
-  addFloat(
-    name: string,
-    values: ArrayLike<number>,
-    shape: readonly number[] = [values.length],
-  ): string {
+  addFloat(values: ArrayLike<number>): TensorRef {
     const out = new Uint8Array(values.length * 4);
     const view = new DataView(out.buffer);
     for (let i = 0; i < values.length; i++) view.setFloat32(4 * i, values[i]!, true);
-    return this.add(name, 'float32', shape, out);
+    return this.add(out);
   }
 
   bytes(): Uint8Array {
@@ -316,34 +320,54 @@ class BinaryWriter {
   }
 }
 
-function writeKernel(w: BinaryWriter, name: string, k: DraftKernel): KernelEntry {
+/**
+ * Writes a conv2d/dense op's kernel and bias: the float32 values, or the
+ * codes (base 3 / bits, row-major) then `positive`, `negative` (only when
+ * its float32 values differ from `positive`'s) and `scale` (only when kept
+ * apart, see {@link foldAffine}); then the bias.
+ */
+function writeWeights(
+  w: BinaryWriter,
+  name: string,
+  k: DraftKernel,
+  bias: Float64Array | Float32Array | null | undefined,
+): { kernel: KernelEntry; tensors: WeightTensors } {
+  const withBias = (t: WeightTensors): WeightTensors =>
+    bias ? { ...t, bias: w.addFloat(bias) } : t;
   if (k.encoding === 'float32') {
-    return {
-      encoding: 'float32',
-      bits: 32,
-      shape: k.shape,
-      values: w.addFloat(`${name}/kernel`, k.values, k.shape),
-    };
+    const kernel: KernelEntry = { encoding: 'float32', shape: k.shape };
+    return { kernel, tensors: withBias({ kernel: w.addFloat(k.values) }) };
   }
   const what = `op "${name}" kernel`;
-  const packed =
-    k.bits === 2 ? packTernary(k.codes, k.shape, what) : packBinary(k.codes, k.shape, what);
-  return {
+  const codes = w.add(
+    k.bits === 2 ? packTrits(k.codes, k.shape, what) : packBits(k.codes, k.shape, what),
+  );
+  const positive = w.addFloat(k.positive);
+  // Symmetric levels (TWN, SQ, HLA, BWN; also after folding a BatchNorm into
+  // them) are stored once: an absent `negative` means "equal to positive".
+  const negative = sameFloat32(k.positive, k.negative) ? {} : { negative: w.addFloat(k.negative) };
+  const scale = k.scale ? { scale: w.addFloat(k.scale) } : {};
+  const kernel: KernelEntry = {
     encoding: k.encoding,
-    bits: k.bits,
-    quantizer: k.quantizer,
+    ...(k.quantizer !== null ? { quantizer: k.quantizer } : {}),
     shape: k.shape,
-    codes: w.add(`${name}/codes`, k.bits === 2 ? 'ternary2' : 'binary1', k.shape, packed),
-    positive: w.addFloat(`${name}/positive`, k.positive),
-    negative: w.addFloat(`${name}/negative`, k.negative),
   };
+  return { kernel, tensors: withBias({ codes, positive, ...negative, ...scale }) };
+}
+
+/** Whether `a` and `b` have the same length and the same values once rounded to float32. */
+function sameFloat32(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (Math.fround(a[i]!) !== Math.fround(b[i]!)) return false;
+  return true;
 }
 
 /**
  * Encodes a model description into the trit format: a manifest (format
- * `trit-model`, version 1, see docs/format.md) and one binary holding every
- * tensor, 8-byte aligned. Ternary kernels take 2 bits per weight, binary
- * kernels 1 bit, scales and full-precision tensors float32.
+ * `trit-model`, version 2, see docs/format.md) and one binary holding every
+ * tensor, 4-byte aligned. Ternary codes take 1.6 bits per weight (5 base-3
+ * digits per byte), binary codes 1 bit, scales and full-precision tensors
+ * float32. Fields at their default value are left out of the manifest.
  *
  * BatchNorms are folded into the preceding conv/dense and ReLUs fused where
  * possible (see {@link EncodeOptions}); the manifest records what was merged
@@ -407,27 +431,29 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
   const w = new BinaryWriter();
   const ops: OpEntry[] = kept.map((d): OpEntry => {
     const fused = d.fused.length > 0 ? { fused: d.fused } : {};
-    const base = { name: d.name, ...fused };
+    const base = { name: d.name };
     const a = d.attrs;
+    const act = d.activation && d.activation !== 'linear' ? { activation: d.activation } : {};
     switch (d.op) {
       case 'input':
         return { ...base, op: 'input', shape: a.shape as number[] };
       case 'conv2d':
       case 'dense': {
-        const kernel = writeKernel(w, d.name, d.kernel!);
-        const bias = d.bias ? w.addFloat(`${d.name}/bias`, d.bias) : null;
-        const activation = d.activation!;
+        const inputs = [d.inputs[0]!] as [string];
+        const { kernel, tensors } = writeWeights(w, d.name, d.kernel!, d.bias);
         if (d.op === 'dense')
-          return { ...base, op: 'dense', inputs: [d.inputs[0]!], kernel, bias, activation };
+          return { ...base, op: 'dense', inputs, kernel, ...act, ...fused, tensors };
+        const strides = a.strides as [number, number];
         return {
           ...base,
           op: 'conv2d',
-          inputs: [d.inputs[0]!],
+          inputs,
           kernel,
-          bias,
-          strides: a.strides as [number, number],
+          ...(strides[0] === 1 && strides[1] === 1 ? {} : { strides }),
           padding: a.padding as 'same' | 'valid',
-          activation,
+          ...(act as { activation?: 'relu' | 'softmax' }),
+          ...fused,
+          tensors,
         };
       }
       case 'affine':
@@ -435,16 +461,17 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
           ...base,
           op: 'affine',
           inputs: [d.inputs[0]!],
-          scale: w.addFloat(`${d.name}/scale`, d.scale!),
-          shift: w.addFloat(`${d.name}/shift`, d.shift!),
-          activation: d.activation as 'linear' | 'relu',
+          ...(act as { activation?: 'relu' }),
+          ...fused,
+          tensors: { scale: w.addFloat(d.scale!), shift: w.addFloat(d.shift!) },
         };
       case 'add':
         return {
           ...base,
           op: 'add',
           inputs: d.inputs,
-          activation: d.activation as 'linear' | 'relu',
+          ...(act as { activation?: 'relu' }),
+          ...fused,
         };
       case 'maxPool':
       case 'avgPool':
@@ -455,27 +482,33 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
           poolSize: a.poolSize as [number, number],
           strides: a.strides as [number, number],
           padding: a.padding as 'same' | 'valid',
+          ...fused,
         };
-      case 'zeroPad':
+      case 'zeroPad': {
+        const padding = a.padding as [[number, number], [number, number]];
+        const channels = a.channels as [number, number];
         return {
           ...base,
           op: 'zeroPad',
           inputs: [d.inputs[0]!],
-          padding: a.padding as [[number, number], [number, number]],
-          channels: a.channels as [number, number],
+          ...(padding.flat().every((v) => v === 0) ? {} : { padding }),
+          ...(channels[0] === 0 && channels[1] === 0 ? {} : { channels }),
+          ...fused,
         };
+      }
       case 'subsample':
         return {
           ...base,
           op: 'subsample',
           inputs: [d.inputs[0]!],
           strides: a.strides as [number, number],
+          ...fused,
         };
       case 'relu':
       case 'softmax':
       case 'flatten':
       case 'globalAvgPool':
-        return { ...base, op: d.op, inputs: [d.inputs[0]!] };
+        return { ...base, op: d.op, inputs: [d.inputs[0]!], ...fused };
       default:
         return bad(`op "${d.name}": cannot serialize op ${JSON.stringify(d.op)}`);
     }
@@ -501,7 +534,6 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
     },
     ops,
     outputs,
-    tensors: w.tensors,
     ...(metadata ? { metadata } : {}),
   };
   // The same checks the reader runs: the encoder never writes a model it cannot load.

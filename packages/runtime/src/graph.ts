@@ -1,12 +1,37 @@
 /**
- * Cross-reference and shape checking of a manifest's op graph. Shapes here
- * exclude the batch dimension. Shared by the encoder (which refuses to
- * write a graph that cannot run) and the decoder.
+ * Cross-reference and shape checking of a manifest's op graph, and the
+ * tensors each op holds. Shapes here exclude the batch dimension. Shared by
+ * the encoder (which refuses to write a graph that cannot run) and the
+ * decoder.
  */
 import { TritFormatError } from './errors.js';
 import { slidingWindow } from './kernels/window.js';
-import type { KernelEntry, Manifest, OpEntry, TensorDType, TensorEntry } from './manifest.js';
-import { kernelGeometry, packedByteLength, shapeSize } from './pack.js';
+import type { KernelEntry, Manifest, OpEntry, TensorRef } from './manifest.js';
+import { codesByteLength, kernelGeometry, shapeSize } from './pack.js';
+
+/**
+ * Storage type of a tensor in the binary (docs/format.md, "Tensors"):
+ * - `float32`: IEEE-754 single, little-endian, row-major.
+ * - `ternary`: ternary codes, 5 base-3 digits per byte, row-major (pack.ts).
+ * - `binary`: binary codes, 8 bits per byte, row-major.
+ */
+export type TensorDType = 'float32' | 'ternary' | 'binary';
+
+/** One tensor of the binary, as its op's entry implies it. */
+export interface TensorEntry {
+  /** `<op>/<role>`, e.g. `conv2/codes`: how errors and tools name it. */
+  readonly name: string;
+  readonly op: string;
+  /** `kernel`, `codes`, `positive`, `negative`, `scale`, `bias` or `shift`. */
+  readonly role: string;
+  readonly dtype: TensorDType;
+  /** Logical shape: a kernel's for `kernel` and `codes`, else `[byteLength / 4]`. */
+  readonly shape: readonly number[];
+  readonly byteOffset: number;
+  readonly byteLength: number;
+  /** CRC-32 of the tensor's `byteLength` bytes, 8 lower-case hex digits. */
+  readonly crc32: string;
+}
 
 /** What {@link checkGraph} learned about a valid graph. */
 export interface GraphInfo {
@@ -16,7 +41,7 @@ export interface GraphInfo {
   readonly aliases: ReadonlyMap<string, string>;
   /** Names merged away at export whose own output no longer exists, mapped to the op that absorbed them. */
   readonly fusedAway: ReadonlyMap<string, string>;
-  /** Tensors by name. */
+  /** Every tensor, by name (`<op>/<role>`), in manifest order. */
   readonly tensors: ReadonlyMap<string, TensorEntry>;
 }
 
@@ -30,51 +55,69 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Bytes a tensor of `dtype` and `shape` occupies. */
-export function tensorByteLength(dtype: TensorDType, shape: readonly number[]): number {
-  if (dtype === 'float32') return shapeSize(shape) * 4;
-  return packedByteLength(dtype === 'ternary2' ? 2 : 1, shape);
+/** The tensors of `op` by role (empty for ops without weights). */
+export function opTensors(op: OpEntry): Readonly<Record<string, TensorRef>> {
+  return 'tensors' in op ? (op.tensors as Readonly<Record<string, TensorRef>>) : {};
 }
 
 /**
- * Checks that every tensor and op reference resolves, dtypes and shapes
- * agree, and every op's input shapes fit; returns every op's output shape.
- * Throws a `bad-graph` {@link TritFormatError} naming the op and the problem.
+ * Every tensor of a parsed manifest, op by op, with the name, storage type
+ * and shape its op implies. Sizes are not checked here ({@link checkGraph}
+ * does): a float32 tensor's shape is `[floor(byteLength / 4)]`.
+ */
+export function manifestTensors(m: Manifest): TensorEntry[] {
+  const out: TensorEntry[] = [];
+  for (const op of m.ops) {
+    const kernel = op.op === 'conv2d' || op.op === 'dense' ? op.kernel : undefined;
+    for (const [role, [byteOffset, byteLength, crc32]] of Object.entries(opTensors(op))) {
+      const codes = role === 'codes' && kernel !== undefined;
+      out.push({
+        name: `${op.name}/${role}`,
+        op: op.name,
+        role,
+        dtype: codes ? (kernel.encoding === 'binary' ? 'binary' : 'ternary') : 'float32',
+        shape: codes || role === 'kernel' ? kernel!.shape : [Math.floor(byteLength / 4)],
+        byteOffset,
+        byteLength,
+        crc32,
+      });
+    }
+  }
+  return out;
+}
+
+/** Bytes a tensor of `dtype` and `shape` occupies in the binary. */
+export function tensorByteLength(dtype: TensorDType, shape: readonly number[]): number {
+  if (dtype === 'float32') return shapeSize(shape) * 4;
+  return codesByteLength(dtype === 'ternary' ? 2 : 1, shape);
+}
+
+function checkSize(t: TensorEntry, expected: number, what: string): void {
+  if (t.byteLength !== expected) {
+    throw new TritFormatError(
+      'size-mismatch',
+      `tensor "${t.name}": byteLength ${t.byteLength} does not fit ${what} (expected ${expected})`,
+    );
+  }
+}
+
+/**
+ * Checks that every op reference resolves, every tensor's size fits what
+ * its op implies, and every op's input shapes fit; returns every op's output
+ * shape and the tensors. Throws a `bad-graph` (`size-mismatch` for a tensor
+ * size) {@link TritFormatError} naming the op or tensor and the problem.
  */
 export function checkGraph(m: Manifest): GraphInfo {
   const tensors = new Map<string, TensorEntry>();
-  for (const t of m.tensors) {
-    if (tensors.has(t.name)) bad(`tensor name "${t.name}" is used twice`);
-    if (t.dtype !== 'float32') kernelGeometry(t.shape, `tensor "${t.name}"`);
-    const expected = tensorByteLength(t.dtype, t.shape);
-    if (t.byteLength !== expected) {
-      throw new TritFormatError(
-        'size-mismatch',
-        `tensor "${t.name}": byteLength ${t.byteLength} does not fit dtype ${t.dtype} and shape ` +
-          `${fmt(t.shape)} (expected ${expected})`,
-      );
-    }
-    tensors.set(t.name, t);
-  }
+  for (const t of manifestTensors(m)) tensors.set(t.name, t);
+  const tensor = (op: string, role: string) => tensors.get(`${op}/${role}`);
 
-  const tensor = (
-    op: string,
-    field: string,
-    name: string,
-    dtype: TensorDType,
-    shape?: readonly number[],
-  ) => {
-    const t = tensors.get(name);
-    if (!t)
-      bad(`op "${op}": ${field} refers to tensor "${name}", which the manifest does not list`);
-    if (t.dtype !== dtype)
-      bad(`op "${op}": ${field} tensor "${name}" is ${t.dtype}, expected ${dtype}`);
-    if (shape && !sameShape(t.shape, shape)) {
-      bad(
-        `op "${op}": ${field} tensor "${name}" has shape ${fmt(t.shape)}, expected ${fmt(shape)}`,
-      );
-    }
-    return t;
+  /** A float32 vector of `len` values (or, with `orOne`, 1 value). */
+  const vector = (op: string, role: string, len: number, orOne: boolean) => {
+    const t = tensor(op, role);
+    if (!t) return;
+    if (t.byteLength === 4 && orOne) return;
+    checkSize(t, 4 * len, orOne ? `1 or ${len} float32 values` : `${len} float32 values`);
   };
 
   const checkKernel = (op: string, k: KernelEntry, rank: number) => {
@@ -82,18 +125,22 @@ export function checkGraph(m: Manifest): GraphInfo {
       bad(`op "${op}": kernel shape ${fmt(k.shape)} should have rank ${rank}`);
     const cout = k.shape[rank - 1]!;
     if (k.encoding === 'float32') {
-      tensor(op, 'kernel.values', k.values, 'float32', k.shape);
-      return;
+      checkSize(
+        tensor(op, 'kernel')!,
+        4 * shapeSize(k.shape),
+        `a float32 kernel of shape ${fmt(k.shape)}`,
+      );
+    } else {
+      kernelGeometry(k.shape, `op "${op}" kernel`);
+      const bits = k.encoding === 'ternary' ? 2 : 1;
+      checkSize(
+        tensor(op, 'codes')!,
+        codesByteLength(bits, k.shape),
+        `the ${k.encoding} codes of shape ${fmt(k.shape)} (${bits === 2 ? '5 per byte' : '8 per byte'})`,
+      );
+      for (const role of ['positive', 'negative', 'scale']) vector(op, role, cout, true);
     }
-    tensor(op, 'kernel.codes', k.codes, k.encoding === 'ternary' ? 'ternary2' : 'binary1', k.shape);
-    for (const field of ['positive', 'negative'] as const) {
-      const t = tensor(op, `kernel.${field}`, k[field], 'float32');
-      if (!(t.shape.length === 1 && (t.shape[0] === 1 || t.shape[0] === cout))) {
-        bad(
-          `op "${op}": kernel.${field} tensor "${k[field]}" has shape ${fmt(t.shape)}, expected [1] or [${cout}]`,
-        );
-      }
-    }
+    vector(op, 'bias', cout, false);
   };
 
   const shapes = new Map<string, readonly number[]>();
@@ -118,7 +165,7 @@ export function checkGraph(m: Manifest): GraphInfo {
       }
       return bad(`op "${op.name}": input "${name}" is not the name of an earlier op`);
     });
-    const out = opShape(op, ins, tensor, checkKernel);
+    const out = opShape(op, ins, vector, checkKernel);
     shapes.set(op.name, out);
     if (op.fused && op.fused.length > 0) {
       op.fused.forEach((f, i) => {
@@ -140,18 +187,12 @@ export function checkGraph(m: Manifest): GraphInfo {
   return { shapes, aliases, fusedAway, tensors };
 }
 
-type TensorCheck = (
-  op: string,
-  field: string,
-  name: string,
-  dtype: TensorDType,
-  shape?: readonly number[],
-) => TensorEntry;
+type VectorCheck = (op: string, role: string, len: number, orOne: boolean) => void;
 
 function opShape(
   op: OpEntry,
   ins: readonly (readonly number[])[],
-  tensor: TensorCheck,
+  vector: VectorCheck,
   checkKernel: (op: string, k: KernelEntry, rank: number) => void,
 ): readonly number[] {
   const name = op.name;
@@ -173,17 +214,8 @@ function opShape(
         bad(
           `op "${name}": kernel ${fmt(op.kernel.shape)} expects ${kin} input channels, input has ${c}`,
         );
-      if (op.bias !== null) tensor(name, 'bias', op.bias, 'float32', [cout]);
-      const win = slidingWindow(
-        h,
-        w,
-        kh,
-        kw,
-        op.strides[0],
-        op.strides[1],
-        op.padding,
-        `op "${name}"`,
-      );
+      const [sh, sw] = op.strides ?? [1, 1];
+      const win = slidingWindow(h, w, kh, kw, sh, sw, op.padding, `op "${name}"`);
       return [win.outH, win.outW, cout];
     }
     case 'dense': {
@@ -195,14 +227,13 @@ function opShape(
           `op "${name}": kernel ${fmt(op.kernel.shape)} expects ${kin} input features, input has shape ${fmt(s)}`,
         );
       }
-      if (op.bias !== null) tensor(name, 'bias', op.bias, 'float32', [cout]);
       return [...s.slice(0, -1), cout];
     }
     case 'affine': {
       const s = ins[0]!;
       const c = s[s.length - 1]!;
-      tensor(name, 'scale', op.scale, 'float32', [c]);
-      tensor(name, 'shift', op.shift, 'float32', [c]);
+      vector(name, 'scale', c, false);
+      vector(name, 'shift', c, false);
       return s;
     }
     case 'add': {
@@ -240,8 +271,12 @@ function opShape(
     }
     case 'zeroPad': {
       const [h, w, c] = rank3('zeroPad');
-      const [[t, b], [l, r]] = op.padding;
-      return [h + t + b, w + l + r, c + op.channels[0] + op.channels[1]];
+      const [[t, b], [l, r]] = op.padding ?? [
+        [0, 0],
+        [0, 0],
+      ];
+      const [before, after] = op.channels ?? [0, 0];
+      return [h + t + b, w + l + r, c + before + after];
     }
     case 'subsample': {
       const [h, w, c] = rank3('subsample');

@@ -11,20 +11,40 @@ export { crc32 } from './crc32.js';
 export { decodeModel } from './decode.js';
 export { type EncodedModel, type EncodeOptions, encodeModel } from './encode.js';
 export { type TritErrorCode, TritFormatError } from './errors.js';
+export {
+  manifestTensors,
+  opTensors,
+  type TensorDType,
+  type TensorEntry,
+} from './graph.js';
 export { type LoadModelOptions, loadModel } from './loader.js';
 export {
+  activationOf,
   FORMAT_NAME,
   FORMAT_VERSION,
+  type KernelEncoding,
   type KernelEntry,
   type Manifest,
   type OpEntry,
   parseManifest,
   SUPPORTED_VERSIONS,
-  type TensorDType,
-  type TensorEntry,
+  TENSOR_ALIGNMENT,
+  type TensorRef,
+  type WeightTensors,
 } from './manifest.js';
 export { type LayerSummary, type ModelSummary, type TensorData, TritModel } from './model.js';
-export { packBinary, packedByteLength, packTernary, unpackBinary, unpackTernary } from './pack.js';
+export {
+  codesByteLength,
+  packBinary,
+  packBits,
+  packedByteLength,
+  packTernary,
+  packTrits,
+  unpackBinary,
+  unpackBits,
+  unpackTernary,
+  unpackTrits,
+} from './pack.js';
 export type {
   Activation,
   AddSpec,

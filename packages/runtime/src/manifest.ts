@@ -1,64 +1,64 @@
 /**
- * The JSON manifest of the trit model format, version 1, and its strict
+ * The JSON manifest of the trit model format, version 2, and its strict
  * parser. The format is specified in docs/format.md; keep the two in step.
+ *
+ * Version 2 keeps each op's tensors with the op (`tensors`: role ->
+ * `[byteOffset, byteLength, crc32]`): a tensor's name (`<op>/<role>`),
+ * storage type and shape follow from the op, so the manifest does not
+ * repeat them. Fields with a default may be left out. Version 1 (one tensor
+ * table with names, dtypes and shapes, 2-bit codes in the file) was never
+ * released and is not read.
  */
 import { TritFormatError } from './errors.js';
 
 /** Value of the manifest's `format` field. */
 export const FORMAT_NAME = 'trit-model';
 /** The format version this library writes. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 /** Format versions this reader accepts. */
-export const SUPPORTED_VERSIONS: readonly number[] = [1];
-/** Every tensor starts at a multiple of this many bytes in the binary. */
-export const TENSOR_ALIGNMENT = 8;
+export const SUPPORTED_VERSIONS: readonly number[] = [2];
+/** Every tensor starts at a multiple of this many bytes in the binary (float32 can be viewed in place). */
+export const TENSOR_ALIGNMENT = 4;
 
 /**
- * Storage type of a tensor in the binary.
- * - `float32`: IEEE-754 single, little-endian, row-major.
- * - `ternary2`: 2 bits per weight in the `bitplane8` layout (pack.ts).
- * - `binary1`: 1 bit per weight in the `bitplane8` layout.
+ * Where one tensor lies in the binary and its checksum:
+ * `[byteOffset, byteLength, crc32]`, the CRC-32 as 8 lower-case hex digits.
  */
-export type TensorDType = 'float32' | 'ternary2' | 'binary1';
+export type TensorRef = readonly [byteOffset: number, byteLength: number, crc32: string];
 
-/** Where one tensor lives in the binary, and its checksum. */
-export interface TensorEntry {
-  readonly name: string;
-  readonly dtype: TensorDType;
-  /** Logical shape (for codes: the kernel's shape, not the packed bytes'). */
+/** How a conv2d/dense kernel is stored. */
+export type KernelEncoding = 'float32' | 'ternary' | 'binary';
+
+/**
+ * A conv2d/dense kernel. Its bytes are the op's tensors: `kernel` (float32)
+ * or `codes`, `positive`, optional `negative` and `scale` (ternary, binary).
+ */
+export interface KernelEntry {
+  readonly encoding: KernelEncoding;
+  /** Registry name of the quantizer that trained a quantized kernel (`'ttq'`, `'twn'`, ...); informative. */
+  readonly quantizer?: string;
+  /** Kernel shape, output channel last: conv `[kh, kw, cin, cout]`, dense `[in, out]`. */
   readonly shape: readonly number[];
-  readonly byteOffset: number;
-  readonly byteLength: number;
-  /** CRC-32 of the tensor's `byteLength` bytes, 8 lower-case hex digits. */
-  readonly crc32: string;
 }
 
-/** A kernel kept in full precision. */
-export interface FloatKernelEntry {
-  readonly encoding: 'float32';
-  readonly bits: 32;
-  readonly shape: readonly number[];
-  /** Tensor (`float32`) with the values. */
-  readonly values: string;
+/**
+ * The tensors of a conv2d/dense op, by role.
+ * - float32 kernel: `kernel` (the values, shape = kernel shape).
+ * - ternary/binary kernel: `codes` (the packed codes), `positive` (the
+ *   magnitude of the +1 level, length 1 or cout), `negative` (of the -1
+ *   level, length 1 or cout; absent = equal to `positive`), `scale`
+ *   (optional per-channel factor of both levels, length 1 or cout: a
+ *   BatchNorm folded into per-layer asymmetric levels).
+ * - `bias` (length cout), optional for both.
+ */
+export interface WeightTensors {
+  readonly kernel?: TensorRef;
+  readonly codes?: TensorRef;
+  readonly positive?: TensorRef;
+  readonly negative?: TensorRef;
+  readonly scale?: TensorRef;
+  readonly bias?: TensorRef;
 }
-
-/** A ternary or binary kernel: packed codes plus the magnitudes of its levels. */
-export interface QuantizedKernelEntry {
-  readonly encoding: 'ternary' | 'binary';
-  /** 2 for ternary, 1 for binary. */
-  readonly bits: 2 | 1;
-  /** Registry name of the quantizer that trained it (`'ttq'`, `'twn'`, `'sq'`, ...), or null. */
-  readonly quantizer: string | null;
-  readonly shape: readonly number[];
-  /** Tensor (`ternary2` / `binary1`) with the packed codes. */
-  readonly codes: string;
-  /** Tensor (`float32`, length 1 or cout) with the magnitude of the +1 level. */
-  readonly positive: string;
-  /** Tensor (`float32`, length 1 or cout) with the magnitude of the -1 level. */
-  readonly negative: string;
-}
-
-export type KernelEntry = FloatKernelEntry | QuantizedKernelEntry;
 
 /** Activation applied by an op after its main computation. */
 export type FusedActivation = 'linear' | 'relu' | 'softmax';
@@ -68,7 +68,7 @@ interface OpEntryBase {
   /**
    * Names of graph-description ops merged into this one at export (a folded
    * BatchNorm, a fused ReLU), in order. The last one's name also refers to
-   * this op's output.
+   * this op's output. Absent = none.
    */
   readonly fused?: readonly string[];
 }
@@ -81,29 +81,34 @@ export interface Conv2DEntry extends OpEntryBase {
   readonly op: 'conv2d';
   readonly inputs: readonly [string];
   readonly kernel: KernelEntry;
-  readonly bias: string | null;
-  readonly strides: readonly [number, number];
+  /** Default `[1, 1]`. */
+  readonly strides?: readonly [number, number];
   readonly padding: 'same' | 'valid';
-  readonly activation: FusedActivation;
+  /** Default `'linear'`. */
+  readonly activation?: FusedActivation;
+  readonly tensors: WeightTensors;
 }
 export interface DenseEntry extends OpEntryBase {
   readonly op: 'dense';
   readonly inputs: readonly [string];
   readonly kernel: KernelEntry;
-  readonly bias: string | null;
-  readonly activation: FusedActivation;
+  /** Default `'linear'`. */
+  readonly activation?: FusedActivation;
+  readonly tensors: WeightTensors;
 }
 export interface AffineEntry extends OpEntryBase {
   readonly op: 'affine';
   readonly inputs: readonly [string];
-  readonly scale: string;
-  readonly shift: string;
-  readonly activation: 'linear' | 'relu';
+  /** Default `'linear'`. */
+  readonly activation?: 'linear' | 'relu';
+  /** `scale` and `shift`, one float32 per channel. */
+  readonly tensors: { readonly scale: TensorRef; readonly shift: TensorRef };
 }
 export interface AddEntry extends OpEntryBase {
   readonly op: 'add';
   readonly inputs: readonly string[];
-  readonly activation: 'linear' | 'relu';
+  /** Default `'linear'`. */
+  readonly activation?: 'linear' | 'relu';
 }
 export interface UnaryEntry extends OpEntryBase {
   readonly op: 'relu' | 'softmax' | 'flatten' | 'globalAvgPool';
@@ -119,10 +124,10 @@ export interface Pool2DEntry extends OpEntryBase {
 export interface ZeroPadEntry extends OpEntryBase {
   readonly op: 'zeroPad';
   readonly inputs: readonly [string];
-  /** `[[top, bottom], [left, right]]`. */
-  readonly padding: readonly [readonly [number, number], readonly [number, number]];
-  /** `[before, after]` zero channels. */
-  readonly channels: readonly [number, number];
+  /** `[[top, bottom], [left, right]]`; default all 0. */
+  readonly padding?: readonly [readonly [number, number], readonly [number, number]];
+  /** `[before, after]` zero channels; default `[0, 0]`. */
+  readonly channels?: readonly [number, number];
 }
 export interface SubsampleEntry extends OpEntryBase {
   readonly op: 'subsample';
@@ -142,7 +147,7 @@ export type OpEntry =
   | ZeroPadEntry
   | SubsampleEntry;
 
-/** Every op type of format version 1. */
+/** Every op type of format version 2. */
 export const OP_TYPES: readonly OpEntry['op'][] = [
   'input',
   'conv2d',
@@ -172,12 +177,16 @@ export interface Manifest {
     /** CRC-32 of the whole binary (including alignment padding). */
     readonly crc32: string;
   };
-  /** Ops in execution order. */
+  /** Ops in execution order, each with its tensors. */
   readonly ops: readonly OpEntry[];
   /** Names of the ops whose results the model returns. */
   readonly outputs: readonly string[];
-  readonly tensors: readonly TensorEntry[];
   readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+/** The activation of an op, with the default applied. */
+export function activationOf(op: OpEntry): FusedActivation {
+  return 'activation' in op && op.activation !== undefined ? op.activation : 'linear';
 }
 
 // ---------------------------------------------------------------------------
@@ -235,37 +244,81 @@ function names(v: unknown, path: string, count: number | 'many'): string[] {
   return v.map((s, i) => str(s, `${path}[${i}]`));
 }
 
+const CRC_HEX = /^[0-9a-f]{8}$/;
+
+function tensorRef(v: unknown, path: string): TensorRef {
+  if (!Array.isArray(v) || v.length !== 3) fail(path, '[byteOffset, byteLength, "crc32"]', v);
+  const crc = v[2];
+  if (typeof crc !== 'string' || !CRC_HEX.test(crc))
+    fail(`${path}[2]`, 'a CRC-32 as 8 lower-case hex digits', crc);
+  return [int(v[0], `${path}[0]`, 0), int(v[1], `${path}[1]`, 0), crc];
+}
+
+/**
+ * The op's `tensors` object: exactly the `required` roles, any of the
+ * `optional` ones, nothing else (a role this reader does not know holds
+ * bytes it would ignore, which only a newer format version may add).
+ */
+function tensors(
+  v: unknown,
+  path: string,
+  required: readonly string[],
+  optional: readonly string[],
+): Record<string, TensorRef> {
+  const t = obj(v, path);
+  const out: Record<string, TensorRef> = {};
+  for (const role of Object.keys(t)) {
+    if (!required.includes(role) && !optional.includes(role)) {
+      const known = [...required, ...optional].map((r) => `'${r}'`).join(', ');
+      throw new TritFormatError(
+        'bad-manifest',
+        `${path}.${role}: unknown tensor role for this op (expected ${known})`,
+      );
+    }
+    out[role] = tensorRef(t[role], `${path}.${role}`);
+  }
+  for (const role of required) {
+    if (!(role in out))
+      fail(`${path}.${role}`, 'a tensor [byteOffset, byteLength, "crc32"]', undefined);
+  }
+  return out;
+}
+
 function parseKernel(v: unknown, path: string): KernelEntry {
   const k = obj(v, path);
   const encoding = oneOf(k.encoding, `${path}.encoding`, ['float32', 'ternary', 'binary'] as const);
   const shp = shape(k.shape, `${path}.shape`);
-  if (encoding === 'float32') {
-    if (k.bits !== 32) fail(`${path}.bits`, '32 for a float32 kernel', k.bits);
-    return { encoding, bits: 32, shape: shp, values: str(k.values, `${path}.values`) };
-  }
-  const bits = encoding === 'ternary' ? 2 : 1;
-  if (k.bits !== bits) fail(`${path}.bits`, `${bits} for a ${encoding} kernel`, k.bits);
-  if (k.quantizer !== null && typeof k.quantizer !== 'string') {
-    fail(`${path}.quantizer`, 'a string or null', k.quantizer);
-  }
-  return {
-    encoding,
-    bits,
-    quantizer: k.quantizer as string | null,
-    shape: shp,
-    codes: str(k.codes, `${path}.codes`),
-    positive: str(k.positive, `${path}.positive`),
-    negative: str(k.negative, `${path}.negative`),
-  };
+  if (k.quantizer === undefined) return { encoding, shape: shp };
+  if (encoding === 'float32')
+    fail(`${path}.quantizer`, 'no quantizer for a float32 kernel', k.quantizer);
+  return { encoding, quantizer: str(k.quantizer, `${path}.quantizer`), shape: shp };
+}
+
+function weightTensors(v: unknown, path: string, kernel: KernelEntry): WeightTensors {
+  return kernel.encoding === 'float32'
+    ? tensors(v, path, ['kernel'], ['bias'])
+    : tensors(v, path, ['codes', 'positive'], ['negative', 'scale', 'bias']);
+}
+
+/** `value` under `key` in `entry`, when the manifest gives it (optional fields stay absent). */
+function opt<T>(o: Obj, key: string, parse: (v: unknown) => T): Record<string, T> {
+  return o[key] === undefined ? {} : { [key]: parse(o[key]) };
 }
 
 function parseOp(v: unknown, path: string): OpEntry {
   const entry = parseOpFields(v, path);
-  const fused = (v as Obj).fused;
-  if (fused === undefined) return entry;
+  const o = v as Obj;
   const at = `${path} ("${entry.name}")`;
+  if (o.tensors !== undefined && !('tensors' in entry))
+    fail(`${at}.tensors`, `no tensors for an op of type ${entry.op}`, o.tensors);
+  const fused = o.fused;
+  if (fused === undefined) return entry;
   if (!Array.isArray(fused)) fail(`${at}.fused`, 'an array of names', fused);
-  return { ...entry, fused: fused.map((s, i) => str(s, `${at}.fused[${i}]`)) };
+  const list = fused.map((s, i) => str(s, `${at}.fused[${i}]`));
+  // Key order as the writer writes it: ..., fused, tensors.
+  if (!('tensors' in entry)) return { ...entry, fused: list };
+  const { tensors: t, ...rest } = entry;
+  return { ...rest, fused: list, tensors: t } as OpEntry;
 }
 
 function parseOpFields(v: unknown, path: string): OpEntry {
@@ -282,108 +335,90 @@ function parseOpFields(v: unknown, path: string): OpEntry {
   const base = { name };
   const act2 = ['linear', 'relu'] as const;
   const act3 = ['linear', 'relu', 'softmax'] as const;
+  const single = () => names(o.inputs, `${at}.inputs`, 1) as [string];
   switch (op) {
     case 'input':
       return { ...base, op, shape: shape(o.shape, `${at}.shape`) };
-    case 'conv2d':
+    case 'conv2d': {
+      const kernel = parseKernel(o.kernel, `${at}.kernel`);
       return {
         ...base,
         op,
-        inputs: names(o.inputs, `${at}.inputs`, 1) as [string],
-        kernel: parseKernel(o.kernel, `${at}.kernel`),
-        bias: o.bias === null ? null : str(o.bias, `${at}.bias`),
-        strides: pair(o.strides, `${at}.strides`, 1),
+        inputs: single(),
+        kernel,
+        ...opt(o, 'strides', (s) => pair(s, `${at}.strides`, 1)),
         padding: oneOf(o.padding, `${at}.padding`, ['same', 'valid'] as const),
-        activation: oneOf(o.activation, `${at}.activation`, act3),
+        ...opt(o, 'activation', (a) => oneOf(a, `${at}.activation`, act3)),
+        tensors: weightTensors(o.tensors, `${at}.tensors`, kernel),
       };
-    case 'dense':
+    }
+    case 'dense': {
+      const kernel = parseKernel(o.kernel, `${at}.kernel`);
       return {
         ...base,
         op,
-        inputs: names(o.inputs, `${at}.inputs`, 1) as [string],
-        kernel: parseKernel(o.kernel, `${at}.kernel`),
-        bias: o.bias === null ? null : str(o.bias, `${at}.bias`),
-        activation: oneOf(o.activation, `${at}.activation`, act3),
+        inputs: single(),
+        kernel,
+        ...opt(o, 'activation', (a) => oneOf(a, `${at}.activation`, act3)),
+        tensors: weightTensors(o.tensors, `${at}.tensors`, kernel),
       };
-    case 'affine':
+    }
+    case 'affine': {
+      const t = tensors(o.tensors, `${at}.tensors`, ['scale', 'shift'], []);
       return {
         ...base,
         op,
-        inputs: names(o.inputs, `${at}.inputs`, 1) as [string],
-        scale: str(o.scale, `${at}.scale`),
-        shift: str(o.shift, `${at}.shift`),
-        activation: oneOf(o.activation, `${at}.activation`, act2),
+        inputs: single(),
+        ...opt(o, 'activation', (a) => oneOf(a, `${at}.activation`, act2)),
+        tensors: { scale: t.scale!, shift: t.shift! },
       };
+    }
     case 'add':
       return {
         ...base,
         op,
         inputs: names(o.inputs, `${at}.inputs`, 'many'),
-        activation: oneOf(o.activation, `${at}.activation`, act2),
+        ...opt(o, 'activation', (a) => oneOf(a, `${at}.activation`, act2)),
       };
     case 'relu':
     case 'softmax':
     case 'flatten':
     case 'globalAvgPool':
-      return { ...base, op, inputs: names(o.inputs, `${at}.inputs`, 1) as [string] };
+      return { ...base, op, inputs: single() };
     case 'maxPool':
     case 'avgPool':
       return {
         ...base,
         op,
-        inputs: names(o.inputs, `${at}.inputs`, 1) as [string],
+        inputs: single(),
         poolSize: pair(o.poolSize, `${at}.poolSize`, 1),
         strides: pair(o.strides, `${at}.strides`, 1),
         padding: oneOf(o.padding, `${at}.padding`, ['same', 'valid'] as const),
       };
-    case 'zeroPad': {
-      if (!Array.isArray(o.padding) || o.padding.length !== 2) {
-        fail(`${at}.padding`, '[[top, bottom], [left, right]]', o.padding);
-      }
+    case 'zeroPad':
       return {
         ...base,
         op,
-        inputs: names(o.inputs, `${at}.inputs`, 1) as [string],
-        padding: [
-          pair(o.padding[0], `${at}.padding[0]`, 0),
-          pair(o.padding[1], `${at}.padding[1]`, 0),
-        ],
-        channels: pair(o.channels, `${at}.channels`, 0),
+        inputs: single(),
+        ...opt(o, 'padding', (p) => {
+          if (!Array.isArray(p) || p.length !== 2)
+            fail(`${at}.padding`, '[[top, bottom], [left, right]]', p);
+          return [pair(p[0], `${at}.padding[0]`, 0), pair(p[1], `${at}.padding[1]`, 0)] as const;
+        }),
+        ...opt(o, 'channels', (c) => pair(c, `${at}.channels`, 0)),
       };
-    }
     case 'subsample':
-      return {
-        ...base,
-        op,
-        inputs: names(o.inputs, `${at}.inputs`, 1) as [string],
-        strides: pair(o.strides, `${at}.strides`, 1),
-      };
+      return { ...base, op, inputs: single(), strides: pair(o.strides, `${at}.strides`, 1) };
   }
-}
-
-function parseTensor(v: unknown, path: string): TensorEntry {
-  const t = obj(v, path);
-  const name = str(t.name, `${path}.name`);
-  const at = `${path} ("${name}")`;
-  const crc = t.crc32;
-  if (typeof crc !== 'string' || !/^[0-9a-f]{8}$/.test(crc))
-    fail(`${at}.crc32`, '8 lower-case hex digits', crc);
-  return {
-    name,
-    dtype: oneOf(t.dtype, `${at}.dtype`, ['float32', 'ternary2', 'binary1'] as const),
-    shape: shape(t.shape, `${at}.shape`),
-    byteOffset: int(t.byteOffset, `${at}.byteOffset`, 0),
-    byteLength: int(t.byteLength, `${at}.byteLength`, 0),
-    crc32: crc,
-  };
 }
 
 /**
  * Checks that `json` (a parsed object, or the JSON text) is a manifest this
- * reader understands, field by field, and returns it typed. Checks the
- * format name and version first: a manifest of another version is reported
- * as such, not as a list of unexpected fields. Cross-references (tensor
- * names, op inputs, shapes) are checked by {@link decodeModel}.
+ * reader understands, field by field, and returns it typed (fields left out
+ * for their default stay absent). Checks the format name and version first:
+ * a manifest of another version is reported as such, not as a list of
+ * unexpected fields. Cross-references (op inputs, tensor sizes against
+ * shapes, tensor extents) are checked by {@link decodeModel}.
  */
 export function parseManifest(json: unknown): Manifest {
   let value = json;
@@ -413,11 +448,10 @@ export function parseManifest(json: unknown): Manifest {
   }
   const bin = obj(m.binary, 'manifest.binary');
   const binCrc = bin.crc32;
-  if (typeof binCrc !== 'string' || !/^[0-9a-f]{8}$/.test(binCrc)) {
+  if (typeof binCrc !== 'string' || !CRC_HEX.test(binCrc)) {
     fail('manifest.binary.crc32', '8 lower-case hex digits', binCrc);
   }
   if (!Array.isArray(m.ops) || m.ops.length === 0) fail('manifest.ops', 'a non-empty array', m.ops);
-  if (!Array.isArray(m.tensors)) fail('manifest.tensors', 'an array', m.tensors);
   if (!Array.isArray(m.outputs) || m.outputs.length === 0) {
     fail('manifest.outputs', 'a non-empty array of op names', m.outputs);
   }
@@ -433,7 +467,6 @@ export function parseManifest(json: unknown): Manifest {
     },
     ops: m.ops.map((o, i) => parseOp(o, `manifest.ops[${i}]`)),
     outputs: m.outputs.map((s, i) => str(s, `manifest.outputs[${i}]`)),
-    tensors: m.tensors.map((t, i) => parseTensor(t, `manifest.tensors[${i}]`)),
   };
   return m.metadata === undefined ? manifest : { ...manifest, metadata: m.metadata as Obj };
 }

@@ -17,7 +17,7 @@ import {
 import { floatConv2d, floatDense } from './kernels/float.js';
 import { type PackedKernel, quantizedConv2d, quantizedDense } from './kernels/quantized.js';
 import { slidingWindow } from './kernels/window.js';
-import type { Manifest, OpEntry } from './manifest.js';
+import { activationOf, type Manifest, type OpEntry } from './manifest.js';
 import { shapeSize } from './pack.js';
 
 /** A float32 tensor: shape (batch first) and row-major data. */
@@ -38,13 +38,20 @@ export interface LayerSummary {
   /** Kernel storage, for conv2d/dense. */
   readonly encoding: 'float32' | 'ternary' | 'binary' | null;
   readonly quantizer: string | null;
-  /** Bits per kernel weight (32, 2, 1), for conv2d/dense. */
+  /**
+   * Bits per kernel weight as quantized (32, 2, 1), for conv2d/dense; the
+   * file stores ternary codes at 1.6 bits (5 per byte), see `bytes`.
+   */
   readonly bits: number | null;
-  /** `per-layer` or `per-channel` scales of a quantized kernel. */
+  /**
+   * Scales of a quantized kernel: `per-layer` (one value per level) or
+   * `per-channel` (per output channel, stored as such or as per-layer
+   * levels times a per-channel `scale`).
+   */
   readonly scales: 'per-layer' | 'per-channel' | null;
   /** Kernel weights, biases and affine parameters (scales of quantized kernels excluded). */
   readonly parameters: number;
-  /** Bytes of the op's tensors in the binary (packed codes, scales, floats). */
+  /** Bytes of the op's tensors in the binary (codes, scales, floats; no alignment padding). */
   readonly bytes: number;
   /** Output shape without the batch dimension. */
   readonly outputShape: readonly number[];
@@ -64,7 +71,7 @@ export interface ModelSummary {
   readonly compression: number;
   /** Bytes of the quantized kernels (codes and their scales) ... */
   readonly quantizedBytes: number;
-  /** ... against `4 *` their weights: about 16 for ternary, 32 for binary. */
+  /** ... against `4 *` their weights: about 20 for ternary (1.6 bits per weight), 32 for binary. */
   readonly quantizedCompression: number;
 }
 
@@ -90,7 +97,7 @@ function buildStep(op: OpEntry, parts: ModelParts): Step {
   const inShape = inputs.length > 0 ? info.shapes.get(inputs[0]!)! : [];
   const outSize = shapeSize(outShape);
   const alloc = (batch: number) => new Float32Array(batch * outSize);
-  const float = (name: string | null) => (name === null ? null : floats.get(name)!);
+  const float = (role: string) => floats.get(`${op.name}/${role}`) ?? null;
   let run: Step['run'];
   switch (op.op) {
     case 'input':
@@ -99,9 +106,9 @@ function buildStep(op: OpEntry, parts: ModelParts): Step {
     case 'conv2d':
     case 'dense': {
       const kernel = kernels.get(op.name)!;
-      const bias = float(op.bias);
-      const reluAfter = op.activation === 'relu';
-      const soft = op.activation === 'softmax';
+      const bias = float('bias');
+      const reluAfter = activationOf(op) === 'relu';
+      const soft = activationOf(op) === 'softmax';
       const cout = outShape[outShape.length - 1]!;
       const finish = (y: Float32Array) => {
         if (soft) softmax(y, cout, y);
@@ -120,7 +127,8 @@ function buildStep(op: OpEntry, parts: ModelParts): Step {
       } else {
         const [h, w, c] = inShape as [number, number, number];
         const [kh, kw] = kernel.shape as [number, number];
-        const win = slidingWindow(h, w, kh, kw, op.strides[0], op.strides[1], op.padding, op.name);
+        const [sh, sw] = op.strides ?? [1, 1];
+        const win = slidingWindow(h, w, kh, kw, sh, sw, op.padding, op.name);
         run = (xs, batch) => {
           const y = alloc(batch);
           if (kernel.kind === 'float32')
@@ -132,9 +140,9 @@ function buildStep(op: OpEntry, parts: ModelParts): Step {
       break;
     }
     case 'affine': {
-      const scale = floats.get(op.scale)!;
-      const shift = floats.get(op.shift)!;
-      const r = op.activation === 'relu';
+      const scale = float('scale')!;
+      const shift = float('shift')!;
+      const r = activationOf(op) === 'relu';
       run = (xs, batch) => {
         const y = alloc(batch);
         affine(xs[0]!, scale, shift, r, y);
@@ -143,7 +151,7 @@ function buildStep(op: OpEntry, parts: ModelParts): Step {
       break;
     }
     case 'add': {
-      const r = op.activation === 'relu';
+      const r = activationOf(op) === 'relu';
       run = (xs, batch) => {
         const y = alloc(batch);
         addN(xs, r, y);
@@ -202,8 +210,12 @@ function buildStep(op: OpEntry, parts: ModelParts): Step {
     }
     case 'zeroPad': {
       const [h, w, c] = inShape as [number, number, number];
-      const [[t, b], [l, r]] = op.padding;
-      const pad = [t, b, l, r, op.channels[0], op.channels[1]] as const;
+      const [[t, b], [l, r]] = op.padding ?? [
+        [0, 0],
+        [0, 0],
+      ];
+      const [before, after] = op.channels ?? [0, 0];
+      const pad = [t, b, l, r, before, after] as const;
       run = (xs, batch) => {
         const y = alloc(batch);
         zeroPad(xs[0]!, batch, h, w, c, pad, y);
@@ -369,12 +381,16 @@ export class TritModel {
 
   /** Parameter counts and storage, layer by layer. */
   summary(): ModelSummary {
-    const { tensors } = this.info;
-    const bytesOf = (n: string | null) => (n === null ? 0 : tensors.get(n)!.byteLength);
-    const sizeOf = (n: string | null) => (n === null ? 0 : shapeSize(tensors.get(n)!.shape));
+    const tensorsOf = (op: string) => [...this.info.tensors.values()].filter((t) => t.op === op);
+    const get = (op: string, role: string) => this.info.tensors.get(`${op}/${role}`);
+    const sizeOf = (op: string, role: string) => {
+      const t = get(op, role);
+      return t ? shapeSize(t.shape) : 0;
+    };
     let quantizedWeights = 0;
     let quantizedBytes = 0;
     const layers = this.manifest.ops.map((op): LayerSummary => {
+      const bytes = tensorsOf(op.name).reduce((n, t) => n + t.byteLength, 0);
       const base = {
         name: op.name,
         op: op.op,
@@ -383,40 +399,32 @@ export class TritModel {
         bits: null,
         scales: null,
         parameters: 0,
-        bytes: 0,
+        bytes,
         outputShape: this.info.shapes.get(op.name)!,
       };
-      if (op.op === 'affine') {
-        return {
-          ...base,
-          parameters: 2 * sizeOf(op.scale),
-          bytes: bytesOf(op.scale) + bytesOf(op.shift),
-        };
-      }
+      if (op.op === 'affine') return { ...base, parameters: 2 * sizeOf(op.name, 'scale') };
       if (op.op !== 'conv2d' && op.op !== 'dense') return base;
       const k = op.kernel;
       const weights = shapeSize(k.shape);
-      const parameters = weights + sizeOf(op.bias);
-      if (k.encoding === 'float32') {
+      const parameters = weights + sizeOf(op.name, 'bias');
+      if (k.encoding === 'float32')
         return {
           ...base,
           encoding: 'float32',
           bits: 32,
+          quantizer: k.quantizer ?? null,
           parameters,
-          bytes: bytesOf(k.values) + bytesOf(op.bias),
         };
-      }
-      const kb = bytesOf(k.codes) + bytesOf(k.positive) + bytesOf(k.negative);
       quantizedWeights += weights;
-      quantizedBytes += kb;
+      quantizedBytes += bytes - (get(op.name, 'bias')?.byteLength ?? 0);
+      const perLayer = ['positive', 'negative', 'scale'].every((r) => sizeOf(op.name, r) <= 1);
       return {
         ...base,
         encoding: k.encoding,
-        quantizer: k.quantizer,
-        bits: k.bits,
-        scales: sizeOf(k.positive) === 1 && sizeOf(k.negative) === 1 ? 'per-layer' : 'per-channel',
+        quantizer: k.quantizer ?? null,
+        bits: k.encoding === 'ternary' ? 2 : 1,
+        scales: perLayer ? 'per-layer' : 'per-channel',
         parameters,
-        bytes: kb + bytesOf(op.bias),
       };
     });
     const parameters = layers.reduce((s, l) => s + l.parameters, 0);

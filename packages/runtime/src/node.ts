@@ -18,6 +18,16 @@ export interface ModelFileOptions {
   readonly name?: string;
 }
 
+/** Options of {@link saveModel} only. */
+export interface SaveModelOptions extends ModelFileOptions, EncodeOptions {
+  /**
+   * Indent the manifest JSON (2 spaces) for reading by eye. Default false:
+   * compact JSON on one line, as tfjs writes its model.json (a ResNet-20
+   * manifest takes about 17 KB compact against 30 KB indented).
+   */
+  readonly pretty?: boolean;
+}
+
 /** Paths written by {@link saveModel}. */
 export interface SavedModel {
   readonly manifestPath: string;
@@ -44,7 +54,7 @@ function baseName(options: ModelFileOptions): string {
 export async function saveModel(
   dir: string,
   model: EncodedModel | GraphSpec,
-  options: ModelFileOptions & EncodeOptions = {},
+  options: SaveModelOptions = {},
 ): Promise<SavedModel> {
   const name = baseName(options);
   const binaryFile = `${name}.bin`;
@@ -63,7 +73,8 @@ export async function saveModel(
   const tmp = `.tmp-${process.pid}-${Date.now()}`;
   await writeFile(binaryPath + tmp, encoded.binary);
   await rename(binaryPath + tmp, binaryPath);
-  await writeFile(manifestPath + tmp, `${JSON.stringify(encoded.manifest, null, 2)}\n`);
+  const text = JSON.stringify(encoded.manifest, null, options.pretty ? 2 : undefined);
+  await writeFile(manifestPath + tmp, `${text}\n`);
   await rename(manifestPath + tmp, manifestPath);
   return { manifestPath, binaryPath, bytes: encoded.binary.length };
 }

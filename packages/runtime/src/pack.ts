@@ -1,12 +1,17 @@
 /**
- * Packing of ternary and binary kernels into the `bitplane8` layout of the
- * format (docs/format.md, "Packed kernels").
+ * The two code layouts of the runtime:
  *
- * A kernel of shape `[...lead, cin, cout]` (output channel last, as in tfjs;
- * a dense kernel is `[in, out]`) is seen as `R = prod(lead)` rows of a
- * `[cin, cout]` matrix. Its input channels are cut into `G = ceil(cin / 8)`
- * groups of 8; for each row `r`, group `g` and output channel `o` (in that
- * order, `o` fastest):
+ * **In the file** (docs/format.md, "Codes"): the codes of a kernel, in
+ * row-major order over its shape, packed densely. Ternary codes are base-3
+ * digits, 5 per byte (`packTrits`: 1.6 bits per weight, 243 of the 256 byte
+ * values used); binary codes are bits, 8 per byte (`packBits`).
+ *
+ * **In memory** (`bitplane8`, what the kernels compute from; the decoder
+ * transcodes into it): a kernel of shape `[...lead, cin, cout]` (output
+ * channel last, as in tfjs; a dense kernel is `[in, out]`) is seen as
+ * `R = prod(lead)` rows of a `[cin, cout]` matrix. Its input channels are cut
+ * into `G = ceil(cin / 8)` groups of 8; for each row `r`, group `g` and output
+ * channel `o` (in that order, `o` fastest):
  *
  * - ternary (2 bits per weight): two bytes, the positive plane `P` then the
  *   negative plane `N`. Bit `j` (LSB first) of `P` is set when the weight at
@@ -17,7 +22,7 @@
  *
  * Bits of input channels `>= cin` (the padding of the last group) are 0.
  * The layout lets a kernel add up 8 inputs with one table lookup per plane
- * (see kernels/ternary.ts), and keeps the bytes of one group contiguous
+ * (see kernels/quantized.ts), and keeps the bytes of one group contiguous
  * across output channels, which is what the inner loop streams over.
  */
 import { TritFormatError } from './errors.js';
@@ -60,7 +65,7 @@ export function kernelGeometry(shape: readonly number[], what = 'kernel'): Kerne
   return { rows, cin, cout, groups: Math.ceil(cin / 8) };
 }
 
-/** Bytes a packed kernel of `shape` takes: `R * G * cout * bits`. */
+/** Bytes a kernel of `shape` takes in the in-memory `bitplane8` layout: `R * G * cout * bits`. */
 export function packedByteLength(bits: 1 | 2, shape: readonly number[]): number {
   const g = kernelGeometry(shape);
   return g.rows * g.groups * g.cout * bits;
@@ -259,6 +264,156 @@ export function unpackBinary(
       const base = (r * groups + (c >> 3)) * cout;
       for (let o = 0; o < cout; o++, i++) out[i] = bytes[base + o]! & bit ? 1 : -1;
     }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The file's dense codes: base 3 (ternary) and bits (binary), row-major.
+
+/** Ternary codes per byte in the file: 5 base-3 digits (3^5 = 243 <= 256). */
+export const TRITS_PER_BYTE = 5;
+const POW3 = [1, 3, 9, 27, 81] as const;
+
+/**
+ * Bytes the codes of a kernel of `shape` take in the file: `ceil(n / 5)`
+ * for ternary (`bits` 2: 1.6 bits per weight), `ceil(n / 8)` for binary.
+ */
+export function codesByteLength(bits: 1 | 2, shape: readonly number[]): number {
+  const n = shapeSize(shape);
+  return bits === 2 ? Math.ceil(n / TRITS_PER_BYTE) : Math.ceil(n / 8);
+}
+
+/** Digit of a code: 0 -> 0, +1 -> 1, -1 -> 2 (the value of the 2-bit code `N P`). */
+function trit(v: number, i: number, shape: readonly number[], what: string): number {
+  if (v === 0) return 0;
+  if (v === 1) return 1;
+  if (v === -1) return 2;
+  throw new TritFormatError(
+    'invalid-code',
+    `${what}: code ${v} at ${multiIndex(i, shape)} is not -1, 0 or +1`,
+  );
+}
+
+/**
+ * Packs ternary codes (-1/0/+1, row-major over `shape`) into the file's
+ * base-3 layout: byte `k` holds the weights `5k .. 5k + 4` as the digits
+ * `d0 + 3 d1 + 9 d2 + 27 d3 + 81 d4` (digit 0 = code 0, 1 = +1, 2 = -1); the
+ * unused digits of the last byte are 0. Any other code value is an error
+ * naming its position.
+ */
+export function packTrits(codes: Int8Array, shape: readonly number[], what = 'kernel'): Uint8Array {
+  checkCodes(codes, shape, what);
+  const n = codes.length;
+  const out = new Uint8Array(Math.ceil(n / TRITS_PER_BYTE));
+  for (let k = 0, i = 0; k < out.length; k++) {
+    let byte = 0;
+    for (let d = 0; d < TRITS_PER_BYTE && i < n; d++, i++)
+      byte += trit(codes[i]!, i, shape, what) * POW3[d]!;
+    out[k] = byte;
+  }
+  return out;
+}
+
+/** The 5 codes of each byte value 0..242 (the digit table of {@link unpackTrits}). */
+let tritTable: Int8Array | undefined;
+function tritCodes(): Int8Array {
+  if (tritTable) return tritTable;
+  tritTable = new Int8Array(243 * TRITS_PER_BYTE);
+  for (let b = 0; b < 243; b++) {
+    let rest = b;
+    for (let d = 0; d < TRITS_PER_BYTE; d++) {
+      const digit = rest % 3;
+      rest = (rest - digit) / 3;
+      tritTable[b * TRITS_PER_BYTE + d] = digit === 2 ? -1 : digit;
+    }
+  }
+  return tritTable;
+}
+
+function checkCodesLength(bytes: Uint8Array, expected: number, what: string): void {
+  if (bytes.length !== expected) {
+    throw new TritFormatError(
+      'size-mismatch',
+      `${what}: the codes take ${bytes.length} bytes, the kernel's shape needs ${expected}`,
+    );
+  }
+}
+
+/**
+ * Unpacks the file's base-3 codes of a kernel of `shape` to one code per
+ * weight (-1/0/+1, row-major). Rejects a byte above 242 (not five base-3
+ * digits) and a non-zero unused digit in the last byte, naming the byte and
+ * the weights it holds.
+ */
+export function unpackTrits(
+  bytes: Uint8Array,
+  shape: readonly number[],
+  what = 'kernel',
+): Int8Array {
+  const n = shapeSize(shape);
+  checkCodesLength(bytes, Math.ceil(n / TRITS_PER_BYTE), what);
+  const table = tritCodes();
+  const out = new Int8Array(n);
+  const full = Math.floor(n / TRITS_PER_BYTE);
+  for (let k = 0; k < bytes.length; k++) {
+    const b = bytes[k]!;
+    const first = k * TRITS_PER_BYTE;
+    const used = k < full ? TRITS_PER_BYTE : n - first;
+    if (b >= 243 || b >= POW3[used - 1]! * 3) {
+      const which =
+        b >= 243
+          ? `is ${b}, above 242 (3^5 - 1), not five base-3 digits`
+          : `is ${b}: it holds the last ${used} weight(s), so it must be below ${3 ** used} (unused digits are 0)`;
+      throw new TritFormatError(
+        'invalid-code',
+        `${what}: invalid code byte ${k} (weights ${multiIndex(first, shape)} to ` +
+          `${multiIndex(first + used - 1, shape)}): it ${which}`,
+      );
+    }
+    for (let d = 0; d < used; d++) out[first + d] = table[b * TRITS_PER_BYTE + d]!;
+  }
+  return out;
+}
+
+/**
+ * Packs binary codes (-1/+1 only, row-major over `shape`) into the file's
+ * bit layout: bit `j` (LSB first) of byte `k` is weight `8k + j`, set for
+ * +1, clear for -1; unused bits of the last byte are 0. A 0 (or any other
+ * value) is an error naming its position: a binary layer has no zero level.
+ */
+export function packBits(codes: Int8Array, shape: readonly number[], what = 'kernel'): Uint8Array {
+  checkCodes(codes, shape, what);
+  const out = new Uint8Array(Math.ceil(codes.length / 8));
+  for (let i = 0; i < codes.length; i++) {
+    const v = codes[i]!;
+    if (v === 1) out[i >> 3] = out[i >> 3]! | (1 << (i & 7));
+    else if (v !== -1) {
+      throw new TritFormatError(
+        'invalid-code',
+        `${what}: code ${v} at ${multiIndex(i, shape)} is not -1 or +1 (a binary kernel has no zero)`,
+      );
+    }
+  }
+  return out;
+}
+
+/** Unpacks the file's binary codes (row-major) to -1/+1. Rejects a set unused bit in the last byte. */
+export function unpackBits(
+  bytes: Uint8Array,
+  shape: readonly number[],
+  what = 'kernel',
+): Int8Array {
+  const n = shapeSize(shape);
+  checkCodesLength(bytes, Math.ceil(n / 8), what);
+  const out = new Int8Array(n);
+  for (let i = 0; i < n; i++) out[i] = bytes[i >> 3]! & (1 << (i & 7)) ? 1 : -1;
+  const used = n & 7;
+  if (used !== 0 && bytes[bytes.length - 1]! >> used !== 0) {
+    throw new TritFormatError(
+      'invalid-code',
+      `${what}: invalid code byte ${bytes.length - 1}: bits ${used}..7 are past the last weight and must be 0`,
+    );
   }
   return out;
 }

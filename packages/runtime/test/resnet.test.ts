@@ -5,7 +5,7 @@
  * by a minimal walker, exported, saved, loaded and run; outputs must match
  * tfjs float32 within 1e-4.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -270,5 +270,22 @@ describe('small ResNet end to end', () => {
     expect([...loaded.predict(x).data]).toEqual([
       ...decodeModel(encoded.manifest, encoded.binary).predict(x).data,
     ]);
+  });
+
+  it('writes the manifest as compact JSON by default, indented with pretty: true', async () => {
+    const encoded = encodeModel(walk(model));
+    await saveModel(dir, encoded, { name: 'compact' });
+    await saveModel(dir, encoded, { name: 'pretty', pretty: true });
+    const compact = await readFile(join(dir, 'compact.json'), 'utf8');
+    const pretty = await readFile(join(dir, 'pretty.json'), 'utf8');
+    expect(compact.split('\n')).toEqual([JSON.stringify(JSON.parse(compact)), '']);
+    expect(pretty).toContain('\n  "format": "trit-model",\n');
+    expect(JSON.parse(pretty)).toEqual({
+      ...JSON.parse(compact),
+      binary: { ...JSON.parse(compact).binary, file: 'pretty.bin' },
+    });
+    const a = await loadModelFromDir(dir, { name: 'compact' });
+    const b = await loadModelFromDir(dir, { name: 'pretty' });
+    expect([...a.predict(x).data]).toEqual([...b.predict(x).data]);
   });
 });

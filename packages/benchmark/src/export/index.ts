@@ -1,0 +1,48 @@
+/**
+ * Export of trained models to the compact trit format of `@trit/runtime`
+ * (2-bit/1-bit kernels, folded BatchNorms) and inference with the runtime.
+ */
+export { type ExportBenchOptions, exportBenchRuns } from './bench.js';
+export {
+  EXPORT_METADATA_VERSION,
+  type ExportLayerRow,
+  type ExportMetadata,
+  type ExportRunOptions,
+  type ExportRunReport,
+  exportRun,
+  exportTrainedModel,
+  formatExportReport,
+} from './export-run.js';
+export {
+  formatInferReport,
+  type InferOptions,
+  type InferReport,
+  inferExported,
+  loadExported,
+} from './infer.js';
+export {
+  type DataMetadata,
+  describeData,
+  type ExportDataInfo,
+  type Preprocessing,
+  readTrainNormalization,
+} from './preprocessing.js';
+export { findBenchPreset, type LoadedRun, loadRun, resolveRunDir } from './run-dir.js';
+export {
+  gzipSize,
+  type MemoryCheck,
+  type MemoryCheckRow,
+  memoryCheck,
+  type TfjsSavedSize,
+  tfjsSavedSize,
+} from './sizes.js';
+export {
+  ExportError,
+  type ExportedLayerInfo,
+  type ExportResult,
+  exportModel,
+  modelToGraph,
+  SUPPORTED_LAYER_CLASSES,
+  type WalkOptions,
+  type WalkResult,
+} from './walker.js';

@@ -1,0 +1,370 @@
+/**
+ * The walker on hand-built models: every supported layer class, every
+ * quantizer (TWN per layer and per channel, TTQ asymmetric, SQ ternary and
+ * 1-bit binary, HLA, BWN, FP32), BatchNorms folded into ternary/binary/float
+ * convs with negative gammas, a BatchNorm that cannot be folded, option-A
+ * and option-B shortcuts. The runtime's outputs must match tfjs within 1e-4
+ * on both backends, and the stored codes must be exactly the quantizers'.
+ */
+import '@trit/twn';
+import '@trit/ttq';
+import '@trit/smart-quant';
+import '@trit/hyperspherical';
+import * as tf from '@tensorflow/tfjs';
+import { QuantConv2D, QuantDense, type QuantLayer, quantLayers } from '@trit/quant-core';
+import { maxAbsDiff, testBackends, withBackend } from '@trit/quant-core/testing';
+import { decodeModel, type Manifest, unpackBinary, unpackTernary } from '@trit/runtime';
+import { describe, expect, it } from 'vitest';
+import { ExportError, exportModel, modelToGraph } from '../src/export/walker.js';
+import { ChannelPadShortcut } from '../src/models/shortcut.js';
+import { mulberry32 } from '../src/training/synthetic-data.js';
+
+type Sym = tf.SymbolicTensor;
+type ConvOp = Extract<Manifest['ops'][number], { op: 'conv2d' }>;
+type QKernel = Exclude<ConvOp['kernel'], { encoding: 'float32' }>;
+
+const uniform = (rand: () => number, n: number, lo: number, hi: number) =>
+  Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
+
+/** Gives a BatchNorm layer random statistics; channels listed in `negative` get a negative gamma. */
+function randomizeBn(layer: tf.layers.Layer, rand: () => number, negative: number[] = []): void {
+  const c = layer.getWeights()[0]!.shape[0]!;
+  const gamma = uniform(rand, c, 0.5, 1.5);
+  for (const i of negative) gamma[i] = -gamma[i]!;
+  layer.setWeights([
+    tf.tensor1d(gamma),
+    tf.tensor1d(uniform(rand, c, -0.3, 0.3)),
+    tf.tensor1d(uniform(rand, c, -0.3, 0.3)),
+    tf.tensor1d(uniform(rand, c, 0.3, 2)),
+  ]);
+}
+
+/**
+ * A small ResNet-like model over 12x12x3 inputs that uses every mapped
+ * layer class and every quantizer; returns it with the names of a few
+ * intermediate outputs to compare.
+ */
+function buildModel(seed: number) {
+  const rand = mulberry32(seed);
+  let n = seed * 100;
+  const init = () => tf.initializers.glorotUniform({ seed: n++ });
+  const bns: [tf.layers.Layer, number[]][] = [];
+  const qconv = (
+    x: Sym,
+    name: string,
+    filters: number,
+    k: number,
+    stride: number,
+    quantizer: unknown,
+  ) =>
+    new QuantConv2D({
+      name,
+      filters,
+      kernelSize: k,
+      strides: stride,
+      padding: 'same',
+      useBias: false,
+      kernelInitializer: init(),
+      quantizer: quantizer as string,
+    }).apply(x) as Sym;
+  const bn = (x: Sym, name: string, negative: number[] = []) => {
+    const layer = tf.layers.batchNormalization({ name, epsilon: 1e-3 });
+    const y = layer.apply(x) as Sym;
+    bns.push([layer, negative]);
+    return y;
+  };
+  const relu = (x: Sym, name: string) =>
+    tf.layers.activation({ activation: 'relu', name }).apply(x) as Sym;
+
+  const input = tf.input({ shape: [12, 12, 3], name: 'image' });
+  // Stem: full-precision QuantConv2D, BatchNorm with two negative gammas folded into float weights.
+  let x = relu(bn(qconv(input, 'conv1', 8, 3, 1, 'fp32'), 'bn1', [0, 5]), 'relu1');
+  // Block A (identity shortcut): TWN per channel, then TTQ (asymmetric Wp/Wn), negative gammas.
+  let y = relu(
+    bn(
+      qconv(x, 'a_conv1', 8, 3, 1, { name: 'twn', config: { perChannel: true } }),
+      'a_bn1',
+      [1, 2],
+    ),
+    'a_relu1',
+  );
+  y = bn(qconv(y, 'a_conv2', 8, 3, 1, 'ttq'), 'a_bn2', [3, 7]);
+  x = relu(tf.layers.add({ name: 'a_add' }).apply([y, x]) as Sym, 'a_out');
+  // Block B (option-B shortcut): SQ forced binary (1 bit), HLA, BWN 1x1 projection.
+  y = relu(bn(qconv(x, 'b_conv1', 16, 3, 2, 'sq'), 'b_bn1', [0]), 'b_relu1');
+  y = bn(qconv(y, 'b_conv2', 16, 3, 1, 'hla'), 'b_bn2', [4, 9]);
+  const proj = bn(qconv(x, 'b_proj', 16, 1, 2, 'bwn'), 'b_proj_bn', [2]);
+  x = relu(tf.layers.add({ name: 'b_add' }).apply([y, proj]) as Sym, 'b_out');
+  // Block C (option-A shortcut, odd channel padding 16 -> 21: 2 before, 3 after): SQ ternary, TWN per layer.
+  y = relu(bn(qconv(x, 'c_conv1', 21, 3, 2, 'sq'), 'c_bn1', [20]), 'c_relu1');
+  y = bn(qconv(y, 'c_conv2', 21, 3, 1, 'twn'), 'c_bn2', [0, 1, 2]);
+  const shortcut = new ChannelPadShortcut({ outChannels: 21, stride: 2, name: 'c_short' }).apply(
+    x,
+  ) as Sym;
+  x = relu(tf.layers.add({ name: 'c_add' }).apply([y, shortcut]) as Sym, 'c_out');
+  // A BatchNorm after a ReLU: not foldable, stays an affine op.
+  x = bn(x, 'post_bn', [1]);
+  x = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 0],
+        [0, 1],
+      ],
+      name: 'zpad',
+    })
+    .apply(x) as Sym;
+  x = tf.layers
+    .maxPooling2d({ poolSize: 2, strides: 1, padding: 'same', name: 'maxpool' })
+    .apply(x) as Sym;
+  x = tf.layers.averagePooling2d({ poolSize: 2, name: 'avgpool' }).apply(x) as Sym;
+  x = tf.layers.flatten({ name: 'flat' }).apply(x) as Sym;
+  x = tf.layers.dropout({ rate: 0.5, name: 'drop' }).apply(x) as Sym;
+  // A quantized dense (TWN per channel) with a fused ReLU, a linear Activation, a plain float Dense.
+  x = new QuantDense({
+    name: 'fc1',
+    units: 12,
+    activation: 'relu',
+    kernelInitializer: init(),
+    quantizer: { name: 'twn', config: { perChannel: true } },
+  }).apply(x) as Sym;
+  x = tf.layers.activation({ activation: 'linear', name: 'identity' }).apply(x) as Sym;
+  const logits = tf.layers
+    .dense({ units: 5, name: 'fc2', kernelInitializer: init() })
+    .apply(x) as Sym;
+  const model = tf.model({ inputs: input, outputs: logits });
+  for (const [layer, negative] of bns) randomizeBn(layer, rand, negative);
+  for (const l of quantLayers(model)) {
+    if (l.name === 'b_conv1') l.paramVariables.beta!.write(tf.scalar(Math.PI / 2 - 1e-4)); // SQ: binary
+    if (l.name === 'c_conv1') l.paramVariables.beta!.write(tf.scalar(Math.PI / 4 + 0.1)); // SQ: ternary
+    if (l.quantizer.name === 'hla') l.quantizer.setState({ phase: 2, lambda: 1, tau: 2 });
+    if (l.name === 'fc1') l.bias!.write(tf.tensor1d(uniform(rand, 12, -0.2, 0.2)));
+  }
+  return { model, probes: ['relu1', 'a_out', 'b_out', 'c_out', 'post_bn', 'flat', 'fc1'] };
+}
+
+const f32 = (t: tf.Tensor) => Float32Array.from(t.dataSync() as Float32Array);
+
+describe('exportModel on a model with every supported layer and quantizer', async () => {
+  const backends = await testBackends();
+
+  for (const backend of backends) {
+    it(`matches tfjs within 1e-4 at the output and at intermediate layers (${backend})`, async () => {
+      await withBackend(backend, () => {
+        const { model, probes } = buildModel(3);
+        const x = uniform(mulberry32(9), 4 * 12 * 12 * 3, -1.5, 1.5);
+        const exported = exportModel(model);
+        expect(exported.warnings).toEqual([]);
+        const runtime = decodeModel(exported.manifest, exported.binary);
+        const ref = tf.tidy(() => f32(model.predict(tf.tensor4d(x, [4, 12, 12, 3])) as tf.Tensor));
+        const ours = runtime.predict({ shape: [4, 12, 12, 3], data: x });
+        expect(ours.shape).toEqual([4, 5]);
+        expect(maxAbsDiff(ours.data, ref)).toBeLessThan(1e-4);
+        expect(Math.max(...ref.map(Math.abs))).toBeGreaterThan(0.1); // not trivially zero
+        for (const name of probes) {
+          const sub = tf.model({
+            inputs: model.inputs,
+            outputs: model.getLayer(name).output as Sym,
+          });
+          const r = tf.tidy(() => f32(sub.predict(tf.tensor4d(x, [4, 12, 12, 3])) as tf.Tensor));
+          const o = runtime.run({ shape: [4, 12, 12, 3], data: x }, [name])[name]!;
+          expect(o.data.length).toBe(r.length);
+          expect(maxAbsDiff(o.data, r), name).toBeLessThan(1e-4);
+        }
+        model.dispose();
+      });
+    });
+  }
+
+  it('folds each BatchNorm into its conv (negative scales for negative gammas), keeps one as affine', () => {
+    const { model } = buildModel(4);
+    const { manifest, binary, layers } = exportModel(model);
+    const ops = new Map(manifest.ops.map((o) => [o.name, o]));
+    const conv = (name: string) => ops.get(name) as ConvOp;
+    expect(conv('conv1').fused).toEqual(['bn1', 'relu1']);
+    expect(conv('a_conv1').fused).toEqual(['a_bn1', 'a_relu1']);
+    expect(conv('a_conv2').fused).toEqual(['a_bn2']);
+    expect(conv('b_proj').fused).toEqual(['b_proj_bn']);
+    expect(ops.get('post_bn')?.op).toBe('affine');
+    expect(manifest.ops.filter((o) => o.op === 'affine').map((o) => o.name)).toEqual(['post_bn']);
+    // Identity layers (Dropout, linear Activation) have no op; the option-A shortcut is subsample + zeroPad.
+    expect(ops.has('drop')).toBe(false);
+    expect(ops.has('identity')).toBe(false);
+    expect(ops.get('c_short/subsample')).toMatchObject({ op: 'subsample', strides: [2, 2] });
+    expect(ops.get('c_short')).toMatchObject({ op: 'zeroPad', channels: [2, 3] });
+    expect(layers.find((l) => l.name === 'drop')?.ops).toEqual([]);
+
+    const floats = (name: string) => {
+      const t = manifest.tensors.find((e) => e.name === name)!;
+      return new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer);
+    };
+    // TTQ a_conv2: per-layer Wp, Wn become per channel; gamma < 0 at channels 3 and 7 flips their sign only.
+    const k = conv('a_conv2').kernel as QKernel;
+    expect(k.positive).not.toBe(k.negative);
+    const pos = floats(k.positive);
+    const neg = floats(k.negative);
+    expect(pos.length).toBe(8);
+    for (let c = 0; c < 8; c++) {
+      const expectNegative = c === 3 || c === 7;
+      expect(pos[c]! < 0, `channel ${c}`).toBe(expectNegative);
+      expect(neg[c]! < 0, `channel ${c}`).toBe(expectNegative);
+    }
+    // TWN (symmetric): one scale tensor named by both fields.
+    const twn = conv('c_conv2').kernel as QKernel;
+    expect(twn.negative).toBe(twn.positive);
+    expect(
+      floats(twn.positive)
+        .slice(0, 3)
+        .every((v) => v < 0),
+    ).toBe(true);
+    model.dispose();
+  });
+
+  it('stores exactly the codes each quantizer exports, at 2 bits (1 for binary layers), never a float kernel', () => {
+    const { model } = buildModel(5);
+    const { manifest, binary } = exportModel(model);
+    const ops = new Map(manifest.ops.map((o) => [o.name, o]));
+    const expected: Record<string, [string, 1 | 2 | 32]> = {
+      conv1: ['float32', 32],
+      a_conv1: ['ternary', 2],
+      a_conv2: ['ternary', 2],
+      b_conv1: ['binary', 1],
+      b_conv2: ['ternary', 2],
+      b_proj: ['binary', 1],
+      c_conv1: ['ternary', 2],
+      c_conv2: ['ternary', 2],
+      fc1: ['ternary', 2],
+      fc2: ['float32', 32],
+    };
+    for (const layer of model.layers) {
+      if (!(layer.name in expected)) continue;
+      const op = ops.get(layer.name) as ConvOp;
+      const [encoding, bits] = expected[layer.name]!;
+      expect(op.kernel, layer.name).toMatchObject({ encoding, bits });
+      if (op.kernel.encoding === 'float32') continue;
+      const q = layer as unknown as QuantLayer;
+      const e = q.exportTernary()!;
+      const t = manifest.tensors.find((x) => x.name === (op.kernel as { codes: string }).codes)!;
+      const packed = binary.subarray(t.byteOffset, t.byteOffset + t.byteLength);
+      const codes = bits === 2 ? unpackTernary(packed, t.shape) : unpackBinary(packed, t.shape);
+      expect([...codes], layer.name).toEqual([...e.codes]);
+      expect(op.kernel.quantizer).toBe(q.quantizer.name);
+      expect(t.dtype).toBe(bits === 2 ? 'ternary2' : 'binary1');
+    }
+    // No float32 tensor of a quantized kernel's size exists in the binary.
+    const floatSizes = manifest.tensors
+      .filter((t) => t.dtype === 'float32')
+      .map((t) => t.shape.join('x'));
+    expect(floatSizes).not.toContain('3x3x8x8');
+    expect(floatSizes).not.toContain('3x3x16x21');
+    model.dispose();
+  });
+});
+
+describe('a Sequential MLP (no InputLayer in model.layers)', () => {
+  it('exports a quantized dense stack with a fused softmax, matching tfjs', () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.flatten({ inputShape: [4, 4, 2], name: 'flat' }),
+        new QuantDense({ units: 16, activation: 'relu', quantizer: 'ttq', name: 'h1' }),
+        new QuantDense({ units: 16, quantizer: 'bwn', name: 'h2' }),
+        tf.layers.batchNormalization({ name: 'h2_bn' }),
+        tf.layers.reLU({ name: 'h2_relu' }),
+        tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }),
+      ],
+    });
+    randomizeBn(model.getLayer('h2_bn'), mulberry32(4), [0, 1]);
+    const x = uniform(mulberry32(5), 3 * 32, -2, 2);
+    const { manifest, binary, warnings } = exportModel(model);
+    expect(warnings).toEqual([]);
+    expect(manifest.ops.map((o) => [o.op, o.name, o.fused ?? []])).toEqual([
+      ['input', model.inputLayers[0]!.name, []],
+      ['flatten', 'flat', []],
+      ['dense', 'h1', []],
+      ['dense', 'h2', ['h2_bn', 'h2_relu']],
+      ['dense', 'out', []],
+    ]);
+    const ours = decodeModel(manifest, binary).predict({ shape: [3, 4, 4, 2], data: x });
+    const ref = tf.tidy(() => f32(model.predict(tf.tensor4d(x, [3, 4, 4, 2])) as tf.Tensor));
+    expect(maxAbsDiff(ours.data, ref)).toBeLessThan(1e-5);
+    model.dispose();
+  });
+});
+
+describe('what the walker refuses (clear errors naming the layer and its class)', () => {
+  const input = () => tf.input({ shape: [8, 8, 3], name: 'in' });
+
+  it('an unsupported layer class', () => {
+    const i = input();
+    const up = tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(i) as Sym;
+    const model = tf.model({ inputs: i, outputs: up });
+    const err = (() => {
+      try {
+        modelToGraph(model);
+      } catch (e) {
+        return e as ExportError;
+      }
+      throw new Error('no error');
+    })();
+    expect(err).toBeInstanceOf(ExportError);
+    expect(err.layer).toBe('up');
+    expect(err.message).toMatch(
+      /layer "up" \(UpSampling2D\): layer class UpSampling2D is not supported by the export; supported: InputLayer, TritQuantConv2D/,
+    );
+  });
+
+  it('an activation the runtime does not have, a clipped ReLU, dilation, channels-first', () => {
+    const i = input();
+    const t = tf.layers.activation({ activation: 'tanh', name: 'act' }).apply(i) as Sym;
+    expect(() => modelToGraph(tf.model({ inputs: i, outputs: t }))).toThrow(
+      /layer "act" \(Activation\): activation "tanh" is not supported/,
+    );
+    const j = input();
+    const r6 = tf.layers.reLU({ maxValue: 6, name: 'r6' }).apply(j) as Sym;
+    expect(() => modelToGraph(tf.model({ inputs: j, outputs: r6 }))).toThrow(
+      /layer "r6" \(ReLU\): maxValue 6/,
+    );
+    const k = input();
+    const d = tf.layers
+      .conv2d({ filters: 4, kernelSize: 3, dilationRate: 2, name: 'dil' })
+      .apply(k) as Sym;
+    expect(() => modelToGraph(tf.model({ inputs: k, outputs: d }))).toThrow(
+      /layer "dil" \(Conv2D\): dilationRate \[2,2\]/,
+    );
+    const l = input();
+    const e = new QuantConv2D({
+      filters: 4,
+      kernelSize: 3,
+      activation: 'elu',
+      name: 'qelu',
+      quantizer: 'twn',
+    }).apply(l) as Sym;
+    expect(() => modelToGraph(tf.model({ inputs: l, outputs: e }))).toThrow(
+      /layer "qelu" \(TritQuantConv2D\): activation "elu"/,
+    );
+  });
+
+  it('a layer applied twice (shared weights)', () => {
+    const i = tf.input({ shape: [8, 8, 4], name: 'in' });
+    const shared = tf.layers.conv2d({ filters: 4, kernelSize: 1, name: 'shared' });
+    const y = shared.apply(shared.apply(i) as Sym) as Sym;
+    expect(() => modelToGraph(tf.model({ inputs: i, outputs: y }))).toThrow(
+      /layer "shared" \(Conv2D\): is applied 2 times in this model; shared layers are not supported/,
+    );
+  });
+
+  it('HLA still in phase 1 (full-precision forward): a warning, or an error with strict', () => {
+    const i = input();
+    const y = new QuantConv2D({ filters: 8, kernelSize: 3, name: 'hla1', quantizer: 'hla' }).apply(
+      i,
+    ) as Sym;
+    const model = tf.model({ inputs: i, outputs: y });
+    const { warnings } = modelToGraph(model);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /layer "hla1" \(hla\): the exported codes and scales differ .* phase 1/,
+    );
+    expect(() => modelToGraph(model, { strict: true })).toThrow(ExportError);
+    expect(modelToGraph(model, { check: false }).warnings).toEqual([]);
+    model.dispose();
+  });
+});
