@@ -113,7 +113,8 @@ export function registerBenchCommands(program: Command): void {
         backend: { ...backend },
         versions: packageVersions(),
         machine: machineInfo(),
-        methodOrder: methods,
+        // Table order: this run's methods, then the preset's (for runs already in the folder).
+        methodOrder: [...new Set([...methods, ...preset.methods])],
       });
       console.log(`\n${summaryMarkdown(summary)}`);
       console.log(`wrote ${['results.json', 'results.csv', 'summary.md', 'report.html'].map((f) => path.join(outDir, f)).join(', ')}`);
