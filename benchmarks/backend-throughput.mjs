@@ -72,24 +72,36 @@ for (const backend of opts.backends.split(',')) {
   const warmup = isCpu ? 0 : Number(opts.warmup);
   const batch = Number(isCpu ? opts['cpu-batch'] : opts.batch);
   console.error(`[bench] ${backend}: ${warmup} warm-up + ${steps} steps at batch ${batch}...`);
-  const r = spawnSync(process.execPath, [process.argv[1], '--child', `${backend}:${steps}:${warmup}:${batch}`], {
-    encoding: 'utf8',
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
-    maxBuffer: 1 << 26,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [process.argv[1], '--child', `${backend}:${steps}:${warmup}:${batch}`],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+      maxBuffer: 1 << 26,
+    },
+  );
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  rows.push(line ? JSON.parse(line.slice(7)) : { backend, error: `child exited with ${r.status}: ${r.stderr.slice(-300)}` });
+  rows.push(
+    line
+      ? JSON.parse(line.slice(7))
+      : { backend, error: `child exited with ${r.status}: ${r.stderr.slice(-300)}` },
+  );
 }
 
 console.log(`\nResNet-20 (CIFAR, 0.27M params) training throughput, random data`);
-console.log(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
+console.log(
+  `machine: ${os.cpus()[0]?.model} x${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`,
+);
 console.log('| backend | batch | steps | s/step | images/s | notes |');
 console.log('| --- | ---: | ---: | ---: | ---: | --- |');
 for (const r of rows) {
   if (r.error) {
     console.log(`| ${r.backend} | | | | n/a | ${r.error} |`);
   } else {
-    const notes = r.tensorflowVersion ? `TensorFlow ${r.tensorflowVersion}, ${r.threads} threads` : `${r.threads ?? '?'} thread(s)`;
+    const notes = r.tensorflowVersion
+      ? `TensorFlow ${r.tensorflowVersion}, ${r.threads} threads`
+      : `${r.threads ?? '?'} thread(s)`;
     console.log(
       `| ${r.backend} | ${r.batch} | ${r.steps} | ${r.secondsPerStep.toFixed(3)} | ${r.imagesPerSecond.toFixed(r.imagesPerSecond < 10 ? 2 : 1)} | ${notes} |`,
     );

@@ -15,12 +15,12 @@ import '@trit/ttq';
 import '@trit/smart-quant';
 import '@trit/hyperspherical';
 import { spawnSync } from 'node:child_process';
-import os from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Rng, resnetCifar, train } from '@trit/benchmark';
 import { initBackend, quantizeModel } from '@trit/quant-core';
-import { mulberry32, resnetCifar, train } from '@trit/benchmark';
 
 const { values: opts } = parseArgs({
   options: {
@@ -38,9 +38,9 @@ const info = await initBackend({ prefer: opts.backend, quiet: Boolean(opts.child
 /** Random normalized images, fixed per step, so every method sees the same data. */
 function randomData() {
   const pixels = 32 * 32 * 3;
-  const rand = mulberry32(1);
-  const x = Float32Array.from({ length: batch * pixels }, () => rand() * 2 - 1);
-  const labels = Int32Array.from({ length: batch }, () => Math.floor(rand() * 10));
+  const rng = new Rng(1);
+  const x = Float32Array.from({ length: batch * pixels }, () => rng.next() * 2 - 1);
+  const labels = Int32Array.from({ length: batch }, () => rng.int(10));
   return {
     inputShape: [32, 32, 3],
     numClasses: 10,
@@ -81,11 +81,26 @@ if (opts.child) {
 }
 
 const methods = opts.methods.split(',');
-const order = methods.includes('fp32') ? ['fp32', ...methods.filter((m) => m !== 'fp32'), 'fp32'] : methods;
+const order = methods.includes('fp32')
+  ? ['fp32', ...methods.filter((m) => m !== 'fp32'), 'fp32']
+  : methods;
 const runs = [];
 for (const method of order) {
-  const args = [process.argv[1], '--child', method, '--batch', String(batch), '--steps', String(steps), '--backend', opts.backend];
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  const args = [
+    process.argv[1],
+    '--child',
+    method,
+    '--batch',
+    String(batch),
+    '--steps',
+    String(steps),
+    '--backend',
+    opts.backend,
+  ];
+  const r = spawnSync(process.execPath, args, {
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+  });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`${method} failed: ${r.stderr.slice(-500)}`);
   const row = JSON.parse(line.slice(7));
@@ -106,14 +121,21 @@ const rows = fp32Runs.length
   : runs;
 
 const fp32 = rows.find((r) => r.method === 'fp32');
-console.log(`\nResNet-20 training throughput through trit's training loop, batch ${batch}, ${steps} timed steps per method`);
+console.log(
+  `\nResNet-20 training throughput through trit's training loop, batch ${batch}, ${steps} timed steps per method`,
+);
 console.log(
   `backend: ${info.name}${info.tensorflowVersion ? ` (TensorFlow ${info.tensorflowVersion}, ${info.threads} threads)` : ''}; ` +
-    `machine: ${os.cpus()[0]?.model} x${os.cpus().length}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
+    `machine: ${os.cpus()[0]?.model} x${os.cpus().length}; load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
 );
 console.log('| method | images/s | s/step | step time vs FP32 | notes |');
 console.log('| --- | ---: | ---: | ---: | --- |');
 for (const r of rows) {
   const rel = fp32 ? `${(r.stepSeconds / fp32.stepSeconds).toFixed(3)}x` : 'n/a';
-  console.log(`| ${r.method} | ${r.imagesPerSecond.toFixed(1)} | ${r.stepSeconds.toFixed(3)} | ${rel} | ${r.note ?? ''} |`);
+  console.log(
+    `| ${r.method} | ${r.imagesPerSecond.toFixed(1)} | ${r.stepSeconds.toFixed(3)} | ${rel} | ${r.note ?? ''} |`,
+  );
 }

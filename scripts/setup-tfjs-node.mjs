@@ -20,7 +20,15 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +58,7 @@ const log = (msg) => console.log(`[tfjs-node] ${msg}`);
 
 function cacheRoot() {
   if (process.env.TRIT_CACHE_DIR) return path.resolve(process.env.TRIT_CACHE_DIR);
+  // biome-ignore lint/suspicious/noUndeclaredEnvVars: run by `npm run setup`, not as a turbo task
   const xdg = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(xdg, 'trit');
 }
@@ -83,7 +92,9 @@ function run(cmd, cmdArgs, opts = {}) {
   log(`$ ${[cmd, ...shown].join(' ')}`);
   const r = spawnSync(cmd, cmdArgs, { stdio: 'inherit', ...opts });
   if (r.error) return { ok: false, reason: r.error.message };
-  return r.status === 0 ? { ok: true } : { ok: false, reason: `${cmd} exited with ${r.status ?? r.signal}` };
+  return r.status === 0
+    ? { ok: true }
+    : { ok: false, reason: `${cmd} exited with ${r.status ?? r.signal}` };
 }
 
 /** Node's own headers, shipped with this Node.js, so node-gyp downloads nothing. */
@@ -108,11 +119,15 @@ function buildEnv() {
 function standardInstall(dir) {
   log('trying the standard tfjs-node install (downloads libtensorflow 2.9.1)...');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = run(npm, ['rebuild', '@tensorflow/tfjs-node', '--foreground-scripts', '--ignore-scripts=false'], {
-    cwd: root,
-    env: buildEnv(),
-    timeout: 15 * 60 * 1000,
-  });
+  const r = run(
+    npm,
+    ['rebuild', '@tensorflow/tfjs-node', '--foreground-scripts', '--ignore-scripts=false'],
+    {
+      cwd: root,
+      env: buildEnv(),
+      timeout: 15 * 60 * 1000,
+    },
+  );
   if (!r.ok) return r;
   return probeBinding(dir);
 }
@@ -141,24 +156,46 @@ async function cachedWheelLibs() {
     return dest;
   }
   const python = findPython();
-  if (!python) throw new Error('no Python with pip found (set TRIT_PYTHON); pip fetches the TensorFlow wheel.');
+  if (!python)
+    throw new Error(
+      'no Python with pip found (set TRIT_PYTHON); pip fetches the TensorFlow wheel.',
+    );
   const work = `${dest}.partial-${process.pid}`;
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
     const dl = run(python, [
-      '-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check',
-      '--python-version', TF_WHEEL.pythonVersion, '--platform', TF_WHEEL.platform,
-      '--implementation', 'cp', '--dest', work, `${TF_WHEEL.package}==${TF_WHEEL.version}`,
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--disable-pip-version-check',
+      '--python-version',
+      TF_WHEEL.pythonVersion,
+      '--platform',
+      TF_WHEEL.platform,
+      '--implementation',
+      'cp',
+      '--dest',
+      work,
+      `${TF_WHEEL.package}==${TF_WHEEL.version}`,
     ]);
-    if (!dl.ok) throw new Error(`pip download of ${TF_WHEEL.package}==${TF_WHEEL.version} failed: ${dl.reason}`);
+    if (!dl.ok)
+      throw new Error(
+        `pip download of ${TF_WHEEL.package}==${TF_WHEEL.version} failed: ${dl.reason}`,
+      );
     const wheel = path.join(work, TF_WHEEL.file);
     if (!existsSync(wheel)) throw new Error(`pip did not produce ${TF_WHEEL.file}`);
     const digest = await sha256(wheel);
     if (digest !== TF_WHEEL.sha256) {
-      throw new Error(`checksum mismatch for ${TF_WHEEL.file}: got ${digest}, expected ${TF_WHEEL.sha256}`);
+      throw new Error(
+        `checksum mismatch for ${TF_WHEEL.file}: got ${digest}, expected ${TF_WHEEL.sha256}`,
+      );
     }
-    log(`verified ${TF_WHEEL.file} (sha256 ${digest.slice(0, 16)}...); extracting libraries and headers`);
+    log(
+      `verified ${TF_WHEEL.file} (sha256 ${digest.slice(0, 16)}...); extracting libraries and headers`,
+    );
     const extract = `
 import sys, zipfile, os
 wheel, out, libs, dirs = sys.argv[1], sys.argv[2], sys.argv[3].split(','), sys.argv[4].split(',')
@@ -181,13 +218,24 @@ with zipfile.ZipFile(wheel) as z:
                     break
                 dst.write(b)
 `;
-    const ex = run(python, ['-c', extract, wheel, work, WHEEL_LIBS.join(','), WHEEL_HEADER_DIRS.join(',')]);
+    const ex = run(python, [
+      '-c',
+      extract,
+      wheel,
+      work,
+      WHEEL_LIBS.join(','),
+      WHEEL_HEADER_DIRS.join(','),
+    ]);
     if (!ex.ok) throw new Error(`extracting ${TF_WHEEL.file} failed: ${ex.reason}`);
     for (const lib of WHEEL_LIBS) {
-      if (!existsSync(path.join(work, 'lib', lib))) throw new Error(`${TF_WHEEL.file} has no tensorflow/${lib}`);
+      if (!existsSync(path.join(work, 'lib', lib)))
+        throw new Error(`${TF_WHEEL.file} has no tensorflow/${lib}`);
     }
     rmSync(wheel);
-    writeFileSync(path.join(work, 'complete.json'), `${JSON.stringify({ ...TF_WHEEL, at: new Date().toISOString() }, null, 2)}\n`);
+    writeFileSync(
+      path.join(work, 'complete.json'),
+      `${JSON.stringify({ ...TF_WHEEL, at: new Date().toISOString() }, null, 2)}\n`,
+    );
     rmSync(dest, { recursive: true, force: true });
     mkdirSync(path.dirname(dest), { recursive: true });
     renameSync(work, dest); // atomic: a half-extracted cache never looks complete
@@ -217,16 +265,24 @@ function linkDeps(dir, libs) {
 
 async function wheelInstall(dir) {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    return { ok: false, reason: `the wheel fallback supports Linux x86_64 only (this is ${process.platform}-${process.arch})` };
+    return {
+      ok: false,
+      reason: `the wheel fallback supports Linux x86_64 only (this is ${process.platform}-${process.arch})`,
+    };
   }
   const libs = await cachedWheelLibs();
   linkDeps(dir, libs);
-  const nodePreGyp = createRequire(path.join(dir, 'package.json')).resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp');
+  const nodePreGyp = createRequire(path.join(dir, 'package.json')).resolve(
+    '@mapbox/node-pre-gyp/bin/node-pre-gyp',
+  );
   const env = buildEnv();
   if (!env.npm_config_nodedir) {
     log(`warning: no Node headers next to ${process.execPath}; node-gyp may try to download them`);
   }
-  const built = run(process.execPath, [nodePreGyp, 'install', '--build-from-source'], { cwd: dir, env });
+  const built = run(process.execPath, [nodePreGyp, 'install', '--build-from-source'], {
+    cwd: dir,
+    env,
+  });
   if (!built.ok) return built;
   return probeBinding(dir);
 }
@@ -252,7 +308,9 @@ async function main() {
       return;
     }
     reasons.push(`standard install: ${std.reason}`);
-    log(`standard install did not work (${std.reason}); falling back to the TensorFlow wheel from the Python package index`);
+    log(
+      `standard install did not work (${std.reason}); falling back to the TensorFlow wheel from the Python package index`,
+    );
   }
   let viaWheel;
   try {
@@ -261,7 +319,9 @@ async function main() {
     viaWheel = { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }
   if (viaWheel.ok) {
-    log(`OK: native backend built against the ${TF_WHEEL.package} ${TF_WHEEL.version} wheel (TensorFlow ${viaWheel.tensorflow})`);
+    log(
+      `OK: native backend built against the ${TF_WHEEL.package} ${TF_WHEEL.version} wheel (TensorFlow ${viaWheel.tensorflow})`,
+    );
     return;
   }
   reasons.push(`wheel fallback: ${viaWheel.reason}`);

@@ -38,13 +38,22 @@ if (major < 20 || (major === 20 && minor < 19)) {
 // `npm ci` then rejects the lockfile as out of sync. `npm install` still takes
 // every version from package-lock.json.
 step('npm dependencies', npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
-step('native TensorFlow backend (@tensorflow/tfjs-node)', process.execPath, ['scripts/setup-tfjs-node.mjs']);
+step('native TensorFlow backend (@tensorflow/tfjs-node)', process.execPath, [
+  'scripts/setup-tfjs-node.mjs',
+]);
 step('build all packages', npm, ['run', 'build']);
 ensureChromium();
-console.log(`\nsetup done in ${((Date.now() - started) / 1000).toFixed(0)} s. Next: \`npm test\`, then \`npm run bench\`.`);
+console.log(
+  `\nsetup done in ${((Date.now() - started) / 1000).toFixed(0)} s. Next: \`npm test\`, then \`npm run bench\`.`,
+);
 
 function findChromium() {
-  const candidates = [process.env.TRIT_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+  const candidates = [
+    process.env.TRIT_CHROMIUM,
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome',
+  ];
   return candidates.find((c) => c && existsSync(c));
 }
 
@@ -58,7 +67,10 @@ function ensureChromium() {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (process.platform === 'linux' && root && existsSync('/usr/bin/apt-get')) {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    for (const args of [['update', '-qq'], ['install', '-y', '-qq', 'chromium']]) {
+    for (const args of [
+      ['update', '-qq'],
+      ['install', '-y', '-qq', 'chromium'],
+    ]) {
       console.log(`$ apt-get ${args.join(' ')}`);
       const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
       if (r.status !== 0) break;

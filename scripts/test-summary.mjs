@@ -24,7 +24,9 @@ for (const name of readdirSync(packagesDir).sort()) {
   const p = r.numPassedTests ?? 0;
   const f = (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
   const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  console.log(`  ${name.padEnd(16)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`);
+  console.log(
+    `  ${name.padEnd(16)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`,
+  );
   passed += p;
   failed += f;
   skipped += s;

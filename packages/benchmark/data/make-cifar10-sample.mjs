@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Rebuilds cifar10-sample.tar.gz from the JPEG CIFAR-10 copy, deterministically:
 //   node packages/benchmark/data/make-cifar10-sample.mjs [path/to/cifar10-jpeg.tar.gz] [--train N] [--test N]
+// Needs the built package (`npm run build`): the class list is @trit/benchmark's CIFAR10_CLASSES.
 // Selection: per class, the first N train and M test files in file-name order
 // (0000.jpg, 0001.jpg, ...), bytes copied unchanged. The archive is byte-for-byte
 // reproducible: sorted entries, fixed mtime, no owner, gzip level 9.
@@ -9,20 +10,9 @@ import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CIFAR10_CLASSES as CLASSES } from '@trit/benchmark';
 import { create, list } from 'tar';
 
-const CLASSES = [
-  'airplane',
-  'automobile',
-  'bird',
-  'cat',
-  'deer',
-  'dog',
-  'frog',
-  'horse',
-  'ship',
-  'truck',
-];
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const flag = (name, def) => {

@@ -1,10 +1,19 @@
-export {};
+export { type MethodSummary, runsCsv, summarize, summaryMarkdown } from './bench/aggregate.js';
+export { type BenchMeta, writeBenchOutputs } from './bench/outputs.js';
+export { type DataSpec, getPreset, type ModelSpec, PRESETS, type Preset } from './bench/presets.js';
+export { type ReportContext, renderReport } from './bench/report.js';
+export { loadPresetData } from './cli/load-data.js';
+export {
+  type BenchOptions,
+  buildModel,
+  collectRuns,
+  gridSlice,
+  machineInfo,
+  type RunResult,
+  runBench,
+  runDirName,
+} from './bench/run.js';
 export * from './data/index.js';
+export * from './export/index.js';
 export * from './models/index.js';
 export * from './training/index.js';
-export { getPreset, PRESETS, type DataSpec, type ModelSpec, type Preset } from './bench/presets.js';
-export { buildModel, collectRuns, gridSlice, machineInfo, runBench, runDirName, type BenchOptions, type RunResult } from './bench/run.js';
-export { runsCsv, summarize, summaryMarkdown, type MethodSummary } from './bench/aggregate.js';
-export { renderReport, type ReportContext } from './bench/report.js';
-export { writeBenchOutputs, type BenchMeta } from './bench/outputs.js';
-export * from './export/index.js';

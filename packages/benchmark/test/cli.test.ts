@@ -42,6 +42,8 @@ describe('trit (child process)', () => {
   it('`trit models` prints the table with the ResNet sizes of He et al.', async () => {
     const r = await runCli(['models']);
     expect(r.code).toBe(0);
+    // a backend is initialised first, so tfjs prints no "install our node backend" banner
+    expect(r.stderr).not.toContain('looks like you are running TensorFlow.js in Node.js');
     // params/1e6 to 3 decimals (271098, 466426, 661754, 857082, 274042),
     // MACs/1e6 to 1 decimal (40551040, ...), FLOPs = 2 x MACs.
     expect(r.stdout.trim().split('\n')).toEqual([

@@ -1,8 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  DatasetError,
   getDatasetPreset,
   importDataset,
   listDatasets,
@@ -10,31 +9,10 @@ import {
   registerDataset,
   unregisterDataset,
 } from '../src/data/index.js';
-import { ls, makeCifarFolder, makeTar, removeDir, tempDir } from './data-fixtures/fixtures.js';
+import { ls, makeCifarFolder, makeTar } from './data-fixtures/fixtures.js';
+import { dataDir, expectError, useTempWorkspace, work } from './data-fixtures/workspace.js';
 
-let work: string;
-let dataDir: string;
-beforeEach(async () => {
-  work = await tempDir();
-  dataDir = join(work, 'cache');
-});
-afterEach(async () => removeDir(work));
-
-async function expectError(
-  p: Promise<unknown>,
-  code: string,
-  ...parts: (string | RegExp)[]
-): Promise<DatasetError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DatasetError);
-  const e = err as DatasetError;
-  expect(e.code).toBe(code);
-  for (const part of parts) expect(e.message).toMatch(part);
-  return e;
-}
+useTempWorkspace();
 
 async function cifarArchive(name = 'c.tar.gz'): Promise<string> {
   await makeCifarFolder(join(work, 'src'), { perClass: { train: 2, test: 1 } });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DatasetError, importDataset, loadDataset } from '../src/data/index.js';
+import { describe, expect, it } from 'vitest';
+import { importDataset, loadDataset } from '../src/data/index.js';
 import {
   binPixel,
   cifarRecord,
@@ -12,32 +12,10 @@ import {
   makeTar,
   removeDir,
   rgbPixels,
-  tempDir,
 } from './data-fixtures/fixtures.js';
+import { dataDir, expectError, useTempWorkspace, work } from './data-fixtures/workspace.js';
 
-let work: string;
-let dataDir: string;
-beforeEach(async () => {
-  work = await tempDir();
-  dataDir = join(work, 'cache');
-});
-afterEach(async () => removeDir(work));
-
-async function expectError(
-  p: Promise<unknown>,
-  code: string,
-  ...parts: (string | RegExp)[]
-): Promise<DatasetError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DatasetError);
-  const e = err as DatasetError;
-  expect(e.code).toBe(code);
-  for (const part of parts) expect(e.message).toMatch(part);
-  return e;
-}
+useTempWorkspace();
 
 describe('CIFAR-10 binary release', () => {
   it('imports a folder: planar CHW records become HWC pixels, labels and order kept', async () => {

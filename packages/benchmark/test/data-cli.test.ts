@@ -5,24 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Command } from 'commander';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { registerDataCommands } from '../src/cli/data-command.js';
 import { DatasetError } from '../src/data/index.js';
-import {
-  makeCifarBinary,
-  makeCifarFolder,
-  makeTar,
-  removeDir,
-  tempDir,
-} from './data-fixtures/fixtures.js';
+import { makeCifarBinary, makeCifarFolder, makeTar } from './data-fixtures/fixtures.js';
+import { dataDir, useTempWorkspace, work } from './data-fixtures/workspace.js';
 
-let work: string;
-let dataDir: string;
-beforeEach(async () => {
-  work = await tempDir();
-  dataDir = join(work, 'cache');
-});
-afterEach(async () => removeDir(work));
+useTempWorkspace();
 
 class Capture extends Writable {
   text = '';

@@ -3,10 +3,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   CIFAR10_BINARY_DOWNLOAD,
-  DatasetError,
   type DownloadSource,
   defaultDownloadSources,
   downloadDataset,
@@ -14,6 +13,7 @@ import {
   type ProgressEvent,
 } from '../src/data/index.js';
 import { ls, makeCifarBinary, makeTar, removeDir, tempDir } from './data-fixtures/fixtures.js';
+import { dataDir, expectError, useTempWorkspace } from './data-fixtures/workspace.js';
 
 /** A local HTTP server for one file, with Range support and scripted failures. */
 interface Served {
@@ -30,8 +30,6 @@ interface Served {
 
 let fixtures: string;
 let served: Served;
-let work: string;
-let dataDir: string;
 
 beforeAll(async () => {
   fixtures = await tempDir();
@@ -83,14 +81,12 @@ afterAll(async () => {
   await new Promise((resolve) => served.server.close(resolve));
   await removeDir(fixtures);
 });
-beforeEach(async () => {
-  work = await tempDir();
-  dataDir = join(work, 'cache');
+useTempWorkspace();
+beforeEach(() => {
   served.ranges = [];
   served.interruptNext = 0;
   served.ignoreRange = false;
 });
-afterEach(async () => removeDir(work));
 
 function table(sha256?: string): Record<string, DownloadSource> {
   return {
@@ -100,22 +96,6 @@ function table(sha256?: string): Record<string, DownloadSource> {
       fileName: 'cifar-10-binary.tar.gz',
     },
   };
-}
-
-async function expectError(
-  p: Promise<unknown>,
-  code: string,
-  ...parts: (string | RegExp)[]
-): Promise<DatasetError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DatasetError);
-  const e = err as DatasetError;
-  expect(e.code).toBe(code);
-  for (const part of parts) expect(e.message).toMatch(part);
-  return e;
 }
 
 describe('downloadDataset', () => {

@@ -1,9 +1,8 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DatasetError, importDataset, loadDataset } from '../src/data/index.js';
+import { describe, expect, it } from 'vitest';
+import { CIFAR10_CLASSES, importDataset, loadDataset } from '../src/data/index.js';
 import {
-  CLASSES,
   cifarPixel,
   grayImage,
   imageAt,
@@ -13,36 +12,17 @@ import {
   makeTar,
   png,
   put,
-  removeDir,
   rgbPixels,
-  tempDir,
 } from './data-fixtures/fixtures.js';
+import {
+  dataDir,
+  expectError,
+  sameBytes,
+  useTempWorkspace,
+  work,
+} from './data-fixtures/workspace.js';
 
-let work: string;
-let dataDir: string;
-beforeEach(async () => {
-  work = await tempDir();
-  dataDir = join(work, 'cache');
-});
-afterEach(async () => removeDir(work));
-
-async function expectError(
-  p: Promise<unknown>,
-  code: string,
-  ...parts: (string | RegExp)[]
-): Promise<DatasetError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DatasetError);
-  const e = err as DatasetError;
-  expect(e.code).toBe(code);
-  for (const part of parts) expect(e.message).toMatch(part);
-  return e;
-}
-
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+useTempWorkspace();
 
 describe('CIFAR-10 image folders', () => {
   it('imports a .tar.gz: class order, natural file order, exact PNG pixels, meta', async () => {
@@ -61,16 +41,18 @@ describe('CIFAR-10 image folders', () => {
     // Class-major order: 11 airplanes (label 0), then 11 automobiles, ...
     expect(Array.from(train.labels.slice(9, 13))).toEqual([0, 0, 1, 1]);
     // Image 10 is airplane/10.png (natural order: 0..9, 10), image 11 automobile/0.png.
-    expect(same(imageAt(train.images, 10), rgbPixels(32, 32, cifarPixel('train', 0, 10)))).toBe(
-      true,
-    );
-    expect(same(imageAt(train.images, 11), rgbPixels(32, 32, cifarPixel('train', 1, 0)))).toBe(
+    expect(
+      sameBytes(imageAt(train.images, 10), rgbPixels(32, 32, cifarPixel('train', 0, 10))),
+    ).toBe(true);
+    expect(sameBytes(imageAt(train.images, 11), rgbPixels(32, 32, cifarPixel('train', 1, 0)))).toBe(
       true,
     );
     // truck (label 9), image 1 of test = index 9*2 + 1
     const test = await loadDataset('cifar10', 'test', { dataDir });
     expect(test.labels[19]).toBe(9);
-    expect(same(imageAt(test.images, 19), rgbPixels(32, 32, cifarPixel('test', 9, 1)))).toBe(true);
+    expect(sameBytes(imageAt(test.images, 19), rgbPixels(32, 32, cifarPixel('test', 9, 1)))).toBe(
+      true,
+    );
     expect(test.meta).toMatchObject({
       formatVersion: 1,
       dataset: 'cifar10',
@@ -85,7 +67,8 @@ describe('CIFAR-10 image folders', () => {
       dtype: 'uint8',
       labelType: 'uint8',
       classes: 10,
-      classNames: CLASSES,
+      // The CIFAR-10 class names in label order, written out independently of CIFAR10_CLASSES.
+      classNames: 'airplane automobile bird cat deer dog frog horse ship truck'.split(' '),
       classCounts: [2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
       source: { path: archive, kind: 'archive', layout: 'cifar10-folder' },
       skipped: { count: 0, items: [] },
@@ -111,7 +94,10 @@ describe('CIFAR-10 image folders', () => {
     const base = join(work, 'cifar10-jpeg');
     for (const split of ['train', 'test']) {
       for (let l = 0; l < 10; l++)
-        await put(join(base, split, CLASSES[l]!, '0000.jpg'), await jpeg(32, 32, () => 20 * l + 5));
+        await put(
+          join(base, split, CIFAR10_CLASSES[l]!, '0000.jpg'),
+          await jpeg(32, 32, () => 20 * l + 5),
+        );
     }
     const r = await importDataset('cifar10', { from: work, dataDir });
     expect(r.splits.train.count).toBe(10);
@@ -134,7 +120,7 @@ describe('CIFAR-10 image folders', () => {
     const bird = imageAt(train.images, 2);
     expect(Array.from(bird.subarray(489, 492))).toEqual([29, 29, 29]);
     expect(
-      same(
+      sameBytes(
         bird,
         rgbPixels(32, 32, (x, y) => x * 8 + y),
       ),
@@ -187,7 +173,7 @@ describe('CIFAR-10 image folders', () => {
     expect(train.meta.skipped.count).toBe(1);
     expect(train.meta.skipped.items[0]!.path).toBe(join(base, 'train', 'deer', '1.png'));
     // deer = label 4: images 0 and 2 remain, at indices 12 and 13.
-    expect(same(imageAt(train.images, 13), rgbPixels(32, 32, cifarPixel('train', 4, 2)))).toBe(
+    expect(sameBytes(imageAt(train.images, 13), rgbPixels(32, 32, cifarPixel('train', 4, 2)))).toBe(
       true,
     );
     const test = await loadDataset('cifar10', 'test', { dataDir });
@@ -296,7 +282,7 @@ describe('CIFAR-10 image folders', () => {
     expect(r.splits.test.classCounts).toEqual([2, 2]);
     const train = await loadDataset('cifar10', 'train', { dataDir });
     // automobile's 10 images are 0.png ... 9.png (10.png and 11.png sort after 9.png and are dropped)
-    expect(same(imageAt(train.images, 19), rgbPixels(32, 32, cifarPixel('train', 1, 9)))).toBe(
+    expect(sameBytes(imageAt(train.images, 19), rgbPixels(32, 32, cifarPixel('train', 1, 9)))).toBe(
       true,
     );
     expect(train.meta.selection).toMatchObject({ classes: 2, perClass: 10 });

@@ -1,44 +1,17 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DatasetError, importDataset, loadDataset } from '../src/data/index.js';
+import { describe, expect, it } from 'vitest';
+import { importDataset, loadDataset } from '../src/data/index.js';
+import { grayImage, imageAt, ls, makeTar, png, put, rgbPixels } from './data-fixtures/fixtures.js';
 import {
-  grayImage,
-  imageAt,
-  ls,
-  makeTar,
-  png,
-  put,
-  removeDir,
-  rgbPixels,
-  tempDir,
-} from './data-fixtures/fixtures.js';
+  dataDir,
+  expectError,
+  sameBytes,
+  useTempWorkspace,
+  work,
+} from './data-fixtures/workspace.js';
 
-let work: string;
-let dataDir: string;
-beforeEach(async () => {
-  work = await tempDir();
-  dataDir = join(work, 'cache');
-});
-afterEach(async () => removeDir(work));
-
-async function expectError(
-  p: Promise<unknown>,
-  code: string,
-  ...parts: (string | RegExp)[]
-): Promise<DatasetError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(DatasetError);
-  const e = err as DatasetError;
-  expect(e.code).toBe(code);
-  for (const part of parts) expect(e.message).toMatch(part);
-  return e;
-}
-
-const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+useTempWorkspace();
 
 // 12 classes; wnids.txt is deliberately NOT sorted (Tiny ImageNet's canonical order is the file's).
 const WNIDS = Array.from({ length: 12 }, (_, i) =>
@@ -102,12 +75,12 @@ describe('Tiny ImageNet layout', () => {
     expect(train.meta.selection.classes).toBe(10);
     // class 5, image 1 -> index 11
     expect(train.labels[11]).toBe(5);
-    expect(same(imageAt(train.images, 11, 64), rgbPixels(64, 64, tinyPixel(5, 1, false)))).toBe(
-      true,
-    );
+    expect(
+      sameBytes(imageAt(train.images, 11, 64), rgbPixels(64, 64, tinyPixel(5, 1, false))),
+    ).toBe(true);
     // grayscale train image (class 3, image 1 -> index 7) expanded to RGB
     expect(
-      same(
+      sameBytes(
         imageAt(train.images, 7, 64),
         rgbPixels(64, 64, (x, y) => x + y),
       ),
@@ -118,7 +91,9 @@ describe('Tiny ImageNet layout', () => {
     expect(Array.from(val.labels)).toEqual([
       0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9,
     ]);
-    expect(same(imageAt(val.images, 9, 64), rgbPixels(64, 64, tinyPixel(4, 1, true)))).toBe(true);
+    expect(sameBytes(imageAt(val.images, 9, 64), rgbPixels(64, 64, tinyPixel(4, 1, true)))).toBe(
+      true,
+    );
   });
 
   it('perClass applies per split and classes beyond wnids.txt are an error', async () => {

@@ -29,7 +29,12 @@ interface CanvasLike {
 }
 interface ChartLike {
   readonly config: { readonly type: string };
-  readonly data: { readonly datasets: readonly { readonly data: readonly unknown[] }[] };
+  readonly data: {
+    readonly datasets: readonly { readonly label: string; readonly data: readonly unknown[] }[];
+  };
+  readonly scales: Readonly<
+    Record<string, { readonly ticks: readonly { readonly value: number }[] }>
+  >;
 }
 interface PageGlobals {
   readonly document: { querySelectorAll(selector: string): Iterable<CanvasLike> };
@@ -193,6 +198,8 @@ describe('renderReport in headless Chromium', () => {
           colours: colours.size,
           type: chart.config.type,
           datasets: chart.data.datasets.length,
+          labels: chart.data.datasets.map((d) => d.label),
+          xTicks: chart.config.type === 'line' ? chart.scales.x!.ticks.map((t) => t.value) : [],
           points: chart.data.datasets.map((d) => d.data.length),
           dataUrlLength: canvas.toDataURL('image/png').length,
         };
@@ -213,6 +220,13 @@ describe('renderReport in headless Chromium', () => {
     // accuracy: one line per run with one point per epoch
     expect(byId.accuracy!.datasets).toBe(6);
     expect(byId.accuracy!.points).toEqual([2, 2, 2, 2, 2, 2]);
+    // legend in the summary table's method order, not alphabetical
+    expect(byId.accuracy!.labels).toEqual(METHODS.map((m) => `${m} (seed 0)`));
+    // epoch axes: whole-number ticks only (a 2-epoch run would otherwise get 1.1, 1.2, ...)
+    for (const c of charts.filter((c) => c.type === 'line')) {
+      expect(c.xTicks.length, c.id).toBeGreaterThan(1);
+      expect(c.xTicks.every(Number.isInteger), `${c.id}: ${c.xTicks.join(', ')}`).toBe(true);
+    }
     // TTQ/HLA curves start at epoch 0 (before fine-tuning): 3 points for 2 epochs
     expect(byId['ttq-scales']!.points.every((n) => n === 3)).toBe(true);
     expect(byId['hla-cosine']!.points.every((n) => n === 3)).toBe(true);

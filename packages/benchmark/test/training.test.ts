@@ -5,9 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, quantizeModel } from '@trit/quant-core';
 import { testBackends, withBackend } from '@trit/quant-core/testing';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Rng } from '../src/data/prng.js';
 import { loadCheckpoint, readCheckpointIndex } from '../src/training/checkpoint.js';
 import { learningRateAt, type ScheduleConfig } from '../src/training/optimizer.js';
-import { mulberry32 } from '../src/training/synthetic-data.js';
 import {
   type TrainConfigInput,
   type TrainData,
@@ -180,9 +180,9 @@ describe('weight-decay groups', () => {
     numTrain: 8,
     numTest: 8,
     *trainBatches() {
-      const rand = mulberry32(5);
+      const rng = new Rng(5);
       yield {
-        x: Float32Array.from({ length: 8 * 32 }, () => rand() * 2 - 1),
+        x: Float32Array.from({ length: 8 * 32 }, () => rng.next() * 2 - 1),
         labels: [0, 1, 0, 1, 1, 0, 1, 0],
         count: 8,
       };

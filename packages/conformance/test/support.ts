@@ -16,6 +16,7 @@ import {
   type QuantizerSpec,
   type TrainingProgress,
 } from '@trit/quant-core';
+import { seededRandom } from '@trit/quant-core/testing';
 
 /** Every quantizer registered once the four algorithm packages are imported (plus fp32 and bwn). */
 export const QUANTIZERS = listQuantizers();
@@ -89,19 +90,7 @@ export function smallModel(quantizer: QuantizerSpec, seed = 1): tf.LayersModel {
   });
 }
 
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Standard normal numbers from {@link rng} (Box–Muller). */
+/** Standard normal numbers from a uniform [0, 1) source (Box–Muller). */
 function gaussian(next: () => number): () => number {
   return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
 }
@@ -119,7 +108,7 @@ export function bars(
   noise = 0.3,
 ): { x: tf.Tensor4D; y: tf.Tensor2D; labels: number[] } {
   const S = 16;
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const normal = gaussian(next);
   const pixels = new Float32Array(n * S * S);
   const labels: number[] = [];

@@ -46,3 +46,18 @@ export function tensorGrowth(step: () => void, steps = 5): number {
   for (let i = 0; i < steps; i++) step();
   return (tf.memory().numTensors - before) / steps;
 }
+
+/**
+ * Deterministic uniform numbers in [0, 1) from a 32-bit seed (mulberry32):
+ * the same stream on every platform and backend, so failures reproduce.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

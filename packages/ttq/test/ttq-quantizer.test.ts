@@ -158,7 +158,10 @@ describe.each(backends)('TTQQuantizer init on %s', (backend) => {
       expect(wp).toBeCloseTo(0.35, 6);
       expect(wn).toBeCloseTo(0.35, 6);
       // [-0.4, -0.2, 0.01]: Δ = 0.02, negative kept {0.4, 0.2} -> 0.3; 0.01 not kept -> 0.3
-      const [wp2, wn2] = initOf(new TTQQuantizer({ init: 'mean' }), tf.tensor1d([-0.4, -0.2, 0.01]));
+      const [wp2, wn2] = initOf(
+        new TTQQuantizer({ init: 'mean' }),
+        tf.tensor1d([-0.4, -0.2, 0.01]),
+      );
       expect(wp2).toBeCloseTo(0.3, 6);
       expect(wn2).toBeCloseTo(0.3, 6);
     }));
@@ -170,9 +173,9 @@ describe.each(backends)('TTQQuantizer init on %s', (backend) => {
 
   it("'mean' rejects a NaN kernel; ttqInitScales validates its arguments", () =>
     withBackend(backend, () => {
-      expect(() => initOf(new TTQQuantizer({ init: 'mean' }), tf.tensor1d([0.1, Number.NaN]))).toThrow(
-        /ttq: the kernel .* contains NaN/,
-      );
+      expect(() =>
+        initOf(new TTQQuantizer({ init: 'mean' }), tf.tensor1d([0.1, Number.NaN])),
+      ).toThrow(/ttq: the kernel .* contains NaN/);
       expect(() => ttqInitScales(tf.tensor1d(W6), 'max' as never)).toThrow(
         'ttq: option "init" must be one of "one", "mean", got "max"',
       );

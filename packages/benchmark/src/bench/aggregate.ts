@@ -24,7 +24,10 @@ const std = (xs: readonly number[]) => {
 };
 
 /** Groups runs by method, in `order` (then any others alphabetically). */
-export function summarize(runs: readonly RunResult[], order: readonly string[] = []): MethodSummary[] {
+export function summarize(
+  runs: readonly RunResult[],
+  order: readonly string[] = [],
+): MethodSummary[] {
   const methods = [...new Set(runs.map((r) => r.method))].sort((a, b) => {
     const ia = order.indexOf(a);
     const ib = order.indexOf(b);
@@ -51,11 +54,17 @@ export function summarize(runs: readonly RunResult[], order: readonly string[] =
 }
 
 function duration(seconds: number): string {
-  return seconds < 120 ? `${seconds.toFixed(1)} s` : seconds < 7200 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(2)} h`;
+  return seconds < 120
+    ? `${seconds.toFixed(1)} s`
+    : seconds < 7200
+      ? `${(seconds / 60).toFixed(1)} min`
+      : `${(seconds / 3600).toFixed(2)} h`;
 }
 
 function kib(bytes: number): string {
-  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+  return bytes >= 1 << 20
+    ? `${(bytes / (1 << 20)).toFixed(2)} MiB`
+    : `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 /** The summary as a Markdown table. */
@@ -66,7 +75,8 @@ export function summaryMarkdown(rows: readonly MethodSummary[]): string {
   ];
   for (const r of rows) {
     const acc = `${(r.accuracyMean * 100).toFixed(2)} ± ${(r.accuracyStd * 100).toFixed(2)}`;
-    const gap = r.gapToFp32 === null ? 'n/a' : `${r.gapToFp32 >= 0 ? '+' : ''}${r.gapToFp32.toFixed(2)}`;
+    const gap =
+      r.gapToFp32 === null ? 'n/a' : `${r.gapToFp32 >= 0 ? '+' : ''}${r.gapToFp32.toFixed(2)}`;
     lines.push(
       `| ${r.method} | ${r.seeds.length} | ${acc} | ${gap} | ${kib(r.weightMemoryBytes)} | ${r.compressionRatio.toFixed(1)}x | ${(r.sparsity * 100).toFixed(1)}% | ${r.trainImagesPerSecond.toFixed(0)} | ${duration(r.wallSeconds)} |`,
     );

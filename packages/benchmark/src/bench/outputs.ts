@@ -1,6 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runsCsv, summarize, summaryMarkdown, type MethodSummary } from './aggregate.js';
+import { type MethodSummary, runsCsv, summarize, summaryMarkdown } from './aggregate.js';
 import { renderReport } from './report.js';
 import type { RunResult } from './run.js';
 
@@ -22,10 +22,17 @@ function writeAtomic(file: string, text: string): void {
 }
 
 /** Writes results.json, results.csv, summary.md and report.html into `outDir`. */
-export function writeBenchOutputs(outDir: string, runs: readonly RunResult[], meta: BenchMeta): MethodSummary[] {
+export function writeBenchOutputs(
+  outDir: string,
+  runs: readonly RunResult[],
+  meta: BenchMeta,
+): MethodSummary[] {
   const summary = summarize(runs, meta.methodOrder);
   const generatedAt = new Date().toISOString();
-  writeAtomic(path.join(outDir, 'results.json'), `${JSON.stringify({ ...meta, generatedAt, summary, runs }, null, 1)}\n`);
+  writeAtomic(
+    path.join(outDir, 'results.json'),
+    `${JSON.stringify({ ...meta, generatedAt, summary, runs }, null, 1)}\n`,
+  );
   writeAtomic(path.join(outDir, 'results.csv'), runsCsv(runs));
   const backend = `${meta.backend.name}${meta.backend.tensorflowVersion ? ` (TensorFlow ${meta.backend.tensorflowVersion})` : ''}`;
   const machine = Object.values(meta.machine).join(', ');
@@ -45,7 +52,13 @@ export function writeBenchOutputs(outDir: string, runs: readonly RunResult[], me
   writeAtomic(path.join(outDir, 'summary.md'), md);
   writeAtomic(
     path.join(outDir, 'report.html'),
-    renderReport(runs, summary, { title: `trit bench: ${meta.preset}`, command: meta.command, backend, machine, generatedAt }),
+    renderReport(runs, summary, {
+      title: `trit bench: ${meta.preset}`,
+      command: meta.command,
+      backend,
+      machine,
+      generatedAt,
+    }),
   );
   return summary;
 }

@@ -2,13 +2,29 @@ import type { TrainConfigInput } from '../training/train.js';
 
 /** How a model is built for a preset. */
 export type ModelSpec =
-  | { readonly type: 'resnet-cifar'; readonly depth: number; readonly shortcut?: 'A' | 'B'; readonly widths?: [number, number, number] }
+  | {
+      readonly type: 'resnet-cifar';
+      readonly depth: number;
+      readonly shortcut?: 'A' | 'B';
+      readonly widths?: [number, number, number];
+    }
   | { readonly type: 'resnet18-64'; readonly widths?: [number, number, number, number] };
 
 /** Where a preset's data comes from. */
 export type DataSpec =
-  | { readonly type: 'synthetic'; readonly size: number; readonly numClasses: number; readonly numTrain: number; readonly numTest: number }
-  | { readonly type: 'dataset'; readonly name: string; readonly classes?: number; readonly perClass?: number };
+  | {
+      readonly type: 'synthetic';
+      readonly size: number;
+      readonly numClasses: number;
+      readonly numTrain: number;
+      readonly numTest: number;
+    }
+  | {
+      readonly type: 'dataset';
+      readonly name: string;
+      readonly classes?: number;
+      readonly perClass?: number;
+    };
 
 /**
  * A benchmark protocol. `finetune`: train FP32 once per seed, then fine-tune
@@ -34,39 +50,58 @@ export interface Preset {
 
 const ALL_METHODS = ['fp32', 'bwn', 'twn', 'ttq', 'sq', 'hla'] as const;
 
+/** `epochs` of SGD (momentum 0.9) at the constant learning rate `lr`. */
+function sgdConstant(epochs: number, batchSize: number, lr: number): TrainConfigInput {
+  return {
+    epochs,
+    batchSize,
+    optimizer: { type: 'sgd', lr, momentum: 0.9 },
+    schedule: { type: 'constant' },
+  };
+}
+
+/**
+ * `epochs` of SGD (momentum 0.9): `warmupEpochs` of linear warm-up to `lr`,
+ * then cosine decay to `minLr`.
+ */
+function sgdCosine(
+  epochs: number,
+  batchSize: number,
+  lr: number,
+  { warmupEpochs, minLr }: { warmupEpochs: number; minLr: number },
+): TrainConfigInput {
+  return {
+    epochs,
+    batchSize,
+    optimizer: { type: 'sgd', lr, momentum: 0.9 },
+    schedule: { type: 'cosine', warmupEpochs, minLr },
+  };
+}
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
   smoke: {
     name: 'smoke',
-    description: 'tiny ResNet-8 on a 16x16 synthetic 4-class task, a few seconds per method (tests and CI)',
+    description:
+      'tiny ResNet-8 on a 16x16 synthetic 4-class task, a few seconds per method (tests and CI)',
     data: { type: 'synthetic', size: 16, numClasses: 4, numTrain: 256, numTest: 64 },
     model: { type: 'resnet-cifar', depth: 8, widths: [8, 16, 32] },
     protocol: 'finetune',
     methods: ALL_METHODS,
     seeds: [0],
-    pretrain: { epochs: 2, batchSize: 32, optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { type: 'constant' } },
-    finetune: { epochs: 2, batchSize: 32, optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9 }, schedule: { type: 'constant' } },
+    pretrain: sgdConstant(2, 32, 0.05),
+    finetune: sgdConstant(2, 32, 0.01),
   },
   quick: {
     name: 'quick',
-    description: 'ResNet-20 on the committed CIFAR-10 sample, about 15 minutes on 2 cores with the native backend',
+    description:
+      'ResNet-20 on the committed CIFAR-10 sample, about 15 minutes on 2 cores with the native backend',
     data: { type: 'dataset', name: 'cifar10-sample' },
     model: { type: 'resnet-cifar', depth: 20 },
     protocol: 'finetune',
     methods: ALL_METHODS,
     seeds: [0],
-    pretrain: {
-      epochs: 8,
-      batchSize: 128,
-      optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9 },
-      schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0.001 },
-    },
-    finetune: {
-      epochs: 3,
-      batchSize: 128,
-      optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9 },
-      schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0.0005 },
-    },
+    pretrain: sgdCosine(8, 128, 0.1, { warmupEpochs: 1, minLr: 0.001 }),
+    finetune: sgdCosine(3, 128, 0.01, { warmupEpochs: 0, minLr: 0.0005 }),
   },
   'cifar10-resnet20': {
     name: 'cifar10-resnet20',
@@ -76,18 +111,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     protocol: 'finetune',
     methods: ALL_METHODS,
     seeds: [0],
-    pretrain: {
-      epochs: 30,
-      batchSize: 128,
-      optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9 },
-      schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0 },
-    },
-    finetune: {
-      epochs: 5,
-      batchSize: 128,
-      optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9 },
-      schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0 },
-    },
+    pretrain: sgdCosine(30, 128, 0.1, { warmupEpochs: 1, minLr: 0 }),
+    finetune: sgdCosine(5, 128, 0.01, { warmupEpochs: 0, minLr: 0 }),
   },
   'tiny-imagenet-10': {
     name: 'tiny-imagenet-10',
@@ -97,18 +122,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     protocol: 'finetune',
     methods: ALL_METHODS,
     seeds: [0],
-    pretrain: {
-      epochs: 20,
-      batchSize: 64,
-      optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 },
-      schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0 },
-    },
-    finetune: {
-      epochs: 6,
-      batchSize: 64,
-      optimizer: { type: 'sgd', lr: 0.005, momentum: 0.9 },
-      schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0 },
-    },
+    pretrain: sgdCosine(20, 64, 0.05, { warmupEpochs: 1, minLr: 0 }),
+    finetune: sgdCosine(6, 64, 0.005, { warmupEpochs: 0, minLr: 0 }),
   },
   'tiny-imagenet-100': {
     name: 'tiny-imagenet-100',
@@ -118,18 +133,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     protocol: 'finetune',
     methods: ALL_METHODS,
     seeds: [0],
-    pretrain: {
-      epochs: 30,
-      batchSize: 64,
-      optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 },
-      schedule: { type: 'cosine', warmupEpochs: 1, minLr: 0 },
-    },
-    finetune: {
-      epochs: 8,
-      batchSize: 64,
-      optimizer: { type: 'sgd', lr: 0.005, momentum: 0.9 },
-      schedule: { type: 'cosine', warmupEpochs: 0, minLr: 0 },
-    },
+    pretrain: sgdCosine(30, 64, 0.05, { warmupEpochs: 1, minLr: 0 }),
+    finetune: sgdCosine(8, 64, 0.005, { warmupEpochs: 0, minLr: 0 }),
   },
 };
 

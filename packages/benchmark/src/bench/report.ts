@@ -13,7 +13,18 @@ interface ChartSpec {
   readonly config: Record<string, unknown>;
 }
 
-const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const PALETTE = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+  '#bcbd22',
+  '#17becf',
+];
 const color = (i: number) => PALETTE[i % PALETTE.length]!;
 
 function escapeHtml(s: string): string {
@@ -25,7 +36,14 @@ function jsonForScript(v: unknown): string {
   return JSON.stringify(v).replace(/</g, '\\u003c');
 }
 
-function lineChart(id: string, title: string, caption: string, xLabel: string, yLabel: string, datasets: object[]): ChartSpec {
+function lineChart(
+  id: string,
+  title: string,
+  caption: string,
+  xLabel: string,
+  yLabel: string,
+  datasets: object[],
+): ChartSpec {
   return {
     id,
     title,
@@ -37,7 +55,8 @@ function lineChart(id: string, title: string, caption: string, xLabel: string, y
         animation: false,
         parsing: false,
         scales: {
-          x: { type: 'linear', title: { display: true, text: xLabel } },
+          // Epochs are whole numbers: no 0.5-epoch ticks on short runs.
+          x: { type: 'linear', title: { display: true, text: xLabel }, ticks: { precision: 0 } },
           y: { title: { display: true, text: yLabel } },
         },
         plugins: { legend: { position: 'right' } },
@@ -46,9 +65,21 @@ function lineChart(id: string, title: string, caption: string, xLabel: string, y
   };
 }
 
-function charts(runs: readonly RunResult[]): ChartSpec[] {
+/**
+ * The charts of the page. Runs are listed in the summary table's method order
+ * (methods missing from it last, alphabetically), then by seed, so legends
+ * read like the table.
+ */
+function charts(runs: readonly RunResult[], methodOrder: readonly string[]): ChartSpec[] {
   const out: ChartSpec[] = [];
-  const sorted = [...runs].sort((a, b) => a.method.localeCompare(b.method) || a.seed - b.seed);
+  const rank = (method: string) => {
+    const i = methodOrder.indexOf(method);
+    return i < 0 ? methodOrder.length : i;
+  };
+  const sorted = [...runs].sort(
+    (a, b) =>
+      rank(a.method) - rank(b.method) || a.method.localeCompare(b.method) || a.seed - b.seed,
+  );
   out.push(
     lineChart(
       'accuracy',
@@ -67,7 +98,16 @@ function charts(runs: readonly RunResult[]): ChartSpec[] {
 
   // Per-layer sparsity at the end of training, one bar group per layer.
   const quantRuns = sorted.filter((r) => r.history.at(-1)!.layers.some((l) => l.bits < 32));
-  const layerNames = [...new Set(quantRuns.flatMap((r) => r.history.at(-1)!.layers.filter((l) => l.bits < 32).map((l) => l.layer)))];
+  const layerNames = [
+    ...new Set(
+      quantRuns.flatMap((r) =>
+        r.history
+          .at(-1)!
+          .layers.filter((l) => l.bits < 32)
+          .map((l) => l.layer),
+      ),
+    ),
+  ];
   if (layerNames.length) {
     out.push({
       id: 'sparsity',
@@ -89,7 +129,10 @@ function charts(runs: readonly RunResult[]): ChartSpec[] {
             };
           }),
         },
-        options: { animation: false, scales: { y: { title: { display: true, text: 'zero codes (%)' } } } },
+        options: {
+          animation: false,
+          scales: { y: { title: { display: true, text: 'zero codes (%)' } } },
+        },
       },
     });
   }
@@ -133,7 +176,10 @@ function charts(runs: readonly RunResult[]): ChartSpec[] {
           data: withInitial(ttq).map((h) => {
             const ls = h.layers.filter((l) => l.bits < 32);
             const n = ls.reduce((a, l) => a + l.numWeights, 0);
-            return { x: h.epoch, y: (100 * ls.reduce((a, l) => a + l.share[k] * l.numWeights, 0)) / Math.max(1, n) };
+            return {
+              x: h.epoch,
+              y: (100 * ls.reduce((a, l) => a + l.share[k] * l.numWeights, 0)) / Math.max(1, n),
+            };
           }),
           borderColor: color(i),
           backgroundColor: color(i),
@@ -148,14 +194,23 @@ function charts(runs: readonly RunResult[]): ChartSpec[] {
     out.push({
       id: 'sq-bits',
       title: `SQ: per-layer bit-width and weight memory vs all-ternary (seed ${sq.seed})`,
-      caption: 'Bars: memory of each layer’s kernel at its final bit-width (1 binary, 2 ternary) and if it were ternary.',
+      caption:
+        'Bars: memory of each layer’s kernel at its final bit-width (1 binary, 2 ternary) and if it were ternary.',
       config: {
         type: 'bar',
         data: {
           labels: last.map((l) => `${l.layer} (${l.bits}-bit)`),
           datasets: [
-            { label: 'SQ (KiB)', data: last.map((l) => (l.numWeights * l.bits) / 8 / 1024), backgroundColor: color(0) },
-            { label: 'all-ternary (KiB)', data: last.map((l) => (l.numWeights * 2) / 8 / 1024), backgroundColor: color(1) },
+            {
+              label: 'SQ (KiB)',
+              data: last.map((l) => (l.numWeights * l.bits) / 8 / 1024),
+              backgroundColor: color(0),
+            },
+            {
+              label: 'all-ternary (KiB)',
+              data: last.map((l) => (l.numWeights * 2) / 8 / 1024),
+              backgroundColor: color(1),
+            },
           ],
         },
         options: { animation: false, scales: { y: { title: { display: true, text: 'KiB' } } } },
@@ -175,7 +230,10 @@ function charts(runs: readonly RunResult[]): ChartSpec[] {
         'cos(W, T)',
         layers.map((name, i) => ({
           label: name,
-          data: withInitial(hla).map((h) => ({ x: h.epoch, y: h.layers.find((l) => l.layer === name)?.extra?.cosine ?? null })),
+          data: withInitial(hla).map((h) => ({
+            x: h.epoch,
+            y: h.layers.find((l) => l.layer === name)?.extra?.cosine ?? null,
+          })),
           borderColor: color(i),
           backgroundColor: color(i),
         })),
@@ -188,7 +246,10 @@ function charts(runs: readonly RunResult[]): ChartSpec[] {
 function chartJsSource(): string {
   // chart.js's exports map hides its UMD bundle; it sits next to the CommonJS entry.
   const require = createRequire(import.meta.url);
-  return readFileSync(path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'), 'utf8');
+  return readFileSync(
+    path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.min.js'),
+    'utf8',
+  );
 }
 
 export interface ReportContext {
@@ -204,14 +265,22 @@ export interface ReportContext {
  * table and the charts: accuracy per epoch, per-layer sparsity, TTQ's scales
  * and code shares over training, SQ's bit-widths and memory, HLA's cosine.
  */
-export function renderReport(runs: readonly RunResult[], summary: readonly MethodSummary[], ctx: ReportContext): string {
-  const specs = charts(runs);
+export function renderReport(
+  runs: readonly RunResult[],
+  summary: readonly MethodSummary[],
+  ctx: ReportContext,
+): string {
+  const methodOrder = summary.map((m) => m.method);
+  const specs = charts(runs, methodOrder);
   const table = summaryMarkdown(summary)
     .trim()
     .split('\n')
     .filter((_, i) => i !== 1)
     .map((line, i) => {
-      const cells = line.split('|').slice(1, -1).map((c) => escapeHtml(c.trim()));
+      const cells = line
+        .split('|')
+        .slice(1, -1)
+        .map((c) => escapeHtml(c.trim()));
       const tag = i === 0 ? 'th' : 'td';
       return `<tr>${cells.map((c) => `<${tag}>${c}</${tag}>`).join('')}</tr>`;
     })

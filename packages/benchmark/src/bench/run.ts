@@ -1,4 +1,11 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -7,7 +14,13 @@ import { modelComplexity } from '../models/complexity.js';
 import { resnetCifar } from '../models/resnet-cifar.js';
 import { resnet18 } from '../models/resnet18.js';
 import { loadCheckpoint } from '../training/checkpoint.js';
-import { type EpochRecord, type LayerStatsRecord, type TrainConfigInput, type TrainData, train } from '../training/train.js';
+import {
+  type EpochRecord,
+  type LayerStatsRecord,
+  type TrainConfigInput,
+  type TrainData,
+  train,
+} from '../training/train.js';
 import type { ModelSpec, Preset } from './presets.js';
 
 /** Everything one (method, seed) run produced. */
@@ -54,7 +67,11 @@ export interface BenchOptions {
   readonly log?: (line: string) => void;
 }
 
-export function buildModel(spec: ModelSpec, data: Pick<TrainData, 'inputShape' | 'numClasses'>, seed: number): tf.LayersModel {
+export function buildModel(
+  spec: ModelSpec,
+  data: Pick<TrainData, 'inputShape' | 'numClasses'>,
+  seed: number,
+): tf.LayersModel {
   if (spec.type === 'resnet-cifar') {
     return resnetCifar({
       depth: spec.depth,
@@ -65,11 +82,20 @@ export function buildModel(spec: ModelSpec, data: Pick<TrainData, 'inputShape' |
       seed: seed * 1000,
     });
   }
-  return resnet18({ numClasses: data.numClasses, inputShape: [...data.inputShape], widths: spec.widths, seed: seed * 1000 });
+  return resnet18({
+    numClasses: data.numClasses,
+    inputShape: [...data.inputShape],
+    widths: spec.widths,
+    seed: seed * 1000,
+  });
 }
 
 /** The grid of (method, seed) pairs, in a fixed order, and the slice a shard runs. */
-export function gridSlice(methods: readonly string[], seeds: readonly number[], shard?: readonly [number, number]) {
+export function gridSlice(
+  methods: readonly string[],
+  seeds: readonly number[],
+  shard?: readonly [number, number],
+) {
   const grid = seeds.flatMap((seed) => methods.map((method) => ({ method, seed })));
   if (!shard) return grid;
   const [i, n] = shard;
@@ -120,7 +146,10 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
   };
   const runConfig: TrainConfigInput =
     preset.protocol === 'finetune'
-      ? { ...(preset.finetune ?? preset.pretrain), ...(options.epochs ? { epochs: options.epochs } : {}) }
+      ? {
+          ...(preset.finetune ?? preset.pretrain),
+          ...(options.epochs ? { epochs: options.epochs } : {}),
+        }
       : { ...preset.pretrain, ...(options.epochs ? { epochs: options.epochs } : {}) };
 
   const results: RunResult[] = [];
@@ -207,7 +236,8 @@ export function collectRuns(dirs: readonly string[]): RunResult[] {
   const byKey = new Map<string, RunResult>();
   for (const dir of dirs) {
     const runs = path.join(dir, 'runs');
-    if (!existsSync(runs)) throw new Error(`${dir}: not a trit bench output folder (no runs/ inside)`);
+    if (!existsSync(runs))
+      throw new Error(`${dir}: not a trit bench output folder (no runs/ inside)`);
     for (const name of readdirSync(runs).sort()) {
       const file = path.join(runs, name, 'result.json');
       if (!existsSync(file)) continue;

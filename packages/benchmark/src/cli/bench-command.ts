@@ -23,14 +23,16 @@ const list = (v: string) =>
 function intList(v: string): number[] {
   return list(v).map((s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`"${s}" is not a non-negative integer`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`"${s}" is not a non-negative integer`);
     return n;
   });
 }
 
 function positiveInt(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${v}" is not a positive integer`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`"${v}" is not a positive integer`);
   return n;
 }
 
@@ -51,29 +53,60 @@ async function presetData(preset: Preset, dataDir: string | undefined): Promise<
 export function registerBenchCommands(program: Command): void {
   const bench = program
     .command('bench')
-    .description('run methods x seeds head-to-head under one protocol and write tables and a report')
-    .addOption(new Option('--preset <name>', 'benchmark preset').choices(Object.keys(PRESETS)).default('quick'))
-    .option('--methods <list>', 'comma-separated quantizer names (default: the preset\'s)', list)
-    .option('--seeds <list>', 'comma-separated seeds (default: the preset\'s)', intList)
-    .option('--epochs <n>', 'epochs of each method\'s run (fine-tuning in the finetune protocol)', positiveInt)
-    .option('--pretrain-epochs <n>', 'epochs of the shared FP32 pre-training (finetune protocol)', positiveInt)
+    .description(
+      'run methods x seeds head-to-head under one protocol and write tables and a report',
+    )
+    .addOption(
+      new Option('--preset <name>', 'benchmark preset')
+        .choices(Object.keys(PRESETS))
+        .default('quick'),
+    )
+    .option('--methods <list>', "comma-separated quantizer names (default: the preset's)", list)
+    .option('--seeds <list>', "comma-separated seeds (default: the preset's)", intList)
+    .option(
+      '--epochs <n>',
+      "epochs of each method's run (fine-tuning in the finetune protocol)",
+      positiveInt,
+    )
+    .option(
+      '--pretrain-epochs <n>',
+      'epochs of the shared FP32 pre-training (finetune protocol)',
+      positiveInt,
+    )
     .option('--out <dir>', 'output folder (default: runs/<preset>)')
     .option('--resume', 'continue an interrupted run from its checkpoints and finished runs', false)
-    .option('--shard <i/N>', 'run only the i-th of N slices of the methods x seeds grid (1-based)', parseShard)
+    .option(
+      '--shard <i/N>',
+      'run only the i-th of N slices of the methods x seeds grid (1-based)',
+      parseShard,
+    )
     .option('--data-dir <dir>', 'dataset cache folder (default: ~/.cache/trit/datasets)')
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['tensorflow', 'cpu', 'wasm']).default('tensorflow'))
+    .addOption(
+      new Option('--backend <name>', 'tfjs backend')
+        .choices(['tensorflow', 'cpu', 'wasm'])
+        .default('tensorflow'),
+    )
     .option('--no-progress', 'no progress bars')
-    .option('--export', 'also export every run to the trit format in <out>/export/<method>-seed<S>/ (see `trit export`)', false)
+    .option(
+      '--export',
+      'also export every run to the trit format in <out>/export/<method>-seed<S>/ (see `trit export`)',
+      false,
+    )
     .action(async (opts) => {
       const preset = getPreset(opts.preset);
       const methods: string[] = opts.methods ?? [...preset.methods];
       const known = listQuantizers();
       const unknown = methods.filter((m) => !known.includes(m));
-      if (unknown.length) throw new Error(`unknown method(s) ${unknown.join(', ')}; registered quantizers: ${known.join(', ')}`);
+      if (unknown.length)
+        throw new Error(
+          `unknown method(s) ${unknown.join(', ')}; registered quantizers: ${known.join(', ')}`,
+        );
       const backend = await initBackend({ prefer: opts.backend as BackendName });
       const outDir = path.resolve(opts.out ?? path.join('runs', preset.name));
       if (existsSync(path.join(outDir, 'runs')) && !opts.resume && !opts.shard) {
-        console.error(`[bench] ${outDir} already has runs; pass --resume to continue them (finished runs are reused).`);
+        console.error(
+          `[bench] ${outDir} already has runs; pass --resume to continue them (finished runs are reused).`,
+        );
       }
       mkdirSync(outDir, { recursive: true });
       const command = `trit ${process.argv.slice(2).join(' ')}`;
@@ -109,7 +142,14 @@ export function registerBenchCommands(program: Command): void {
       const summary = writeBenchOutputs(outDir, runs, {
         preset: preset.name,
         command,
-        config: { preset, methods, seeds: opts.seeds ?? preset.seeds, epochs: opts.epochs, pretrainEpochs: opts.pretrainEpochs, shard: opts.shard },
+        config: {
+          preset,
+          methods,
+          seeds: opts.seeds ?? preset.seeds,
+          epochs: opts.epochs,
+          pretrainEpochs: opts.pretrainEpochs,
+          shard: opts.shard,
+        },
         backend: { ...backend },
         versions: packageVersions(),
         machine: machineInfo(),
@@ -117,9 +157,12 @@ export function registerBenchCommands(program: Command): void {
         methodOrder: [...new Set([...methods, ...preset.methods])],
       });
       console.log(`\n${summaryMarkdown(summary)}`);
-      console.log(`wrote ${['results.json', 'results.csv', 'summary.md', 'report.html'].map((f) => path.join(outDir, f)).join(', ')}`);
+      console.log(
+        `wrote ${['results.json', 'results.csv', 'summary.md', 'report.html'].map((f) => path.join(outDir, f)).join(', ')}`,
+      );
       // --export: the runs of this invocation, to <out>/export/<method>-seed<S>/.
-      if (opts.export) await exportBenchRuns({ outDir, runs: finished, preset, dataDir: opts.dataDir });
+      if (opts.export)
+        await exportBenchRuns({ outDir, runs: finished, preset, dataDir: opts.dataDir });
       tf.disposeVariables();
     });
 
@@ -127,12 +170,18 @@ export function registerBenchCommands(program: Command): void {
     .command('merge')
     .description('merge the outputs of sharded runs into one set of tables and one report')
     .argument('<dirs...>', 'bench output folders (one per shard)')
-    .option('--out <dir>', 'folder for the merged results.json, results.csv, summary.md, report.html (required)')
+    .option(
+      '--out <dir>',
+      'folder for the merged results.json, results.csv, summary.md, report.html (required)',
+    )
     .action((dirs: string[], opts: { out?: string }) => {
       // `bench` has an --out of its own, so commander hands a trailing
       // `merge A B --out C` to it rather than to this subcommand: accept both.
       const out = opts.out ?? (bench.opts() as { out?: string }).out;
-      if (!out) throw new Error('bench merge: --out <dir> is required (the folder for the merged tables and report)');
+      if (!out)
+        throw new Error(
+          'bench merge: --out <dir> is required (the folder for the merged tables and report)',
+        );
       const runs = collectRuns(dirs.map((d) => path.resolve(d)));
       if (!runs.length) throw new Error(`no finished runs in ${dirs.join(', ')}`);
       const outDir = path.resolve(out);
@@ -140,15 +189,22 @@ export function registerBenchCommands(program: Command): void {
       const first = dirs
         .map((d) => path.join(path.resolve(d), 'results.json'))
         .find((f) => existsSync(f));
-      const meta = first ? (JSON.parse(readFileSync(first, 'utf8')) as Record<string, unknown>) : {};
+      const meta = first
+        ? (JSON.parse(readFileSync(first, 'utf8')) as Record<string, unknown>)
+        : {};
       const summary = writeBenchOutputs(outDir, runs, {
         preset: String(meta.preset ?? 'merged'),
         command: `trit ${process.argv.slice(2).join(' ')}`,
-        config: { ...(meta.config as Record<string, unknown> | undefined), mergedFrom: dirs, shard: undefined },
+        config: {
+          ...(meta.config as Record<string, unknown> | undefined),
+          mergedFrom: dirs,
+          shard: undefined,
+        },
         backend: (meta.backend as Record<string, unknown>) ?? {},
         versions: (meta.versions as Record<string, string>) ?? packageVersions(),
         machine: (meta.machine as Record<string, unknown>) ?? machineInfo(),
-        methodOrder: ((meta.config as { methods?: string[] } | undefined)?.methods ?? []) as string[],
+        methodOrder: ((meta.config as { methods?: string[] } | undefined)?.methods ??
+          []) as string[],
       });
       console.log(summaryMarkdown(summary));
       console.log(`merged ${runs.length} runs into ${outDir}`);

@@ -1,5 +1,5 @@
-import { BatchIterator, CIFAR_AUGMENT, ensureImported, loadDataset } from '../data/index.js';
 import type { DataSpec } from '../bench/presets.js';
+import { BatchIterator, CIFAR_AUGMENT, ensureImported, loadDataset } from '../data/index.js';
 import type { TrainData } from '../training/train.js';
 
 /**
@@ -9,7 +9,10 @@ import type { TrainData } from '../training/train.js';
  * committed CIFAR-10 sample is imported on first use; other datasets must have
  * been imported with `trit data import` (the error says how).
  */
-export async function loadPresetData(spec: Extract<DataSpec, { type: 'dataset' }>, dataDir?: string): Promise<TrainData> {
+export async function loadPresetData(
+  spec: Extract<DataSpec, { type: 'dataset' }>,
+  dataDir?: string,
+): Promise<TrainData> {
   await ensureImported(spec.name, { dataDir });
   const train = await loadDataset(spec.name, 'train', { dataDir });
   const test = await loadDataset(spec.name, 'test', { dataDir });
@@ -20,12 +23,22 @@ export async function loadPresetData(spec: Extract<DataSpec, { type: 'dataset' }
     const key = `${batchSize}:${seed}:${augment}`;
     let it = iterators.get(key);
     if (!it) {
-      it = new BatchIterator(train, { batchSize, seed, shuffle: true, augment: augment ? CIFAR_AUGMENT : false, normalize: norm });
+      it = new BatchIterator(train, {
+        batchSize,
+        seed,
+        shuffle: true,
+        augment: augment ? CIFAR_AUGMENT : false,
+        normalize: norm,
+      });
       iterators.set(key, it);
     }
     return it;
   };
-  const toArrayBatch = (b: { x: Float32Array; y: Int32Array; size: number }) => ({ x: b.x, labels: b.y, count: b.size });
+  const toArrayBatch = (b: { x: Float32Array; y: Int32Array; size: number }) => ({
+    x: b.x,
+    labels: b.y,
+    count: b.size,
+  });
   return {
     inputShape: [train.height, train.width, train.channels],
     numClasses: train.numClasses,
@@ -35,7 +48,8 @@ export async function loadPresetData(spec: Extract<DataSpec, { type: 'dataset' }
       for (const b of trainIterator(batchSize, seed, augment).epoch(epoch)) yield toArrayBatch(b);
     },
     *testBatches(batchSize) {
-      for (const b of new BatchIterator(testData, { batchSize, normalize: norm }).epoch(0)) yield toArrayBatch(b);
+      for (const b of new BatchIterator(testData, { batchSize, normalize: norm }).epoch(0))
+        yield toArrayBatch(b);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { initBackend } from '@trit/quant-core';
 import type { Command } from 'commander';
 import { modelComplexity } from '../models/complexity.js';
 import { resnetCifar } from '../models/resnet-cifar.js';
@@ -8,11 +9,26 @@ export function registerModelCommands(program: Command): void {
   program
     .command('models')
     .description('list the built-in models with their parameters and FLOPs')
-    .action(() => {
+    .action(async () => {
+      // Without an initialised backend tfjs falls back to its cpu backend, which prints
+      // its "running TensorFlow.js in Node.js" banner; native is used when it loads.
+      await initBackend({ quiet: true });
       const rows = [
-        ...[20, 32, 44, 56].map((d) => ({ name: `resnet${d} (CIFAR, option A)`, input: '32x32x3', model: resnetCifar({ depth: d }) })),
-        { name: 'resnet20 (CIFAR, option B)', input: '32x32x3', model: resnetCifar({ depth: 20, shortcut: 'B' }) },
-        { name: 'resnet18-64 (widths 32-256)', input: '64x64x3', model: resnet18({ numClasses: 100 }) },
+        ...[20, 32, 44, 56].map((d) => ({
+          name: `resnet${d} (CIFAR, option A)`,
+          input: '32x32x3',
+          model: resnetCifar({ depth: d }),
+        })),
+        {
+          name: 'resnet20 (CIFAR, option B)',
+          input: '32x32x3',
+          model: resnetCifar({ depth: 20, shortcut: 'B' }),
+        },
+        {
+          name: 'resnet18-64 (widths 32-256)',
+          input: '64x64x3',
+          model: resnet18({ numClasses: 100 }),
+        },
       ];
       console.log('| model | input | params | MACs / image | FLOPs / image |');
       console.log('| --- | --- | ---: | ---: | ---: |');

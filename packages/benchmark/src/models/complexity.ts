@@ -22,7 +22,9 @@ export function modelComplexity(model: tf.LayersModel): ModelComplexity {
   let macs = 0;
   for (const layer of model.layers) {
     const cls = layer.getClassName();
-    const kernel = layer.getWeights().find((w) => w.rank >= 2 && w.shape.length === (cls.includes('Dense') ? 2 : 4));
+    const kernel = layer
+      .getWeights()
+      .find((w) => w.rank >= 2 && w.shape.length === (cls.includes('Dense') ? 2 : 4));
     if (!kernel) continue;
     const out = dims(layer.outputShape);
     if (cls.includes('Conv2D')) {
@@ -32,6 +34,9 @@ export function modelComplexity(model: tf.LayersModel): ModelComplexity {
       macs += kernel.shape[0]! * kernel.shape[1]!;
     }
   }
-  const trainableParams = model.trainableWeights.reduce((n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1), 0);
+  const trainableParams = model.trainableWeights.reduce(
+    (n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1),
+    0,
+  );
   return { params: model.countParams(), trainableParams, macs, flops: 2 * macs };
 }

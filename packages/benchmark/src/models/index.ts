@@ -1,4 +1,4 @@
+export { type ModelComplexity, modelComplexity } from './complexity.js';
+export { type ResNetCifarOptions, resnetCifar } from './resnet-cifar.js';
+export { type ResNet18Options, resnet18 } from './resnet18.js';
 export { ChannelPadShortcut, type ChannelPadShortcutArgs } from './shortcut.js';
-export { resnetCifar, type ResNetCifarOptions } from './resnet-cifar.js';
-export { modelComplexity, type ModelComplexity } from './complexity.js';
-export { resnet18, type ResNet18Options } from './resnet18.js';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ResNetLayers } from './layers.js';
 import { ChannelPadShortcut } from './shortcut.js';
 
 export interface ResNetCifarOptions {
@@ -43,64 +44,33 @@ export function resnetCifar(options: ResNetCifarOptions): tf.LayersModel {
     );
   }
   const n = (depth - 2) / 6;
-  // tfjs treats a seed of 0 as "no seed" (Math.random), so layer k of a model
-  // built with `seed` s gets s + k + 1: never 0, the same on every build.
-  let seed = options.seed ?? 0;
-  const init = () => tf.initializers.heNormal({ seed: ++seed });
-  const conv = (x: tf.SymbolicTensor, filters: number, stride: number, name: string, kernel = 3) =>
-    tf.layers
-      .conv2d({
-        filters,
-        kernelSize: kernel,
-        strides: stride,
-        padding: 'same',
-        useBias: false,
-        kernelInitializer: init(),
-        name,
-      })
-      .apply(x) as tf.SymbolicTensor;
-  const bn = (x: tf.SymbolicTensor, name: string) =>
-    tf.layers
-      .batchNormalization({ momentum: 0.9, epsilon: 1e-5, name })
-      .apply(x) as tf.SymbolicTensor;
-  const relu = (x: tf.SymbolicTensor, name: string) =>
-    tf.layers.activation({ activation: 'relu', name }).apply(x) as tf.SymbolicTensor;
-
+  // Seeded layer k gets seed + k, never 0 (see ResNetLayers).
+  const layers = new ResNetLayers(options.seed);
   const input = tf.input({ shape: inputShape, name: 'input' });
-  let x = relu(bn(conv(input, widths[0], 1, 'conv1'), 'bn1'), 'relu1');
+  let x = layers.stem(input, widths[0], 1);
   let channels = widths[0];
   for (let stage = 0; stage < 3; stage++) {
     for (let block = 0; block < n; block++) {
       const filters = widths[stage]!;
       const stride = stage > 0 && block === 0 ? 2 : 1;
       const p = `s${stage + 1}b${block + 1}`;
-      let y = relu(bn(conv(x, filters, stride, `${p}_conv1`), `${p}_bn1`), `${p}_relu1`);
-      y = bn(conv(y, filters, 1, `${p}_conv2`), `${p}_bn2`);
-      let s = x;
+      // Option A pads channels of a subsampled x (no parameters); option B projects it.
+      let shortcutFor: ((v: tf.SymbolicTensor) => tf.SymbolicTensor) | undefined;
       if (stride !== 1 || channels !== filters) {
-        s =
+        shortcutFor =
           shortcut === 'A'
-            ? (new ChannelPadShortcut({
-                outChannels: filters,
-                stride,
-                name: `${p}_shortcut`,
-              }).apply(x) as tf.SymbolicTensor)
-            : bn(conv(x, filters, stride, `${p}_shortcut_conv`, 1), `${p}_shortcut_bn`);
+            ? (v) =>
+                new ChannelPadShortcut({
+                  outChannels: filters,
+                  stride,
+                  name: `${p}_shortcut`,
+                }).apply(v) as tf.SymbolicTensor
+            : (v) => layers.projection(v, filters, stride, p);
       }
-      x = relu(
-        tf.layers.add({ name: `${p}_add` }).apply([y, s]) as tf.SymbolicTensor,
-        `${p}_relu2`,
-      );
+      x = layers.basicBlock(x, filters, stride, p, shortcutFor);
       channels = filters;
     }
   }
-  x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers
-    .dense({
-      units: numClasses,
-      kernelInitializer: tf.initializers.glorotUniform({ seed: ++seed }),
-      name: 'fc',
-    })
-    .apply(x) as tf.SymbolicTensor;
+  const logits = layers.head(x, numClasses);
   return tf.model({ inputs: input, outputs: logits, name: `resnet${depth}` });
 }

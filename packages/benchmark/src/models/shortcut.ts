@@ -16,7 +16,15 @@ function subsample(x: tf.Tensor4D, s: number): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   const ph = (s - (h % s)) % s;
   const pw = (s - (w % s)) % s;
-  const padded = ph || pw ? tf.pad(x, [[0, 0], [0, ph], [0, pw], [0, 0]]) : x;
+  const padded =
+    ph || pw
+      ? tf.pad(x, [
+          [0, 0],
+          [0, ph],
+          [0, pw],
+          [0, 0],
+        ])
+      : x;
   const H = (h + ph) / s;
   const W = (w + pw) / s;
   const split = tf.reshape(padded, [b, H, s, W, s, c]);
@@ -51,7 +59,10 @@ export class ChannelPadShortcut extends tf.layers.Layer {
       const c = x.shape[3];
       const sub = this.stride === 1 ? x : subsample(x, this.stride);
       const extra = this.outChannels - c;
-      if (extra < 0) throw new Error(`${this.name}: input has ${c} channels, more than outChannels=${this.outChannels}`);
+      if (extra < 0)
+        throw new Error(
+          `${this.name}: input has ${c} channels, more than outChannels=${this.outChannels}`,
+        );
       const before = Math.floor(extra / 2);
       return extra === 0
         ? sub

@@ -36,7 +36,12 @@ export const ScheduleSchema = z.discriminatedUnion('type', [
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 
 /** Learning rate at a point of the run, `epoch` fractional (epoch + step / stepsPerEpoch). */
-export function learningRateAt(base: number, schedule: ScheduleConfig, epoch: number, epochs: number): number {
+export function learningRateAt(
+  base: number,
+  schedule: ScheduleConfig,
+  epoch: number,
+  epochs: number,
+): number {
   switch (schedule.type) {
     case 'constant':
       return base;
@@ -66,5 +71,8 @@ export function makeOptimizer(config: OptimizerConfig): ScheduledOptimizer {
   }
   const opt = tf.train.adam(config.lr, config.beta1, config.beta2, config.epsilon);
   // AdamOptimizer reads `learningRate` on every applyGradients but has no setter.
-  return { optimizer: opt, setLearningRate: (lr) => ((opt as unknown as { learningRate: number }).learningRate = lr) };
+  return {
+    optimizer: opt,
+    setLearningRate: (lr) => ((opt as unknown as { learningRate: number }).learningRate = lr),
+  };
 }

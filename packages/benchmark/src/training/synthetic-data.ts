@@ -1,15 +1,13 @@
+import { Rng } from '../data/prng.js';
 import type { ArrayBatch, TrainData } from './train.js';
 
-/** Small seeded PRNG (mulberry32): same seed, same stream, on every platform. */
+/**
+ * The package's seeded PRNG ({@link Rng}, mulberry32) as a function returning
+ * uniform floats in [0, 1): same seed, same stream, on every platform.
+ */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.next();
 }
 
 export interface SyntheticOptions {
@@ -27,7 +25,14 @@ export interface SyntheticOptions {
  * k on a noisy background, with a per-class colour tint.
  */
 export function syntheticData(options: SyntheticOptions = {}): TrainData {
-  const { size = 16, numClasses = 4, numTrain = 512, numTest = 128, seed = 7, noise = 0.35 } = options;
+  const {
+    size = 16,
+    numClasses = 4,
+    numTrain = 512,
+    numTest = 128,
+    seed = 7,
+    noise = 0.35,
+  } = options;
   const pixels = size * size * 3;
   const make = (count: number, s: number) => {
     const rand = mulberry32(s);
@@ -43,7 +48,8 @@ export function syntheticData(options: SyntheticOptions = {}): TrainData {
           const onBar = Math.abs((horizontal ? r : col) - pos) <= 1;
           for (let ch = 0; ch < 3; ch++) {
             const tint = ch === k % 3 ? 0.3 : 0;
-            x[i * pixels + (r * size + col) * 3 + ch] = (onBar ? 1 : -0.5) + tint + noise * (rand() * 2 - 1);
+            x[i * pixels + (r * size + col) * 3 + ch] =
+              (onBar ? 1 : -0.5) + tint + noise * (rand() * 2 - 1);
           }
         }
       }
@@ -52,7 +58,12 @@ export function syntheticData(options: SyntheticOptions = {}): TrainData {
   };
   const train = make(numTrain, seed);
   const test = make(numTest, seed + 1);
-  function* batches(src: { x: Float32Array; labels: Int32Array }, order: number[], batchSize: number, jitter: (() => number) | null) {
+  function* batches(
+    src: { x: Float32Array; labels: Int32Array },
+    order: number[],
+    batchSize: number,
+    jitter: (() => number) | null,
+  ) {
     for (let start = 0; start < order.length; start += batchSize) {
       const idx = order.slice(start, start + batchSize);
       const x = new Float32Array(idx.length * pixels);

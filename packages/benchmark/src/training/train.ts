@@ -10,7 +10,12 @@ import {
 } from '@trit/quant-core';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
-import { loadCheckpoint, readCheckpointIndex, recoverCheckpoint, saveCheckpoint } from './checkpoint.js';
+import {
+  loadCheckpoint,
+  readCheckpointIndex,
+  recoverCheckpoint,
+  saveCheckpoint,
+} from './checkpoint.js';
 import { learningRateAt, makeOptimizer, OptimizerSchema, ScheduleSchema } from './optimizer.js';
 
 /**
@@ -32,7 +37,12 @@ export const TrainConfigSchema = z.object({
   batchSize: z.number().int().positive(),
   optimizer: OptimizerSchema,
   schedule: ScheduleSchema.default({ type: 'constant' }),
-  weightDecay: WeightDecaySchema.default({ kernel: 1e-4, quantizerScales: 1e-4, bias: 0, batchNorm: 0 }),
+  weightDecay: WeightDecaySchema.default({
+    kernel: 1e-4,
+    quantizerScales: 1e-4,
+    bias: 0,
+    batchNorm: 0,
+  }),
   seed: z.number().int().nonnegative().default(0),
   augment: z.boolean().default(true),
   /** Steps per epoch cap (for smoke runs); default: the whole training split. */
@@ -55,7 +65,12 @@ export interface TrainData {
   readonly numTrain: number;
   readonly numTest: number;
   /** Shuffled, augmented batches of one epoch; a function of (epoch, seed) only, so resumed runs see the same data. */
-  trainBatches(epoch: number, batchSize: number, seed: number, augment: boolean): Iterable<ArrayBatch>;
+  trainBatches(
+    epoch: number,
+    batchSize: number,
+    seed: number,
+    augment: boolean,
+  ): Iterable<ArrayBatch>;
   /** The test split in order, normalized, not augmented. */
   testBatches(batchSize: number): Iterable<ArrayBatch>;
 }
@@ -122,8 +137,11 @@ function decayGroups(model: tf.LayersModel): { variable: tf.Variable; group: Gro
   const out: { variable: tf.Variable; group: Group }[] = [];
   for (const layer of model.layers) {
     const cls = layer.getClassName();
-    const quantizer = (layer as unknown as { quantizer?: { paramSpecs(): { name: string; weightDecay?: boolean }[] } })
-      .quantizer;
+    const quantizer = (
+      layer as unknown as {
+        quantizer?: { paramSpecs(): { name: string; weightDecay?: boolean }[] };
+      }
+    ).quantizer;
     const specs = quantizer?.paramSpecs() ?? [];
     for (const w of layer.trainableWeights) {
       const short = w.originalName.split('/').pop() ?? w.originalName;
@@ -132,7 +150,9 @@ function decayGroups(model: tf.LayersModel): { variable: tf.Variable; group: Gro
       else if (short.startsWith('kernel')) group = 'kernel';
       else if (short.startsWith('bias')) group = 'bias';
       else {
-        const spec = specs.find((s) => short === s.name || short.endsWith(s.name) || short.startsWith(s.name));
+        const spec = specs.find(
+          (s) => short === s.name || short.endsWith(s.name) || short.startsWith(s.name),
+        );
         group = spec ? (spec.weightDecay === false ? 'none' : 'quantizerScales') : 'kernel';
       }
       out.push({ variable: w.read() as tf.Variable, group });
@@ -146,7 +166,11 @@ function configKey(config: TrainConfig): string {
   return JSON.stringify(rest);
 }
 
-function evaluate(model: tf.LayersModel, data: TrainData, batchSize: number): { loss: number; accuracy: number } {
+function evaluate(
+  model: tf.LayersModel,
+  data: TrainData,
+  batchSize: number,
+): { loss: number; accuracy: number } {
   let loss = 0;
   let correct = 0;
   let n = 0;
@@ -156,7 +180,13 @@ function evaluate(model: tf.LayersModel, data: TrainData, batchSize: number): { 
       const x = tf.tensor4d(b.x, [b.count, h, w, c]);
       const labels = tf.tensor1d(Array.from(b.labels), 'int32');
       const logits = model.apply(x, { training: false }) as tf.Tensor2D;
-      const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, data.numClasses), logits, undefined, undefined, tf.Reduction.SUM);
+      const ce = tf.losses.softmaxCrossEntropy(
+        tf.oneHot(labels, data.numClasses),
+        logits,
+        undefined,
+        undefined,
+        tf.Reduction.SUM,
+      );
       const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32'));
       return [ce.dataSync()[0]!, hits.dataSync()[0]!];
     });
@@ -211,7 +241,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     history = state.history as EpochRecord[];
     initialLayers = (state.initialLayers as LayerStatsRecord[] | undefined) ?? initialLayers;
     startEpoch = state.epoch as number;
-    const states = (state.quantizerStates ?? {}) as Record<string, Record<string, number | string | boolean>>;
+    const states = (state.quantizerStates ?? {}) as Record<
+      string,
+      Record<string, number | string | boolean>
+    >;
     for (const l of quantLayers(model)) if (states[l.name]) l.quantizer.setState(states[l.name]!);
   }
 
@@ -223,7 +256,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
     if (options.stopAfterEpochs !== undefined && epochsThisCall >= options.stopAfterEpochs) {
-      return { history, initialLayers, resumedFromEpoch: startEpoch, checkpointDir, completed: false };
+      return {
+        history,
+        initialLayers,
+        resumedFromEpoch: startEpoch,
+        checkpointDir,
+        completed: false,
+      };
     }
     const bar = showBar
       ? new cliProgress.SingleBar(
@@ -248,7 +287,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let step = 0;
     for (const b of data.trainBatches(epoch, config.batchSize, config.seed, config.augment)) {
       if (step >= stepsPerEpoch) break;
-      lr = learningRateAt(config.optimizer.lr, config.schedule, epoch + step / stepsPerEpoch, config.epochs);
+      lr = learningRateAt(
+        config.optimizer.lr,
+        config.schedule,
+        epoch + step / stepsPerEpoch,
+        config.epochs,
+      );
       setLearningRate(lr);
       quantizerStep(model, { epoch, epochs: config.epochs, step, stepsPerEpoch });
       const [loss, reg, hits] = tf.tidy(() => {
@@ -268,7 +312,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
               total = tf.add(total, r);
             }
             for (const d of decays) {
-              total = tf.add(total, tf.mul(0.5 * config.weightDecay[d.group as Exclude<Group, 'none'>], tf.sum(tf.square(d.variable))));
+              total = tf.add(
+                total,
+                tf.mul(
+                  0.5 * config.weightDecay[d.group as Exclude<Group, 'none'>],
+                  tf.sum(tf.square(d.variable)),
+                ),
+              );
             }
             return total;
           },
@@ -279,10 +329,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       });
       if (!Number.isFinite(loss)) {
         bar?.stop();
-        const last = history.length ? `${checkpointDir} (after epoch ${history.length})` : undefined;
+        const last = history.length
+          ? `${checkpointDir} (after epoch ${history.length})`
+          : undefined;
         throw new TrainingDivergedError(
           `training diverged: the loss is ${loss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr}). ` +
-            (last ? `The last good checkpoint is kept at ${last}.` : 'No checkpoint was written yet.') +
+            (last
+              ? `The last good checkpoint is kept at ${last}.`
+              : 'No checkpoint was written yet.') +
             ' Lower the learning rate or check the data.',
           last ? checkpointDir : undefined,
         );
@@ -312,7 +366,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       layers: layerStats(model),
     };
     history = [...history, record];
-    const quantizerStates = Object.fromEntries(quantLayers(model).map((l) => [l.name, l.quantizer.getState()]));
+    const quantizerStates = Object.fromEntries(
+      quantLayers(model).map((l) => [l.name, l.quantizer.getState()]),
+    );
     await saveCheckpoint(checkpointDir, model, optimizer, {
       epoch: epoch + 1,
       history,

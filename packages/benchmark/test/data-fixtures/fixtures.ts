@@ -5,19 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { create } from 'tar';
-
-export const CLASSES = [
-  'airplane',
-  'automobile',
-  'bird',
-  'cat',
-  'deer',
-  'dog',
-  'frog',
-  'horse',
-  'ship',
-  'truck',
-];
+import { CIFAR10_CLASSES } from '../../src/data/presets.js';
 
 /** A fresh temp dir; `cleanup()` removes everything made with it. */
 export async function tempDir(prefix = 'trit-data-test-'): Promise<string> {
@@ -93,10 +81,10 @@ export async function makeCifarFolder(
   const size = options.size ?? 32;
   const base = join(root, options.top ?? 'cifar10-jpeg');
   for (const split of ['train', 'test'] as const) {
-    for (let label = 0; label < CLASSES.length; label++) {
+    for (let label = 0; label < CIFAR10_CLASSES.length; label++) {
       for (let i = 0; i < per[split]; i++) {
         await put(
-          join(base, split, CLASSES[label]!, `${i}.png`),
+          join(base, split, CIFAR10_CLASSES[label]!, `${i}.png`),
           await png(size, size, cifarPixel(split, label, i)),
         );
       }
@@ -144,7 +132,7 @@ export async function makeCifarBinary(
     for (let r = 0; r < records; r++) buf.set(cifarRecord(labelOf(f, r), binPixel(f, r)), r * 3073);
     await put(join(dir, names[f - 1]!), buf);
   }
-  await put(join(dir, 'batches.meta.txt'), `${CLASSES.join('\n')}\n`);
+  await put(join(dir, 'batches.meta.txt'), `${CIFAR10_CLASSES.join('\n')}\n`);
   return dir;
 }
 
