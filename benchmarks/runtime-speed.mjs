@@ -37,7 +37,7 @@ if (!existsSync(dist)) {
   );
   process.exit(1);
 }
-const { encodeModel, decodeModel, unpackTernary, unpackBinary } = await import(dist);
+const { encodeModel, decodeModel, manifestTensors, unpackTrits, unpackBits } = await import(dist);
 const benchDist = join(here, '..', 'packages', 'benchmark', 'dist', 'index.js');
 
 const args = process.argv.slice(2);
@@ -145,10 +145,10 @@ async function withBackend(name, fn) {
   return fn();
 }
 
-/** Float32 values of a float tensor of a manifest. */
+/** Float32 values of the float tensor `<op>/<role>` of a manifest (format version 2), or null. */
 function floatTensor(manifest, binary, name) {
-  const t = manifest.tensors.find((e) => e.name === name);
-  return new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer);
+  const t = manifestTensors(manifest).find((e) => e.name === name);
+  return t ? new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer) : null;
 }
 
 /**
@@ -161,30 +161,39 @@ function tfjsFromManifest(manifest, binary) {
   for (const op of manifest.ops) {
     if (op.op !== 'conv2d' && op.op !== 'dense') continue;
     const k = op.kernel;
+    const float = (role) => floatTensor(manifest, binary, `${op.name}/${role}`);
     let w;
-    if (k.encoding === 'float32') w = floatTensor(manifest, binary, k.values);
+    if (k.encoding === 'float32') w = float('kernel');
     else {
-      const t = manifest.tensors.find((e) => e.name === k.codes);
+      const t = manifestTensors(manifest).find((e) => e.name === `${op.name}/codes`);
       const packed = binary.subarray(t.byteOffset, t.byteOffset + t.byteLength);
-      const codes = k.bits === 2 ? unpackTernary(packed, k.shape) : unpackBinary(packed, k.shape);
+      const codes =
+        k.encoding === 'ternary' ? unpackTrits(packed, k.shape) : unpackBits(packed, k.shape);
+      // Levels: `negative` absent = `positive`; an optional per-channel `scale` multiplies both.
+      const cout = k.shape[k.shape.length - 1];
+      const scale = float('scale');
+      const level = (v) =>
+        Float32Array.from({ length: cout }, (_, c) => {
+          const x = v.length === 1 ? v[0] : v[c];
+          return scale ? Math.fround(x * (scale.length === 1 ? scale[0] : scale[c])) : x;
+        });
+      const positive = float('positive');
       w = dequantize({
         shape: k.shape,
         codes,
-        positive: floatTensor(manifest, binary, k.positive),
-        negative: floatTensor(manifest, binary, k.negative),
+        positive: level(positive),
+        negative: level(float('negative') ?? positive),
       });
     }
-    weights.set(op.name, {
-      w: tf.tensor(w, k.shape),
-      b: op.bias ? tf.tensor1d(floatTensor(manifest, binary, op.bias)) : null,
-    });
+    const bias = float('bias');
+    weights.set(op.name, { w: tf.tensor(w, k.shape), b: bias ? tf.tensor1d(bias) : null });
   }
   const affines = new Map();
   for (const op of manifest.ops) {
     if (op.op === 'affine')
       affines.set(op.name, {
-        scale: tf.tensor1d(floatTensor(manifest, binary, op.scale)),
-        shift: tf.tensor1d(floatTensor(manifest, binary, op.shift)),
+        scale: tf.tensor1d(floatTensor(manifest, binary, `${op.name}/scale`)),
+        shift: tf.tensor1d(floatTensor(manifest, binary, `${op.name}/shift`)),
       });
   }
   const input = manifest.ops.find((o) => o.op === 'input');
@@ -204,7 +213,7 @@ function tfjsFromManifest(manifest, binary) {
             y = tf.fused.conv2d({
               x: get(op.inputs[0]),
               filter: w,
-              strides: op.strides,
+              strides: op.strides ?? [1, 1],
               pad: op.padding,
               bias: b ?? undefined,
               activation: op.activation === 'relu' ? 'relu' : 'linear',
@@ -235,7 +244,14 @@ function tfjsFromManifest(manifest, binary) {
             break;
           }
           case 'zeroPad':
-            y = tf.pad(get(op.inputs[0]), [[0, 0], ...op.padding, op.channels]);
+            y = tf.pad(get(op.inputs[0]), [
+              [0, 0],
+              ...(op.padding ?? [
+                [0, 0],
+                [0, 0],
+              ]),
+              op.channels ?? [0, 0],
+            ]);
             break;
           case 'add':
             y = act(tf.addN(op.inputs.map(get)), op.activation);

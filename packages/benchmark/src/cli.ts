@@ -15,7 +15,9 @@ import { packageVersions } from './cli/versions.js';
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 
 const program = new Command('trit')
-  .description('ternary weight quantization for TensorFlow.js: datasets, training and head-to-head benchmarks')
+  .description(
+    'ternary weight quantization for TensorFlow.js: datasets, training and head-to-head benchmarks',
+  )
   .version(packageVersions()['@trit/benchmark'] ?? '0.0.0')
   .showHelpAfterError();
 registerDataCommands(program);

@@ -13,7 +13,13 @@ import '@trit/hyperspherical';
 import * as tf from '@tensorflow/tfjs';
 import { QuantConv2D, QuantDense, type QuantLayer, quantLayers } from '@trit/quant-core';
 import { maxAbsDiff, testBackends, withBackend } from '@trit/quant-core/testing';
-import { decodeModel, type Manifest, unpackBinary, unpackTernary } from '@trit/runtime';
+import {
+  decodeModel,
+  type Manifest,
+  manifestTensors,
+  unpackBits,
+  unpackTrits,
+} from '@trit/runtime';
 import { describe, expect, it } from 'vitest';
 import { ExportError, exportModel, modelToGraph } from '../src/export/walker.js';
 import { ChannelPadShortcut } from '../src/models/shortcut.js';
@@ -21,7 +27,6 @@ import { mulberry32 } from '../src/training/synthetic-data.js';
 
 type Sym = tf.SymbolicTensor;
 type ConvOp = Extract<Manifest['ops'][number], { op: 'conv2d' }>;
-type QKernel = Exclude<ConvOp['kernel'], { encoding: 'float32' }>;
 
 const uniform = (rand: () => number, n: number, lo: number, hi: number) =>
   Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
@@ -137,6 +142,11 @@ function buildModel(seed: number) {
     if (l.name === 'b_conv1') l.paramVariables.beta!.write(tf.scalar(Math.PI / 2 - 1e-4)); // SQ: binary
     if (l.name === 'c_conv1') l.paramVariables.beta!.write(tf.scalar(Math.PI / 4 + 0.1)); // SQ: ternary
     if (l.quantizer.name === 'hla') l.quantizer.setState({ phase: 2, lambda: 1, tau: 2 });
+    if (l.name === 'a_conv2') {
+      // TTQ starts at Wp = Wn = 1 (init 'one'); give it the asymmetric levels training produces.
+      l.paramVariables.wp!.write(tf.scalar(0.9));
+      l.paramVariables.wn!.write(tf.scalar(0.55));
+    }
     if (l.name === 'fc1') l.bias!.write(tf.tensor1d(uniform(rand, 12, -0.2, 0.2)));
   }
   return { model, probes: ['relu1', 'a_out', 'b_out', 'c_out', 'post_bn', 'flat', 'fc1'] };
@@ -193,26 +203,33 @@ describe('exportModel on a model with every supported layer and quantizer', asyn
     expect(ops.get('c_short')).toMatchObject({ op: 'zeroPad', channels: [2, 3] });
     expect(layers.find((l) => l.name === 'drop')?.ops).toEqual([]);
 
+    const tensors = manifestTensors(manifest);
     const floats = (name: string) => {
-      const t = manifest.tensors.find((e) => e.name === name)!;
+      const t = tensors.find((e) => e.name === name)!;
       return new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer);
     };
-    // TTQ a_conv2: per-layer Wp, Wn become per channel; gamma < 0 at channels 3 and 7 flips their sign only.
-    const k = conv('a_conv2').kernel as QKernel;
-    expect(k.positive).not.toBe(k.negative);
-    const pos = floats(k.positive);
-    const neg = floats(k.negative);
-    expect(pos.length).toBe(8);
-    for (let c = 0; c < 8; c++) {
-      const expectNegative = c === 3 || c === 7;
-      expect(pos[c]! < 0, `channel ${c}`).toBe(expectNegative);
-      expect(neg[c]! < 0, `channel ${c}`).toBe(expectNegative);
-    }
-    // TWN (symmetric): one scale tensor named by both fields.
-    const twn = conv('c_conv2').kernel as QKernel;
-    expect(twn.negative).toBe(twn.positive);
+    // TTQ a_conv2: Wp, Wn stay per layer (exactly the trained values); the BatchNorm's factor is
+    // one per-channel `scale`, negative exactly where gamma < 0 (channels 3 and 7).
+    expect(Object.keys(conv('a_conv2').tensors)).toEqual([
+      'codes',
+      'positive',
+      'negative',
+      'scale',
+      'bias',
+    ]);
+    const ttq = quantLayers(model)
+      .find((l) => l.name === 'a_conv2')!
+      .exportTernary()!;
+    expect([...floats('a_conv2/positive')]).toEqual([...ttq.positive]);
+    expect([...floats('a_conv2/negative')]).toEqual([...ttq.negative]);
+    expect(ttq.positive[0]).not.toBe(ttq.negative[0]);
+    const scale = floats('a_conv2/scale');
+    expect(scale.length).toBe(8);
+    for (let c = 0; c < 8; c++) expect(scale[c]! < 0, `channel ${c}`).toBe(c === 3 || c === 7);
+    // TWN (symmetric): one per-channel tensor, no `negative`, no `scale`.
+    expect(Object.keys(conv('c_conv2').tensors)).toEqual(['codes', 'positive', 'bias']);
     expect(
-      floats(twn.positive)
+      floats('c_conv2/positive')
         .slice(0, 3)
         .every((v) => v < 0),
     ).toBe(true);
@@ -223,7 +240,7 @@ describe('exportModel on a model with every supported layer and quantizer', asyn
     const { model } = buildModel(5);
     const { manifest, binary } = exportModel(model);
     const ops = new Map(manifest.ops.map((o) => [o.name, o]));
-    const expected: Record<string, [string, 1 | 2 | 32]> = {
+    const expected: Record<string, ['float32' | 'ternary' | 'binary', 1 | 2 | 32]> = {
       conv1: ['float32', 32],
       a_conv1: ['ternary', 2],
       a_conv2: ['ternary', 2],
@@ -239,23 +256,26 @@ describe('exportModel on a model with every supported layer and quantizer', asyn
       if (!(layer.name in expected)) continue;
       const op = ops.get(layer.name) as ConvOp;
       const [encoding, bits] = expected[layer.name]!;
-      expect(op.kernel, layer.name).toMatchObject({ encoding, bits });
+      expect(op.kernel.encoding, layer.name).toBe(encoding);
       if (op.kernel.encoding === 'float32') continue;
       const q = layer as unknown as QuantLayer;
       const e = q.exportTernary()!;
-      const t = manifest.tensors.find((x) => x.name === (op.kernel as { codes: string }).codes)!;
+      const t = manifestTensors(manifest).find((x) => x.name === `${layer.name}/codes`)!;
       const packed = binary.subarray(t.byteOffset, t.byteOffset + t.byteLength);
-      const codes = bits === 2 ? unpackTernary(packed, t.shape) : unpackBinary(packed, t.shape);
+      const codes = bits === 2 ? unpackTrits(packed, t.shape) : unpackBits(packed, t.shape);
       expect([...codes], layer.name).toEqual([...e.codes]);
       expect(op.kernel.quantizer).toBe(q.quantizer.name);
-      expect(t.dtype).toBe(bits === 2 ? 'ternary2' : 'binary1');
+      expect(t.dtype).toBe(bits === 2 ? 'ternary' : 'binary');
+      // 5 ternary codes per byte, 8 binary codes per byte.
+      expect(t.byteLength).toBe(Math.ceil(e.codes.length / (bits === 2 ? 5 : 8)));
     }
     // No float32 tensor of a quantized kernel's size exists in the binary.
-    const floatSizes = manifest.tensors
+    const floatSizes = manifestTensors(manifest)
       .filter((t) => t.dtype === 'float32')
       .map((t) => t.shape.join('x'));
     expect(floatSizes).not.toContain('3x3x8x8');
     expect(floatSizes).not.toContain('3x3x16x21');
+    expect(floatSizes).not.toContain('576'); // 3*3*8*8 values as a flat float32 vector
     model.dispose();
   });
 });

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
 import { maxAbsDiff } from '@trit/quant-core/testing';
-import { type Manifest, TritFormatError } from '@trit/runtime';
+import { type Manifest, manifestTensors, parseManifest, TritFormatError } from '@trit/runtime';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRESETS } from '../src/bench/presets.js';
@@ -224,18 +224,31 @@ describe('sizes against the float32 tfjs model', () => {
 
   it('per-layer bytes follow the bit-widths (s3b1_conv2: a 3x3x32x32 kernel with a folded BatchNorm)', () => {
     const layer = (m: string) => report(m).layers.find((l) => l.name === 's3b1_conv2')!;
-    // 9216 weights. Ternary: 9 rows * 4 groups of 8 inputs * 32 outputs * 2 bytes = 2304 bytes of codes;
-    // scales and bias are 32 float32 each = 128 bytes.
+    // 3*3*32*32 = 9216 weights. Ternary codes, 5 per byte: ceil(9216 / 5) = ceil(1843.2) = 1844 bytes;
+    // a per-channel vector is 32 float32 = 128 bytes, a per-layer value 4 bytes.
     expect(layer('ttq')).toMatchObject({
       encoding: 'ternary',
       bits: 2,
-      bytes: 2304 + 128 + 128 + 128,
-    }); // Wp, Wn, bias
+      scales: 'per-channel',
+      bytes: 1844 + 4 + 4 + 128 + 128,
+    }); // codes, Wp, Wn (per layer), the folded BatchNorm's per-channel scale, bias
     for (const m of ['twn', 'hla']) {
-      expect(layer(m)).toMatchObject({ encoding: 'ternary', bits: 2, bytes: 2304 + 128 + 128 }); // one shared scale, bias
+      // codes, one per-channel scale (alpha times the BatchNorm factor, stored once), bias
+      expect(layer(m)).toMatchObject({ encoding: 'ternary', bits: 2, bytes: 1844 + 128 + 128 });
     }
-    expect(layer('bwn')).toMatchObject({ encoding: 'binary', bits: 1, bytes: 1152 + 128 + 128 }); // 1 byte per 8 weights
+    // Binary codes, 8 per byte: 9216 / 8 = 1152 bytes; scale, bias
+    expect(layer('bwn')).toMatchObject({ encoding: 'binary', bits: 1, bytes: 1152 + 128 + 128 });
     expect(layer('fp32')).toMatchObject({ encoding: 'float32', bits: 32, bytes: 9216 * 4 + 128 });
+    // In memory the runtime holds 2 bits per ternary weight, as quant-core's modelSummary counts:
+    // 9216 * 2 / 8 = 2304 bytes (9 rows * 4 groups of 8 inputs * 32 outputs * 2 bytes).
+    const row = report('twn').memory.rows.find((r) => r.layer === 's3b1_conv2')!;
+    expect(row).toMatchObject({
+      summaryBits: 2,
+      exportedBits: 2,
+      summaryKernelBytes: 2304,
+      runtimeKernelBytes: 2304,
+      exportedKernelBytes: 1844,
+    });
   });
 
   for (const m of METHODS) {
@@ -315,8 +328,8 @@ describe('trit export and trit infer: paths and bad input', () => {
   it('a corrupted byte is a checksum error naming the tensor', async () => {
     const dir = path.join(work, 'corrupted');
     cpSync(exportDir('ttq'), dir, { recursive: true });
-    const manifest = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as Manifest;
-    const t = manifest.tensors.find((x) => x.name === 's2b1_conv1/codes')!;
+    const manifest = parseManifest(readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    const t = manifestTensors(manifest).find((x) => x.name === 's2b1_conv1/codes')!;
     const bin = readFileSync(path.join(dir, 'model.bin'));
     bin[t.byteOffset + 5] = bin[t.byteOffset + 5]! ^ 0x10;
     writeFileSync(path.join(dir, 'model.bin'), bin);
@@ -329,11 +342,13 @@ describe('trit export and trit infer: paths and bad input', () => {
     const dir = path.join(work, 'version');
     cpSync(exportDir('twn'), dir, { recursive: true });
     const file = path.join(dir, 'model.json');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('"version":1,', '"version":99,'));
+    const text = readFileSync(file, 'utf8');
+    expect(text).toContain('"version":2,');
+    writeFileSync(file, text.replace('"version":2,', '"version":99,'));
     const e = await rejection(() => trit('infer', dir, '--dataset', 'synthetic'));
     expect((e as TritFormatError).code).toBe('unsupported-version');
     expect(e.message).toMatch(
-      /unsupported trit-model format version 99; this reader supports version 1/,
+      /unsupported trit-model format version 99; this reader supports version 2/,
     );
   });
 
@@ -345,7 +360,7 @@ describe('trit export and trit infer: paths and bad input', () => {
     const e = await rejection(() => trit('infer', dir, '--dataset', 'synthetic'));
     expect((e as TritFormatError).code).toBe('checksum');
     expect(e.message).toMatch(/checksum mismatch in tensor "conv1\/kernel"/);
-    // ttq's manifest expects more bytes than twn's binary has (two scale tensors per layer).
+    // ttq's manifest expects more bytes than twn's binary has (Wp and Wn per layer besides the per-channel scale).
     const dir2 = path.join(work, 'mismatch2');
     cpSync(exportDir('ttq'), dir2, { recursive: true });
     copyFileSync(path.join(exportDir('twn'), 'model.bin'), path.join(dir2, 'model.bin'));

@@ -17,7 +17,7 @@ export type TritErrorCode =
   | 'size-mismatch'
   /** A tensor's CRC32, or the whole binary's, does not match. */
   | 'checksum'
-  /** A packed kernel holds the invalid 2-bit code `11`, or a padding bit is set. */
+  /** A code byte is not five base-3 digits (above 242), a digit or bit past the last weight is set, or a packed kernel holds the invalid 2-bit code `11` (in-memory layout). */
   | 'invalid-code'
   /** Shapes, inputs or values do not fit together (a graph that cannot run). */
   | 'bad-graph'

@@ -23,7 +23,7 @@ export interface SaveModelOptions extends ModelFileOptions, EncodeOptions {
   /**
    * Indent the manifest JSON (2 spaces) for reading by eye. Default false:
    * compact JSON on one line, as tfjs writes its model.json (a ResNet-20
-   * manifest takes about 17 KB compact against 30 KB indented).
+   * manifest takes 7.7 KB compact against 16.4 KB indented).
    */
   readonly pretty?: boolean;
 }

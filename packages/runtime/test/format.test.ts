@@ -12,6 +12,7 @@ import {
   type GraphSpec,
   type Manifest,
   manifestTensors,
+  type OpSpec,
   RUNTIME_VERSION,
   type TensorEntry,
   TritFormatError,
@@ -287,14 +288,15 @@ describe('BatchNorm folding into quantized kernels (format version 2)', () => {
     const y = model.predict(Float32Array.of(1, 2)).data;
     expect(y[0]).toBeCloseTo(-0.4, 6);
     expect(y[1]).toBeCloseTo(1.8, 6);
-    // 4 bytes of codes (4 weights, 1 byte) + Wp + Wn + 2 scales + 2 biases = 1 + 4 + 4 + 8 + 8.
+    // codes (4 weights fit 1 byte) + Wp + Wn + 2 scales + 2 biases = 1 + 4 + 4 + 8 + 8 bytes.
     expect(model.summary().layers[1]).toMatchObject({ scales: 'per-channel', bytes: 25 });
   });
 
   it('two BatchNorms in a row multiply into the one scale; same outputs as unfolded', () => {
-    const g = graph();
+    const base = graph();
     const rand = rng(8);
-    g.ops.push({
+    const g: GraphSpec = { ops: [...base.ops] };
+    (g.ops as OpSpec[]).push({
       op: 'batchNorm',
       name: 'bn2',
       inputs: ['bn'],
@@ -389,7 +391,11 @@ describe('bad input is a clear error', () => {
       ],
     });
     const codes = tensor(small.manifest, 'd/codes');
-    expect([codes.byteOffset, codes.byteLength, tensor(small.manifest, 'd/positive').byteOffset]).toEqual([0, 3, 4]);
+    expect([
+      codes.byteOffset,
+      codes.byteLength,
+      tensor(small.manifest, 'd/positive').byteOffset,
+    ]).toEqual([0, 3, 4]);
     const bad = small.binary.slice();
     bad[3] = 0xff;
     const e = failure(() => decodeModel(small.manifest, bad));
@@ -468,7 +474,9 @@ describe('bad input is a clear error', () => {
     bad[c.byteOffset + 1]! |= 0x80;
     const e = failure(() => decodeModel(resign(clone(small.manifest), bad), bad));
     expect(e.code).toBe('invalid-code');
-    expect(e.message).toMatch(/tensor "d\/codes" .*invalid code byte 1: bits 4..7 are past the last weight/);
+    expect(e.message).toMatch(
+      /tensor "d\/codes" .*invalid code byte 1: bits 4..7 are past the last weight/,
+    );
   });
 
   it('manifest and binary sizes disagree per tensor', () => {

@@ -322,7 +322,8 @@ export function formatExportReport(r: ExportRunReport): string {
       `${r.quantizedWeights.toLocaleString('en-US')} of ${r.parameters.toLocaleString('en-US')} parameters quantized`,
     `modelSummary memory ${r.memory.summaryMemoryBytes.toLocaleString('en-US')} B vs exported tensors ` +
       `${r.memory.exportedTensorBytes.toLocaleString('en-US')} B: kernels ${r.memory.bitsAgree ? 'agree on bits' : 'DISAGREE on bits'}` +
-      `${r.memory.kernelBytesAgree ? ' and bytes' : ' (kernel bytes differ: packing pads input channels to multiples of 8)'}; ` +
+      `${r.memory.kernelBytesAgree ? ' and in-memory bytes' : ' (in-memory kernel bytes differ: packing pads input channels to multiples of 8)'}` +
+      `${r.quantizedWeights > 0 ? ' (the file stores ternary codes at 1.6 bits)' : ''}; ` +
       `other ${r.memory.summaryNonKernelBytes.toLocaleString('en-US')} B (BatchNorm, quantizer scalars) vs ` +
       `${r.memory.exportedNonKernelBytes.toLocaleString('en-US')} B (folded scales, biases)`,
   ];

@@ -1,6 +1,7 @@
 /**
  * Export of trained models to the compact trit format of `@trit/runtime`
- * (2-bit/1-bit kernels, folded BatchNorms) and inference with the runtime.
+ * (ternary codes at 1.6 bits, binary at 1 bit, folded BatchNorms) and
+ * inference with the runtime.
  */
 export { type ExportBenchOptions, exportBenchRuns } from './bench.js';
 export {

@@ -4,8 +4,8 @@
  * which encodes it into the compact trit format.
  *
  * Quantized layers ({@link QuantLayer}: `TritQuantConv2D`, `TritQuantDense`)
- * are written from their quantizer's `exportTernary()`: the 2-bit (or 1-bit)
- * codes and the scales, per layer or per output channel, symmetric (TWN, SQ,
+ * are written from their quantizer's `exportTernary()`: the ternary (or
+ * binary) codes and the scales, per layer or per output channel, symmetric (TWN, SQ,
  * HLA, BWN) or asymmetric (TTQ's `Wp`/`Wn`). A float kernel is never rebuilt
  * for them. Layers whose quantizer exports nothing (FP32: by default the
  * first conv and the last dense) keep the exact float32 kernel the forward
@@ -15,7 +15,8 @@
  * epsilon; the encoder folds it into the conv/dense just before it when that
  * layer has no activation and no other consumer (its per-channel factor
  * `s = gamma / sqrt(var + eps)` multiplies the kernel, or both scales of a
- * quantized kernel, and the shift goes into the bias), and writes it as an
+ * quantized kernel: for TTQ's per-layer `Wp`, `Wn` it is stored once per
+ * channel beside them; the shift goes into the bias), and writes it as an
  * `affine` op otherwise. A negative `gamma` gives negative scales, which the
  * format stores as they are (signed float32): the kernel computes
  * `Wp_o * sum(x | +1) - Wn_o * sum(x | -1)`, which is linear in the scales,
