@@ -2,7 +2,6 @@ export { type MethodSummary, runsCsv, summarize, summaryMarkdown } from './bench
 export { type BenchMeta, writeBenchOutputs } from './bench/outputs.js';
 export { type DataSpec, getPreset, type ModelSpec, PRESETS, type Preset } from './bench/presets.js';
 export { type ReportContext, renderReport } from './bench/report.js';
-export { loadPresetData } from './cli/load-data.js';
 export {
   type BenchOptions,
   buildModel,
@@ -13,6 +12,7 @@ export {
   runBench,
   runDirName,
 } from './bench/run.js';
+export { loadPresetData } from './cli/load-data.js';
 export * from './data/index.js';
 export * from './export/index.js';
 export * from './models/index.js';
