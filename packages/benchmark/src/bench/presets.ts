@@ -94,7 +94,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   quick: {
     name: 'quick',
     description:
-      'ResNet-20 on the committed CIFAR-10 sample, about 15 minutes on 2 cores with the native backend',
+      'ResNet-20 on the committed CIFAR-10 sample, about 18 minutes on 2 idle cores with the native backend',
     data: { type: 'dataset', name: 'cifar10-sample' },
     model: { type: 'resnet-cifar', depth: 20 },
     protocol: 'finetune',
@@ -116,7 +116,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   },
   'tiny-imagenet-10': {
     name: 'tiny-imagenet-10',
-    description: 'ResNet-18 (64x64 variant) on the first 10 Tiny ImageNet classes, from scratch',
+    description:
+      'ResNet-18 (64x64 variant) on the first 10 Tiny ImageNet classes: FP32 then fine-tune each method',
     data: { type: 'dataset', name: 'tiny-imagenet-10' },
     model: { type: 'resnet18-64', widths: [32, 64, 128, 256] },
     protocol: 'finetune',
