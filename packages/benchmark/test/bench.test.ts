@@ -249,6 +249,15 @@ describe('runBench (smoke preset, in process)', () => {
       ['twn', 0, 1, 1],
     ]);
     expect(log.filter((l) => l.includes('pre-training FP32'))).toHaveLength(1);
+    // Whole-sweep progress after every epoch: 1 pre-training + 2 runs x 1 epoch.
+    const overall = log.filter((l) => l.startsWith('[bench] overall: '));
+    expect(overall.map((l) => l.split(',')[0])).toEqual([
+      '[bench] overall: 1/3 epochs (33%)',
+      '[bench] overall: 2/3 epochs (67%)',
+      '[bench] overall: 3/3 epochs (100%)',
+    ]);
+    expect(overall[0]).toMatch(/ min\/epoch, ETA \d+(s|m \d\ds) \(at \d\d:\d\d\)$/);
+    expect(overall[2]).toMatch(/, ETA 0s \(at /);
     expect(readdirSync(path.join(outDir, 'runs')).sort()).toEqual(['fp32-seed0', 'twn-seed0']);
     expect(existsSync(path.join(outDir, 'pretrain', 'seed0', 'done.json'))).toBe(true);
     const [fp32, twn] = results as [RunResult, RunResult];

@@ -13,7 +13,7 @@ import { type BackendInfo, getQuantizer, modelSummary, quantizeModel } from '@tr
 import { modelComplexity } from '../models/complexity.js';
 import { resnetCifar } from '../models/resnet-cifar.js';
 import { resnet18 } from '../models/resnet18.js';
-import { loadCheckpoint } from '../training/checkpoint.js';
+import { loadCheckpoint, readCheckpointIndex } from '../training/checkpoint.js';
 import {
   type EpochRecord,
   type LayerStatsRecord,
@@ -21,6 +21,7 @@ import {
   type TrainData,
   train,
 } from '../training/train.js';
+import { OverallProgress } from './overall-progress.js';
 import type { ModelSpec, Preset } from './presets.js';
 
 /** Everything one (method, seed) run produced. */
@@ -43,7 +44,7 @@ export interface RunResult {
   readonly sparsity: number;
   /** Mean training images/s over the run's epochs. */
   readonly trainImagesPerSecond: number;
-  /** Training + evaluation seconds of this run (pre-training excluded). */
+  /** Seconds of the training loops of this run (test evaluation, checkpoints and pre-training excluded). */
   readonly wallSeconds: number;
   readonly params: number;
   readonly macs: number;
@@ -152,8 +153,24 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
         }
       : { ...preset.pretrain, ...(options.epochs ? { epochs: options.epochs } : {}) };
 
+  const slice = gridSlice(methods, seeds, options.shard);
+  const overall = planProgress(slice, {
+    outDir,
+    finetune: preset.protocol === 'finetune',
+    pretrainEpochs: pretrainConfig.epochs,
+    runEpochs: runConfig.epochs,
+    resume: options.resume ?? false,
+  });
+  let mark = performance.now();
+  const onEpoch = () => {
+    const now = performance.now();
+    overall.epochFinished((now - mark) / 1000);
+    mark = now;
+    log(`[bench] overall: ${overall.line()}`);
+  };
+
   const results: RunResult[] = [];
-  for (const { method, seed } of gridSlice(methods, seeds, options.shard)) {
+  for (const { method, seed } of slice) {
     const dir = path.join(outDir, 'runs', runDirName(method, seed));
     const resultFile = path.join(dir, 'result.json');
     if (existsSync(resultFile) && options.resume) {
@@ -168,6 +185,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       const done = path.join(pretrainDir, 'done.json');
       if (!existsSync(done)) {
         log(`[bench] pre-training FP32 (seed ${seed}) for ${pretrainConfig.epochs} epochs`);
+        mark = performance.now();
         const r = await train({
           model: base,
           data,
@@ -176,6 +194,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
           resume: options.resume ?? false,
           progress: options.progress,
           label: `fp32-pretrain s${seed}`,
+          onEpoch,
         });
         writeJsonAtomic(done, { history: r.history });
       } else {
@@ -186,6 +205,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     const qconfig = { ...(preset.quantizerConfigs?.[method] ?? {}) };
     const { model } = quantizeModel(base, { default: method, defaultConfig: qconfig });
     log(`[bench] ${method} seed ${seed}: training ${runConfig.epochs} epochs (${preset.protocol})`);
+    mark = performance.now();
     const r = await train({
       model,
       data,
@@ -194,6 +214,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       resume: options.resume ?? false,
       progress: options.progress,
       label: `${method} s${seed}`,
+      onEpoch,
     });
     const summary = modelSummary(model);
     const complexity = modelComplexity(model);
@@ -229,6 +250,52 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     model.dispose();
   }
   return results;
+}
+
+/**
+ * Counts the epochs of every phase this sweep (or shard) still has to run:
+ * FP32 pre-training once per seed unless done, and each method x seed run
+ * without a result. With `resume`, epochs already in a checkpoint are done.
+ */
+function planProgress(
+  slice: readonly { method: string; seed: number }[],
+  plan: {
+    outDir: string;
+    finetune: boolean;
+    pretrainEpochs: number;
+    runEpochs: number;
+    resume: boolean;
+  },
+): OverallProgress {
+  const checkpointed = (dir: string, epochs: number): number => {
+    if (!plan.resume) return 0;
+    try {
+      const epoch = readCheckpointIndex(path.join(dir, 'checkpoint')).state.epoch;
+      return typeof epoch === 'number' ? Math.min(epochs, Math.max(0, epoch)) : 0;
+    } catch {
+      return 0; // no (readable) checkpoint: the phase starts from scratch
+    }
+  };
+  let total = 0;
+  let done = 0;
+  const pretrainSeeds = new Set<number>();
+  for (const { method, seed } of slice) {
+    const dir = path.join(plan.outDir, 'runs', runDirName(method, seed));
+    if (plan.resume && existsSync(path.join(dir, 'result.json'))) continue;
+    const pretrainDir = path.join(plan.outDir, 'pretrain', `seed${seed}`);
+    if (
+      plan.finetune &&
+      !pretrainSeeds.has(seed) &&
+      !existsSync(path.join(pretrainDir, 'done.json'))
+    ) {
+      pretrainSeeds.add(seed);
+      total += plan.pretrainEpochs;
+      done += checkpointed(pretrainDir, plan.pretrainEpochs);
+    }
+    total += plan.runEpochs;
+    done += checkpointed(dir, plan.runEpochs);
+  }
+  return new OverallProgress(total, done);
 }
 
 /** Reads every finished run under one or more bench output folders. */

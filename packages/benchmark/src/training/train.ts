@@ -349,6 +349,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       step++;
       const secs = (performance.now() - t0) / 1000;
       bar?.update(seen, { rate: (seen / secs).toFixed(0), loss: (lossSum / seen).toFixed(3) });
+      // The step loop is otherwise synchronous: yield so timers run (the bar renders on one
+      // when stderr is not a terminal, e.g. in a log file).
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     bar?.stop();
     const seconds = (performance.now() - t0) / 1000;
