@@ -1,13 +1,25 @@
-export { type MethodSummary, runsCsv, summarize, summaryMarkdown } from './bench/aggregate.js';
-export { type BenchMeta, writeBenchOutputs } from './bench/outputs.js';
+export {
+  type MethodSummary,
+  PRETRAINING_NOTE,
+  PRETRAINING_TITLE,
+  pretrainingLines,
+  pretrainingMarkdown,
+  runsCsv,
+  summarize,
+  summaryMarkdown,
+} from './bench/aggregate.js';
+export { type BenchMeta, formatMachine, writeBenchOutputs } from './bench/outputs.js';
 export { type DataSpec, getPreset, type ModelSpec, PRESETS, type Preset } from './bench/presets.js';
 export { type ReportContext, renderReport } from './bench/report.js';
 export {
   type BenchOptions,
   buildModel,
+  collectPretraining,
   collectRuns,
   gridSlice,
+  historyWallSeconds,
   machineInfo,
+  type PretrainingResult,
   type RunResult,
   runBench,
   runDirName,

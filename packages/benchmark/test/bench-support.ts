@@ -46,7 +46,7 @@ export function tinyModel(method: string, seed = 1): tf.LayersModel {
 
 /** An epoch record without its timing fields (which differ between identical runs). */
 export function withoutTiming(history: readonly EpochRecord[]) {
-  return history.map(({ imagesPerSecond: _i, seconds: _s, ...rest }) => rest);
+  return history.map(({ imagesPerSecond: _i, seconds: _s, evalSeconds: _e, ...rest }) => rest);
 }
 
 /** Values of every model variable, in order. */

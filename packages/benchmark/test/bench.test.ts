@@ -1,13 +1,31 @@
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendInfo, initBackend } from '@trit/quant-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runsCsv, summarize, summaryMarkdown } from '../src/bench/aggregate.js';
+import { type BenchMeta, formatMachine, writeBenchOutputs } from '../src/bench/outputs.js';
 import { getPreset, PRESETS, type Preset } from '../src/bench/presets.js';
-import { collectRuns, gridSlice, type RunResult, runBench } from '../src/bench/run.js';
+import {
+  collectPretraining,
+  collectRuns,
+  gridSlice,
+  historyWallSeconds,
+  machineInfo,
+  type RunResult,
+  runBench,
+} from '../src/bench/run.js';
 import { syntheticData } from '../src/training/synthetic-data.js';
-import type { TrainData } from '../src/training/train.js';
+import type { EpochRecord, TrainData } from '../src/training/train.js';
 import { removeDir, tempDir } from './bench-support.js';
 
 let backend: BackendInfo;
@@ -210,6 +228,50 @@ describe('summarize / summaryMarkdown / runsCsv', () => {
   });
 });
 
+const FULL_MACHINE = {
+  cpu: 'AMD EPYC 9B14  ',
+  cores: 2,
+  memoryGiB: 24,
+  platform: 'linux 6.18.44 x64',
+  node: 'v20.20.2',
+};
+
+function benchMeta(machine: Record<string, unknown>): BenchMeta {
+  return {
+    preset: 'smoke',
+    command: 'trit bench --preset smoke --methods fp32,twn',
+    config: {},
+    backend: { name: 'tensorflow', tensorflowVersion: '2.21.0' },
+    versions: {},
+    machine,
+    methodOrder: ['fp32', 'twn'],
+  };
+}
+
+describe('formatMachine', () => {
+  it('a full machineInfo() record reads as one line', () => {
+    expect(formatMachine(FULL_MACHINE)).toBe(
+      'AMD EPYC 9B14, 2 cores, 24 GiB RAM, linux 6.18.44 x64, Node v20.20.2',
+    );
+    // This machine's record has every field in that order.
+    expect(formatMachine(machineInfo())).toMatch(
+      /^[^,]+, \d+ cores?, \d+ GiB RAM, [a-z0-9]+ \S+ \S+, Node v\d+\.\d+\.\d+$/,
+    );
+  });
+
+  it('partial records (older results.json): missing or unknown values are left out, other keys appended', () => {
+    expect(formatMachine({ cpu: 'unknown', cores: 1, node: 'v18.19.0' })).toBe(
+      '1 core, Node v18.19.0',
+    );
+    expect(formatMachine({ platform: 'darwin 23.1.0 arm64', memoryGiB: 16, gpu: 'none' })).toBe(
+      '16 GiB RAM, darwin 23.1.0 arm64, gpu: none',
+    );
+    expect(formatMachine({ cpu: 'Xeon', cores: null, memoryGiB: Number.NaN })).toBe('Xeon');
+    expect(formatMachine({})).toBe('unknown');
+    expect(formatMachine(undefined)).toBe('unknown');
+  });
+});
+
 describe('runBench (smoke preset, in process)', () => {
   const preset: Preset = getPreset('smoke');
   let loads = 0;
@@ -280,6 +342,16 @@ describe('runBench (smoke preset, in process)', () => {
     for (const r of results) {
       expect(r.finalTestAccuracy).toBe(r.history.at(-1)!.testAccuracy);
       expect(r.finalTestAccuracy).toBeGreaterThan(0.5); // 4 separable classes, chance is 0.25
+      // Every epoch times its test evaluation; wall time = training loops + evaluations.
+      for (const h of r.history) {
+        expect(typeof h.evalSeconds, r.method).toBe('number');
+        expect(h.evalSeconds!, r.method).toBeGreaterThan(0);
+        expect(h.seconds, r.method).toBeGreaterThan(0);
+      }
+      const training = r.history.reduce((a, h) => a + h.seconds, 0);
+      const evaluation = r.history.reduce((a, h) => a + h.evalSeconds!, 0);
+      expect(r.wallSeconds, r.method).toBeCloseTo(training + evaluation, 12);
+      expect(r.wallSeconds, r.method).toBeGreaterThan(training);
     }
 
     // --resume: finished runs are reused as they are, nothing is trained again.
@@ -307,6 +379,191 @@ describe('runBench (smoke preset, in process)', () => {
         .map((r) => `${r.method}-${r.seed}`)
         .sort(),
     ).toEqual(['fp32-0', 'twn-0']);
+  });
+
+  it('collectPretraining: the smoke run’s FP32 pre-training as done.json records it; the same folder twice gives one seed', () => {
+    const outDir = path.join(work, 'run'); // written by the test above
+    const done = JSON.parse(
+      readFileSync(path.join(outDir, 'pretrain', 'seed0', 'done.json'), 'utf8'),
+    ) as { history: EpochRecord[] };
+    expect(done.history).toHaveLength(1); // --pretrain-epochs 1
+    const [h] = done.history as [EpochRecord];
+    expect(h.evalSeconds).toBeGreaterThan(0);
+    const pretraining = collectPretraining([outDir, outDir]);
+    expect(pretraining).toEqual([
+      {
+        seed: 0,
+        epochs: 1,
+        finalTestAccuracy: h.testAccuracy,
+        bestTestAccuracy: h.testAccuracy,
+        trainImagesPerSecond: h.imagesPerSecond,
+        wallSeconds: h.seconds + h.evalSeconds!,
+        history: done.history,
+      },
+    ]);
+    expect(pretraining[0]!.finalTestAccuracy).toBeGreaterThan(0.5);
+  });
+
+  it('writeBenchOutputs: summary.md has the machine line, the wall-time note and the FP32 pre-training after the table; results.json and report.html have it too', () => {
+    const outDir = path.join(work, 'run'); // written by the smoke run test above
+    const runs = collectRuns([outDir]);
+    const pretraining = collectPretraining([outDir]);
+    const out = path.join(work, 'outputs');
+    mkdirSync(out, { recursive: true });
+    writeBenchOutputs(out, runs, benchMeta(FULL_MACHINE), pretraining);
+    const md = readFileSync(path.join(out, 'summary.md'), 'utf8');
+    const lines = md.split('\n');
+    expect(lines).toContain(
+      'Backend: tensorflow (TensorFlow 2.21.0). Machine: AMD EPYC 9B14, 2 cores, 24 GiB RAM, linux 6.18.44 x64, Node v20.20.2.',
+    );
+    expect(lines).toContain(
+      'Sparsity is the share of zero codes over the quantized layers. Wall time, summed over a method’s seeds, ' +
+        'is the training plus the test evaluation after every epoch; checkpoint writes and the FP32 pre-training (listed below) are not included.',
+    );
+    expect(md).not.toContain('written before the evaluation was timed');
+    // The pre-training part, after the table and its notes, with done.json's numbers.
+    const [h] = (
+      JSON.parse(readFileSync(path.join(outDir, 'pretrain', 'seed0', 'done.json'), 'utf8')) as {
+        history: EpochRecord[];
+      }
+    ).history as [EpochRecord];
+    const at = lines.indexOf('## FP32 pre-training (shared starting point of every method)');
+    const lastRow = lines.length - 1 - [...lines].reverse().findIndex((l) => l.startsWith('| '));
+    expect(lines[lastRow]).toMatch(/^\| twn \| 1 \| /);
+    expect(at).toBeGreaterThan(lastRow);
+    expect(at).toBeGreaterThan(lines.findIndex((l) => l.startsWith('Sparsity is')));
+    const pretrainLine =
+      `seed 0: 1 epoch, final test accuracy ${(h.testAccuracy * 100).toFixed(2)}% (best ${(h.testAccuracy * 100).toFixed(2)}%), ` +
+      `${h.imagesPerSecond.toFixed(0)} train images/s, wall time ${(h.seconds + h.evalSeconds!).toFixed(1)} s`;
+    expect(lines.slice(at)).toEqual([
+      '## FP32 pre-training (shared starting point of every method)',
+      '',
+      'Every method in the table is fine-tuned from the FP32 model of its seed trained here; this pre-training is not in the table’s wall time.',
+      '',
+      `- ${pretrainLine}`,
+      '',
+    ]);
+    const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
+      pretraining: unknown;
+      runs: RunResult[];
+    };
+    expect(json.pretraining).toEqual(pretraining);
+    expect(json.runs.map((r) => r.wallSeconds)).toEqual(runs.map((r) => r.wallSeconds));
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<canvas id="pretrain-accuracy">');
+    expect(html).toContain('<h2>FP32 pre-training: test accuracy per epoch</h2>');
+    expect(html).toContain(`<li>${pretrainLine}</li>`);
+    expect(html).toContain(
+      'Machine: AMD EPYC 9B14, 2 cores, 24 GiB RAM, linux 6.18.44 x64, Node v20.20.2<br>',
+    );
+  });
+
+  it('records of older versions (no evalSeconds) still load and resume: wall time = Σ seconds, and summary.md says so', async () => {
+    const old = path.join(work, 'old-style');
+    cpSync(path.join(work, 'run'), old, { recursive: true }); // the smoke run of the test above
+    const strip = (history: EpochRecord[]) => history.map(({ evalSeconds: _e, ...rest }) => rest);
+    // The twn checkpoint and the pre-training as an older version wrote them.
+    const index = path.join(old, 'runs', 'twn-seed0', 'checkpoint', 'checkpoint.json');
+    const saved = JSON.parse(readFileSync(index, 'utf8'));
+    saved.state.history = strip(saved.state.history);
+    writeFileSync(index, JSON.stringify(saved));
+    const done = path.join(old, 'pretrain', 'seed0', 'done.json');
+    writeFileSync(
+      done,
+      JSON.stringify({ history: strip(JSON.parse(readFileSync(done, 'utf8')).history) }),
+    );
+    rmSync(path.join(old, 'runs', 'twn-seed0', 'result.json'));
+
+    const log: string[] = [];
+    const results = await runBench({ ...opts(old, log), resume: true });
+    // twn resumed from its (finished) checkpoint: no epoch ran again.
+    expect(log.filter((l) => l.startsWith('[bench] overall'))).toEqual([]);
+    const twn = results.find((r) => r.method === 'twn')!;
+    expect(twn.history).toHaveLength(1);
+    expect(twn.history[0]!.evalSeconds).toBeUndefined();
+    expect(twn.wallSeconds).toBe(twn.history[0]!.seconds);
+    expect(twn.wallSeconds).toBeGreaterThan(0);
+    const [p] = collectPretraining([old]);
+    expect(p!.history[0]!.evalSeconds).toBeUndefined();
+    expect(p!.wallSeconds).toBe(p!.history[0]!.seconds);
+
+    writeBenchOutputs(old, collectRuns([old]), benchMeta(FULL_MACHINE), collectPretraining([old]));
+    expect(readFileSync(path.join(old, 'summary.md'), 'utf8')).toContain(
+      'are not included. 1 of the runs was written before the evaluation was timed: its wall time is training only.\n',
+    );
+  });
+
+  it('historyWallSeconds: Σ (seconds + evalSeconds), a record without evalSeconds counts its seconds', () => {
+    const record = (seconds: number, evalSeconds?: number): EpochRecord => ({
+      epoch: 1,
+      lr: 0.1,
+      trainLoss: 1,
+      trainAccuracy: 0.5,
+      regularizationLoss: 0,
+      testLoss: 1,
+      testAccuracy: 0.5,
+      imagesPerSecond: 100,
+      seconds,
+      ...(evalSeconds === undefined ? {} : { evalSeconds }),
+      layers: [],
+    });
+    expect(historyWallSeconds([record(1.5, 0.25), record(2, 0.5)])).toBe(4.25); // 1.5 + 0.25 + 2 + 0.5
+    expect(historyWallSeconds([record(1.5), record(2)])).toBe(3.5); // 1.5 + 2
+    expect(historyWallSeconds([record(1.5, 0.25), record(2)])).toBe(3.75); // 1.5 + 0.25 + 2
+    expect(historyWallSeconds([])).toBe(0);
+  });
+
+  it('scratch protocol: no pretrain/ folder, and nothing about pre-training in the outputs', async () => {
+    const outDir = path.join(work, 'scratch');
+    const results = await runBench({
+      ...opts(outDir, []),
+      preset: { ...preset, protocol: 'scratch' },
+      methods: ['twn'],
+    });
+    expect(results.map((r) => [r.method, r.protocol, r.epochs])).toEqual([['twn', 'scratch', 1]]);
+    expect(existsSync(path.join(outDir, 'pretrain'))).toBe(false);
+    const pretraining = collectPretraining([outDir]);
+    expect(pretraining).toEqual([]);
+    writeBenchOutputs(outDir, collectRuns([outDir]), benchMeta(FULL_MACHINE), pretraining);
+    const md = readFileSync(path.join(outDir, 'summary.md'), 'utf8');
+    expect(md).not.toContain('pre-training');
+    expect(md.endsWith('after every epoch; checkpoint writes are not included.\n')).toBe(true);
+    const json = JSON.parse(readFileSync(path.join(outDir, 'results.json'), 'utf8'));
+    expect(Object.keys(json)).not.toContain('pretraining');
+    expect(json.runs).toHaveLength(1);
+    const html = readFileSync(path.join(outDir, 'report.html'), 'utf8');
+    expect(html).not.toContain('pretrain-accuracy');
+    expect(html).not.toContain('FP32 pre-training');
+  });
+
+  it('collectPretraining: unfinished seeds are skipped; a malformed done.json is an error naming the file', () => {
+    const dir = path.join(work, 'bad-pretrain');
+    mkdirSync(path.join(dir, 'pretrain', 'seed1', 'checkpoint'), { recursive: true }); // unfinished
+    expect(collectPretraining([dir])).toEqual([]);
+    mkdirSync(path.join(dir, 'pretrain', 'seed2'), { recursive: true });
+    const file = path.join(dir, 'pretrain', 'seed2', 'done.json');
+    const cases: [string, string][] = [
+      ['{"history": [', 'not valid JSON: '],
+      ['{"epochs": 3}', 'expected { "history": [...] } with at least one epoch record'],
+      ['{"history": []}', 'expected { "history": [...] } with at least one epoch record'],
+      ['{"history": [null]}', 'history[0] is not an object'],
+      [
+        '{"history": [{"epoch": 1, "testAccuracy": "high", "imagesPerSecond": 10, "seconds": 1}]}',
+        'history[0].testAccuracy is "high", expected a number',
+      ],
+      [
+        '{"history": [{"epoch": 1, "testAccuracy": 0.5, "imagesPerSecond": 10}]}',
+        'history[0].seconds is missing, expected a number',
+      ],
+      [
+        '{"history": [{"epoch": 1, "testAccuracy": 0.5, "imagesPerSecond": 10, "seconds": 1, "evalSeconds": null}]}',
+        'history[0].evalSeconds is null, expected a number',
+      ],
+    ];
+    for (const [text, why] of cases) {
+      writeFileSync(file, text);
+      expect(() => collectPretraining([dir]), text).toThrow(`${file}: malformed done.json (${why}`);
+    }
   });
 
   it('collectRuns: a folder that is no bench output is an error naming it; unfinished runs are skipped', () => {

@@ -1,7 +1,10 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatMachine } from '../src/bench/outputs.js';
 import { PRESETS } from '../src/bench/presets.js';
+import { machineInfo, type PretrainingResult, type RunResult } from '../src/bench/run.js';
+import type { EpochRecord } from '../src/training/train.js';
 import { assertCliBuilt, removeDir, runCli, tempDir } from './bench-support.js';
 
 let work: string;
@@ -96,6 +99,71 @@ describe('trit (child process)', () => {
       expect(r.stderr, args.join(' ')).toContain(message);
     }
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('`trit bench` then `bench merge` of the folder twice: machine line, timed evaluation, one FP32 pre-training line per seed', async () => {
+    const out = path.join(work, 'smoke');
+    const r = await runCli([
+      'bench',
+      '--preset',
+      'smoke',
+      '--methods',
+      'fp32,twn',
+      '--pretrain-epochs',
+      '2',
+      '--epochs',
+      '1',
+      '--no-progress',
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const { history } = JSON.parse(
+      readFileSync(path.join(out, 'pretrain', 'seed0', 'done.json'), 'utf8'),
+    ) as { history: [EpochRecord, EpochRecord] };
+    expect(history).toHaveLength(2);
+    const [e1, e2] = history;
+    const pretrainLine =
+      `- seed 0: 2 epochs, final test accuracy ${(e2.testAccuracy * 100).toFixed(2)}% ` +
+      `(best ${(Math.max(e1.testAccuracy, e2.testAccuracy) * 100).toFixed(2)}%), ` +
+      `${((e1.imagesPerSecond + e2.imagesPerSecond) / 2).toFixed(0)} train images/s, ` +
+      `wall time ${(e1.seconds + e1.evalSeconds! + e2.seconds + e2.evalSeconds!).toFixed(1)} s`;
+    const md = readFileSync(path.join(out, 'summary.md'), 'utf8');
+    const lines = md.split('\n');
+    expect(lines[4]).toBe(
+      `Backend: tensorflow (TensorFlow ${/TensorFlow (\S+)\)/.exec(md)?.[1]}). Machine: ${formatMachine(machineInfo())}.`,
+    );
+    expect(lines[4]).toMatch(/ cores?, \d+ GiB RAM, .+, Node v\d+/);
+    expect(lines.slice(-3)).toEqual(['', pretrainLine, '']);
+    expect(r.stdout).toContain(pretrainLine);
+
+    const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
+      pretraining: PretrainingResult[];
+      runs: RunResult[];
+    };
+    expect(json.pretraining.map((p) => [p.seed, p.epochs])).toEqual([[0, 2]]);
+    expect(json.pretraining[0]!.history).toEqual(history);
+    for (const run of json.runs) {
+      const [h] = run.history as [EpochRecord];
+      expect(h.evalSeconds, run.method).toBeGreaterThan(0);
+      expect(run.wallSeconds, run.method).toBeCloseTo(h.seconds + h.evalSeconds!, 12);
+    }
+
+    // The same folder twice: one run per (method, seed) and one pre-training per seed.
+    const merged = path.join(work, 'smoke-merged');
+    const m = await runCli(['bench', 'merge', out, out, '--out', merged]);
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toContain(`merged 2 runs into ${merged}`);
+    const mergedJson = JSON.parse(readFileSync(path.join(merged, 'results.json'), 'utf8')) as {
+      pretraining: PretrainingResult[];
+    };
+    expect(mergedJson.pretraining).toEqual(json.pretraining);
+    const mergedMd = readFileSync(path.join(merged, 'summary.md'), 'utf8');
+    expect(mergedMd.split('\n').filter((l) => l.startsWith('- seed '))).toEqual([pretrainLine]);
+    expect(mergedMd.split('\n')[4]).toBe(lines[4]);
+    const html = readFileSync(path.join(merged, 'report.html'), 'utf8');
+    expect(html).toContain('<canvas id="pretrain-accuracy">');
+    expect(html).toContain(`<li>${pretrainLine.slice(2)}</li>`);
   });
 
   it('`bench merge` needs --out and bench output folders', async () => {

@@ -8,12 +8,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarize } from '../src/bench/aggregate.js';
 import { getPreset } from '../src/bench/presets.js';
 import { renderReport } from '../src/bench/report.js';
-import { type RunResult, runBench } from '../src/bench/run.js';
+import {
+  collectPretraining,
+  type PretrainingResult,
+  type RunResult,
+  runBench,
+} from '../src/bench/run.js';
 import { syntheticData } from '../src/training/synthetic-data.js';
 import { removeDir, tempDir } from './bench-support.js';
 
 const METHODS = ['fp32', 'bwn', 'twn', 'ttq', 'sq', 'hla'];
-const CHARTS = ['accuracy', 'sparsity', 'ttq-scales', 'ttq-shares', 'sq-bits', 'hla-cosine'];
+const CHARTS = [
+  'pretrain-accuracy',
+  'accuracy',
+  'sparsity',
+  'ttq-scales',
+  'ttq-shares',
+  'sq-bits',
+  'hla-cosine',
+];
+const NOTE = 'Wall time is <training> & evaluation.';
 const COMMAND =
   'trit bench --preset smoke <b>not bold</b> & "quoted" </script><script>window.__injected = 1</script>';
 
@@ -65,6 +79,7 @@ function findChromium(): string {
 
 let work: string;
 let runs: RunResult[];
+let pretraining: PretrainingResult[];
 let html: string;
 let htmlFile: string;
 
@@ -75,7 +90,7 @@ beforeAll(async () => {
   runs = await runBench({
     preset,
     methods: METHODS,
-    pretrainEpochs: 1,
+    pretrainEpochs: 2,
     epochs: 2,
     outDir: path.join(work, 'bench'),
     loadData: async (p) => syntheticData(p.data as Parameters<typeof syntheticData>[0]),
@@ -84,13 +99,20 @@ beforeAll(async () => {
     log: () => {},
   });
   const summary = summarize(runs, METHODS);
-  html = renderReport(runs, summary, {
-    title: 'trit bench: smoke',
-    command: COMMAND,
-    backend: backend.name,
-    machine: 'test machine',
-    generatedAt: '2025-01-01T00:00:00.000Z',
-  });
+  pretraining = collectPretraining([path.join(work, 'bench')]);
+  html = renderReport(
+    runs,
+    summary,
+    {
+      title: 'trit bench: smoke',
+      command: COMMAND,
+      backend: backend.name,
+      machine: 'test machine',
+      generatedAt: '2025-01-01T00:00:00.000Z',
+      notes: [NOTE],
+    },
+    pretraining,
+  );
   htmlFile = path.join(work, 'report.html');
   writeFileSync(htmlFile, html);
 });
@@ -118,6 +140,42 @@ describe('renderReport (static checks)', () => {
 
   it('has one canvas per chart, in order', () => {
     expect([...html.matchAll(/<canvas id="([^"]+)">/g)].map((m) => m[1])).toEqual(CHARTS);
+  });
+
+  it('shows the table notes (escaped) and the FP32 pre-training every method started from', () => {
+    expect(html).toContain(
+      '<p class="caption">Wall time is &#60;training&#62; &#38; evaluation.</p>',
+    );
+    expect(pretraining).toHaveLength(1);
+    const p = pretraining[0]!;
+    expect(p.epochs).toBe(2);
+    const acc = (x: number) => (x * 100).toFixed(2);
+    expect(html).toContain(
+      '<section id="pretraining"><h2>FP32 pre-training (shared starting point of every method)</h2>',
+    );
+    expect(html).toContain(
+      `<li>seed 0: 2 epochs, final test accuracy ${acc(p.history[1]!.testAccuracy)}% ` +
+        `(best ${acc(Math.max(p.history[0]!.testAccuracy, p.history[1]!.testAccuracy))}%), ` +
+        `${((p.history[0]!.imagesPerSecond + p.history[1]!.imagesPerSecond) / 2).toFixed(0)} train images/s, ` +
+        `wall time ${p.history.reduce((a, h) => a + h.seconds + h.evalSeconds!, 0).toFixed(1)} s</li>`,
+    );
+    // before the method charts
+    expect(html.indexOf('id="pretraining"')).toBeLessThan(html.indexOf('<canvas id="accuracy">'));
+  });
+
+  it('without pre-training (scratch protocol) there is no pre-training section or chart', () => {
+    const scratch = renderReport(runs, summarize(runs, METHODS), {
+      title: 't',
+      command: 'c',
+      backend: 'b',
+      machine: 'm',
+      generatedAt: 'g',
+    });
+    expect(scratch).not.toContain('pretrain');
+    expect(scratch).not.toContain('FP32 pre-training');
+    expect([...scratch.matchAll(/<canvas id="([^"]+)">/g)].map((m) => m[1])).toEqual(
+      CHARTS.slice(1),
+    );
   });
 });
 
@@ -201,6 +259,10 @@ describe('renderReport in headless Chromium', () => {
           labels: chart.data.datasets.map((d) => d.label),
           xTicks: chart.config.type === 'line' ? chart.scales.x!.ticks.map((t) => t.value) : [],
           points: chart.data.datasets.map((d) => d.data.length),
+          ys:
+            chart.config.type === 'line'
+              ? chart.data.datasets.map((d) => d.data.map((p) => (p as { y: number | null }).y))
+              : [],
           dataUrlLength: canvas.toDataURL('image/png').length,
         };
       });
@@ -217,6 +279,11 @@ describe('renderReport in headless Chromium', () => {
       expect(Math.min(...c.points), c.id).toBeGreaterThan(0);
     }
     const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
+    // FP32 pre-training: one line per seed, its test accuracy (%) after each of its 2 epochs
+    expect(byId['pretrain-accuracy']!.labels).toEqual(['FP32 pre-training (seed 0)']);
+    expect(byId['pretrain-accuracy']!.ys).toEqual([
+      pretraining[0]!.history.map((h) => h.testAccuracy * 100),
+    ]);
     // accuracy: one line per run with one point per epoch
     expect(byId.accuracy!.datasets).toBe(6);
     expect(byId.accuracy!.points).toEqual([2, 2, 2, 2, 2, 2]);
@@ -245,6 +312,9 @@ describe('renderReport in headless Chromium', () => {
     expect(rows.slice(1).map((r) => r[0])).toEqual(METHODS);
     for (const r of rows.slice(1)) expect(r[2]).toMatch(/^\d+\.\d\d ± 0\.00$/);
     expect(await page.textContent('p.meta')).toContain(COMMAND);
+    expect(await page.$$eval('#pretraining li', (lis) => lis.map((li) => li.textContent))).toEqual([
+      expect.stringMatching(/^seed 0: 2 epochs, final test accuracy \d+\.\d\d% \(best /),
+    ]);
     expect(
       await page.evaluate(() => (globalThis as unknown as PageGlobals).__injected),
     ).toBeUndefined();
@@ -256,7 +326,7 @@ describe('renderReport in headless Chromium', () => {
       Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     );
     expect(png.readUInt32BE(16)).toBe(1200); // IHDR width
-    expect(png.readUInt32BE(20)).toBeGreaterThan(6 * 380); // six 380-px charts, full page
+    expect(png.readUInt32BE(20)).toBeGreaterThan(7 * 380); // seven 380-px charts, full page
     expect(statSync(shot).size).toBeGreaterThan(50_000);
 
     expect(problems).toEqual([]);

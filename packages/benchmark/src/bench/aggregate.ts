@@ -1,4 +1,4 @@
-import type { RunResult } from './run.js';
+import type { PretrainingResult, RunResult } from './run.js';
 
 /** One row of the summary table: a method over its seeds. */
 export interface MethodSummary {
@@ -82,6 +82,47 @@ export function summaryMarkdown(rows: readonly MethodSummary[]): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Heading of the FP32 pre-training part of summary.md and report.html. */
+export const PRETRAINING_TITLE = 'FP32 pre-training (shared starting point of every method)';
+/** The sentence under that heading. */
+export const PRETRAINING_NOTE =
+  'Every method in the table is fine-tuned from the FP32 model of its seed trained here; ' +
+  'this pre-training is not in the table’s wall time.';
+
+/**
+ * One line per pre-trained seed (epochs, final and best test accuracy, speed,
+ * wall time), then the mean ± standard deviation of the final accuracy when
+ * there are several seeds. Empty without pre-training (scratch protocol).
+ */
+export function pretrainingLines(pretraining: readonly PretrainingResult[]): string[] {
+  const lines = pretraining.map(
+    (p) =>
+      `seed ${p.seed}: ${p.epochs} epoch${p.epochs === 1 ? '' : 's'}, final test accuracy ${(p.finalTestAccuracy * 100).toFixed(2)}% ` +
+      `(best ${(p.bestTestAccuracy * 100).toFixed(2)}%), ${p.trainImagesPerSecond.toFixed(0)} train images/s, wall time ${duration(p.wallSeconds)}`,
+  );
+  if (pretraining.length > 1) {
+    const acc = pretraining.map((p) => p.finalTestAccuracy);
+    lines.push(
+      `mean over ${pretraining.length} seeds: final test accuracy ${(mean(acc) * 100).toFixed(2)} ± ${(std(acc) * 100).toFixed(2)}%, ` +
+        `wall time ${duration(pretraining.reduce((a, p) => a + p.wallSeconds, 0))} in all`,
+    );
+  }
+  return lines;
+}
+
+/** The FP32 pre-training part of summary.md ('' without pre-training). */
+export function pretrainingMarkdown(pretraining: readonly PretrainingResult[]): string {
+  if (!pretraining.length) return '';
+  return [
+    `## ${PRETRAINING_TITLE}`,
+    '',
+    PRETRAINING_NOTE,
+    '',
+    ...pretrainingLines(pretraining).map((l) => `- ${l}`),
+    '',
+  ].join('\n');
 }
 
 /** One CSV row per (method, seed) run. */

@@ -1,8 +1,14 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type MethodSummary, runsCsv, summarize, summaryMarkdown } from './aggregate.js';
+import {
+  type MethodSummary,
+  pretrainingMarkdown,
+  runsCsv,
+  summarize,
+  summaryMarkdown,
+} from './aggregate.js';
 import { renderReport } from './report.js';
-import type { RunResult } from './run.js';
+import type { PretrainingResult, RunResult } from './run.js';
 
 /** What results.json records besides the runs. */
 export interface BenchMeta {
@@ -21,21 +27,83 @@ function writeAtomic(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** Writes results.json, results.csv, summary.md and report.html into `outDir`. */
+const MACHINE_KEYS = ['cpu', 'cores', 'memoryGiB', 'platform', 'node'];
+
+/**
+ * The machine of {@link machineInfo} as one readable line, e.g.
+ * `AMD EPYC 9B14, 2 cores, 24 GiB RAM, linux 6.18.44 x64, Node v20.20.2`.
+ * Missing or unknown fields are left out (results.json of older versions);
+ * keys it does not know are appended as `key: value`.
+ */
+export function formatMachine(machine: unknown): string {
+  if (typeof machine === 'string') return machine.trim() || 'unknown';
+  if (machine === null || typeof machine !== 'object') return 'unknown';
+  const m = machine as Record<string, unknown>;
+  const text = (v: unknown): string =>
+    typeof v === 'string'
+      ? v.replace(/\s+/g, ' ').trim()
+      : typeof v === 'number' && Number.isFinite(v)
+        ? String(v)
+        : '';
+  const parts: string[] = [];
+  const cpu = text(m.cpu);
+  if (cpu && cpu.toLowerCase() !== 'unknown') parts.push(cpu);
+  const cores = text(m.cores);
+  if (cores) parts.push(`${cores} core${cores === '1' ? '' : 's'}`);
+  const memory = text(m.memoryGiB);
+  if (memory) parts.push(`${memory} GiB RAM`);
+  const platform = text(m.platform);
+  if (platform) parts.push(platform);
+  const node = text(m.node);
+  if (node) parts.push(`Node ${node}`);
+  for (const [key, value] of Object.entries(m)) {
+    if (MACHINE_KEYS.includes(key) || value === undefined || value === null) continue;
+    const v = typeof value === 'object' ? JSON.stringify(value) : text(value) || String(value);
+    if (v) parts.push(`${key}: ${v}`);
+  }
+  return parts.join(', ') || 'unknown';
+}
+
+/**
+ * Writes results.json, results.csv, summary.md and report.html into `outDir`.
+ * `pretraining` (finetune protocol, from {@link collectPretraining}) adds the
+ * FP32 pre-training of each seed to results.json, summary.md and the report;
+ * without it (scratch protocol) nothing is added.
+ */
 export function writeBenchOutputs(
   outDir: string,
   runs: readonly RunResult[],
   meta: BenchMeta,
+  pretraining: readonly PretrainingResult[] = [],
 ): MethodSummary[] {
   const summary = summarize(runs, meta.methodOrder);
   const generatedAt = new Date().toISOString();
   writeAtomic(
     path.join(outDir, 'results.json'),
-    `${JSON.stringify({ ...meta, generatedAt, summary, runs }, null, 1)}\n`,
+    `${JSON.stringify(
+      { ...meta, generatedAt, summary, ...(pretraining.length ? { pretraining } : {}), runs },
+      null,
+      1,
+    )}\n`,
   );
   writeAtomic(path.join(outDir, 'results.csv'), runsCsv(runs));
   const backend = `${meta.backend.name}${meta.backend.tensorflowVersion ? ` (TensorFlow ${meta.backend.tensorflowVersion})` : ''}`;
-  const machine = Object.values(meta.machine).join(', ');
+  const machine = formatMachine(meta.machine);
+  const finetune = runs.some((r) => r.protocol === 'finetune') || pretraining.length > 0;
+  const excluded = finetune
+    ? `checkpoint writes and the FP32 pre-training${pretraining.length ? ' (listed below)' : ''} are not included`
+    : 'checkpoint writes are not included';
+  // Runs written before the evaluation was timed (e.g. merged from older folders) have training time only.
+  const untimed = runs.filter((r) => r.history.some((h) => h.evalSeconds === undefined)).length;
+  const notes = [
+    'Test accuracy is the final epoch’s, evaluated with the quantized weights; ± is the standard deviation over seeds.',
+    'Weight memory counts quantized kernels at their bit-width and everything else (first/last layers, biases, BatchNorm) at 32 bits.',
+    'Sparsity is the share of zero codes over the quantized layers. ' +
+      `Wall time, summed over a method’s seeds, is the training plus the test evaluation after every epoch; ${excluded}.` +
+      (untimed
+        ? ` ${untimed} of the runs ${untimed === 1 ? 'was' : 'were'} written before the evaluation was timed: ${untimed === 1 ? 'its' : 'their'} wall time is training only.`
+        : ''),
+  ];
   const md = [
     `# trit bench: ${meta.preset}`,
     '',
@@ -44,21 +112,27 @@ export function writeBenchOutputs(
     `Backend: ${backend}. Machine: ${machine}.`,
     '',
     summaryMarkdown(summary),
-    'Test accuracy is the final epoch’s, evaluated with the quantized weights; ± is the standard deviation over seeds.',
-    'Weight memory counts quantized kernels at their bit-width and everything else (first/last layers, biases, BatchNorm) at 32 bits.',
-    'Sparsity is the share of zero codes over the quantized layers. Wall time is training + evaluation, pre-training excluded.',
+    ...notes,
     '',
+    // After the table: the FP32 pre-training every method started from (finetune protocol).
+    ...(pretraining.length ? [pretrainingMarkdown(pretraining)] : []),
   ].join('\n');
   writeAtomic(path.join(outDir, 'summary.md'), md);
   writeAtomic(
     path.join(outDir, 'report.html'),
-    renderReport(runs, summary, {
-      title: `trit bench: ${meta.preset}`,
-      command: meta.command,
-      backend,
-      machine,
-      generatedAt,
-    }),
+    renderReport(
+      runs,
+      summary,
+      {
+        title: `trit bench: ${meta.preset}`,
+        command: meta.command,
+        backend,
+        machine,
+        generatedAt,
+        notes,
+      },
+      pretraining,
+    ),
   );
   return summary;
 }

@@ -2,8 +2,13 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { MethodSummary } from './aggregate.js';
-import { summaryMarkdown } from './aggregate.js';
-import type { RunResult } from './run.js';
+import {
+  PRETRAINING_NOTE,
+  PRETRAINING_TITLE,
+  pretrainingLines,
+  summaryMarkdown,
+} from './aggregate.js';
+import type { PretrainingResult, RunResult } from './run.js';
 
 /** A chart for the page: a Chart.js config plus a title and a caption. */
 interface ChartSpec {
@@ -243,6 +248,23 @@ function charts(runs: readonly RunResult[], methodOrder: readonly string[]): Cha
   return out;
 }
 
+/** The FP32 pre-training's test accuracy per epoch, one line per seed. */
+function pretrainingChart(pretraining: readonly PretrainingResult[]): ChartSpec {
+  return lineChart(
+    'pretrain-accuracy',
+    'FP32 pre-training: test accuracy per epoch',
+    'The FP32 model every method is fine-tuned from, one per seed.',
+    'epoch',
+    'test accuracy (%)',
+    pretraining.map((p, i) => ({
+      label: `FP32 pre-training (seed ${p.seed})`,
+      data: p.history.map((h) => ({ x: h.epoch, y: h.testAccuracy * 100 })),
+      borderColor: color(i),
+      backgroundColor: color(i),
+    })),
+  );
+}
+
 function chartJsSource(): string {
   // chart.js's exports map hides its UMD bundle; it sits next to the CommonJS entry.
   const require = createRequire(import.meta.url);
@@ -258,20 +280,35 @@ export interface ReportContext {
   readonly backend: string;
   readonly machine: string;
   readonly generatedAt: string;
+  /** Notes printed under the summary table (what its columns mean). */
+  readonly notes?: readonly string[];
 }
 
 /**
  * A self-contained HTML page (Chart.js inlined, no network) with the summary
- * table and the charts: accuracy per epoch, per-layer sparsity, TTQ's scales
- * and code shares over training, SQ's bit-widths and memory, HLA's cosine.
+ * table, the FP32 pre-training every method started from (finetune protocol:
+ * one line per seed and its test accuracy per epoch) and the charts: accuracy
+ * per epoch, per-layer sparsity, TTQ's scales and code shares over training,
+ * SQ's bit-widths and memory, HLA's cosine.
  */
 export function renderReport(
   runs: readonly RunResult[],
   summary: readonly MethodSummary[],
   ctx: ReportContext,
+  pretraining: readonly PretrainingResult[] = [],
 ): string {
   const methodOrder = summary.map((m) => m.method);
-  const specs = charts(runs, methodOrder);
+  const specs = [
+    ...(pretraining.length ? [pretrainingChart(pretraining)] : []),
+    ...charts(runs, methodOrder),
+  ];
+  const pretrainingSection = pretraining.length
+    ? `<section id="pretraining"><h2>${escapeHtml(PRETRAINING_TITLE)}</h2>` +
+      `<p class="caption">${escapeHtml(PRETRAINING_NOTE)}</p>` +
+      `<ul>${pretrainingLines(pretraining)
+        .map((l) => `<li>${escapeHtml(l)}</li>`)
+        .join('')}</ul></section>\n`
+    : '';
   const table = summaryMarkdown(summary)
     .trim()
     .split('\n')
@@ -312,7 +349,7 @@ code { background: #f4f4f4; padding: 1px 4px; }
 <table>
 ${table}
 </table>
-${sections}
+${(ctx.notes ?? []).map((n) => `<p class="caption">${escapeHtml(n)}</p>\n`).join('')}${pretrainingSection}${sections}
 <script>${chartJsSource()}</script>
 <script>
 const specs = ${jsonForScript(specs.map((s) => ({ id: s.id, config: s.config })))};

@@ -44,10 +44,28 @@ export interface RunResult {
   readonly sparsity: number;
   /** Mean training images/s over the run's epochs. */
   readonly trainImagesPerSecond: number;
-  /** Seconds of the training loops of this run (test evaluation, checkpoints and pre-training excluded). */
+  /**
+   * Σ over the run's epochs of `seconds + (evalSeconds ?? 0)`: its training
+   * loops plus the test evaluation after every epoch (records written before
+   * the evaluation was timed have no `evalSeconds` and count their training
+   * loop only). Checkpoint writes and the FP32 pre-training are excluded.
+   */
   readonly wallSeconds: number;
   readonly params: number;
   readonly macs: number;
+}
+
+/** The FP32 pre-training of one seed (finetune protocol): the shared starting point of every method. */
+export interface PretrainingResult {
+  readonly seed: number;
+  readonly epochs: number;
+  readonly finalTestAccuracy: number;
+  readonly bestTestAccuracy: number;
+  /** Mean training images/s over the pre-training's epochs. */
+  readonly trainImagesPerSecond: number;
+  /** Σ over the pre-training's epochs of `seconds + (evalSeconds ?? 0)`, as {@link RunResult.wallSeconds}. */
+  readonly wallSeconds: number;
+  readonly history: readonly EpochRecord[];
 }
 
 export interface BenchOptions {
@@ -114,6 +132,20 @@ function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(value, null, 1)}\n`);
   renameSync(tmp, file);
+}
+
+/**
+ * Wall time of a training history: Σ over its epochs of `seconds + (evalSeconds ?? 0)`,
+ * the training loops plus the test evaluations after them (records written
+ * before the evaluation was timed count their training loop only).
+ */
+export function historyWallSeconds(history: readonly EpochRecord[]): number {
+  return history.reduce((a, h) => a + h.seconds + (h.evalSeconds ?? 0), 0);
+}
+
+/** Mean training images/s over a history's epochs. */
+function meanImagesPerSecond(history: readonly EpochRecord[]): number {
+  return history.reduce((a, h) => a + h.imagesPerSecond, 0) / Math.max(1, history.length);
 }
 
 export function machineInfo() {
@@ -240,8 +272,8 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       float32MemoryBytes: summary.totals.float32Bytes,
       compressionRatio: summary.totals.compressionRatio,
       sparsity: quantized ? zeros / quantized : 0,
-      trainImagesPerSecond: r.history.reduce((a, h) => a + h.imagesPerSecond, 0) / r.history.length,
-      wallSeconds: r.history.reduce((a, h) => a + h.seconds, 0),
+      trainImagesPerSecond: meanImagesPerSecond(r.history),
+      wallSeconds: historyWallSeconds(r.history),
       params: complexity.params,
       macs: complexity.macs,
     };
@@ -313,4 +345,65 @@ export function collectRuns(dirs: readonly string[]): RunResult[] {
     }
   }
   return [...byKey.values()];
+}
+
+/** Reads one `pretrain/seed<S>/done.json`; anything but `{ history: EpochRecord[] }` with at least one epoch is an error naming the file. */
+function readPretraining(file: string, seed: number): PretrainingResult {
+  const malformed = (why: string) => new Error(`${file}: malformed done.json (${why})`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw malformed(`not valid JSON: ${(err as Error).message}`);
+  }
+  const history =
+    raw !== null && typeof raw === 'object' ? (raw as { history?: unknown }).history : undefined;
+  if (!Array.isArray(history) || history.length === 0)
+    throw malformed('expected { "history": [...] } with at least one epoch record');
+  history.forEach((h: unknown, i) => {
+    if (h === null || typeof h !== 'object') throw malformed(`history[${i}] is not an object`);
+    const record = h as Record<string, unknown>;
+    for (const key of ['epoch', 'testAccuracy', 'imagesPerSecond', 'seconds', 'evalSeconds']) {
+      const v = record[key];
+      if (key === 'evalSeconds' && v === undefined) continue; // records of older versions
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw malformed(
+          `history[${i}].${key} is ${JSON.stringify(v) ?? 'missing'}, expected a number`,
+        );
+    }
+  });
+  const records = history as EpochRecord[];
+  return {
+    seed,
+    epochs: records.length,
+    finalTestAccuracy: records[records.length - 1]!.testAccuracy,
+    bestTestAccuracy: Math.max(...records.map((h) => h.testAccuracy)),
+    trainImagesPerSecond: meanImagesPerSecond(records),
+    wallSeconds: historyWallSeconds(records),
+    history: records,
+  };
+}
+
+/**
+ * Reads every finished FP32 pre-training (`pretrain/seed<S>/done.json`, finetune
+ * protocol) under one or more bench output folders, sorted by seed. Unfinished
+ * pre-trainings (no done.json) are skipped; a seed found in several folders
+ * (each shard pre-trains its own seeds) is listed once, from the first folder.
+ * Folders without `pretrain/` (scratch protocol) contribute nothing.
+ */
+export function collectPretraining(dirs: readonly string[]): PretrainingResult[] {
+  const bySeed = new Map<number, PretrainingResult>();
+  for (const dir of dirs) {
+    const root = path.join(dir, 'pretrain');
+    if (!existsSync(root)) continue;
+    for (const name of readdirSync(root)) {
+      const m = /^seed(\d+)$/.exec(name);
+      if (!m) continue;
+      const seed = Number(m[1]);
+      const file = path.join(root, name, 'done.json');
+      if (bySeed.has(seed) || !existsSync(file)) continue;
+      bySeed.set(seed, readPretraining(file, seed));
+    }
+  }
+  return [...bySeed.values()].sort((a, b) => a.seed - b.seed);
 }

@@ -3,10 +3,10 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, initBackend, listQuantizers } from '@trit/quant-core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { summaryMarkdown } from '../bench/aggregate.js';
+import { pretrainingMarkdown, summaryMarkdown } from '../bench/aggregate.js';
 import { writeBenchOutputs } from '../bench/outputs.js';
 import { getPreset, PRESETS, type Preset } from '../bench/presets.js';
-import { collectRuns, machineInfo, runBench } from '../bench/run.js';
+import { collectPretraining, collectRuns, machineInfo, runBench } from '../bench/run.js';
 import { exportBenchRuns } from '../export/bench.js';
 import { syntheticData } from '../training/synthetic-data.js';
 import type { TrainData } from '../training/train.js';
@@ -139,24 +139,31 @@ export function registerBenchCommands(program: Command): void {
       }
       // Tables cover every finished run in the folder (all shards, if they share it).
       const runs = collectRuns([outDir]);
-      const summary = writeBenchOutputs(outDir, runs, {
-        preset: preset.name,
-        command,
-        config: {
-          preset,
-          methods,
-          seeds: opts.seeds ?? preset.seeds,
-          epochs: opts.epochs,
-          pretrainEpochs: opts.pretrainEpochs,
-          shard: opts.shard,
+      const pretraining = collectPretraining([outDir]);
+      const summary = writeBenchOutputs(
+        outDir,
+        runs,
+        {
+          preset: preset.name,
+          command,
+          config: {
+            preset,
+            methods,
+            seeds: opts.seeds ?? preset.seeds,
+            epochs: opts.epochs,
+            pretrainEpochs: opts.pretrainEpochs,
+            shard: opts.shard,
+          },
+          backend: { ...backend },
+          versions: packageVersions(),
+          machine: machineInfo(),
+          // Table order: this run's methods, then the preset's (for runs already in the folder).
+          methodOrder: [...new Set([...methods, ...preset.methods])],
         },
-        backend: { ...backend },
-        versions: packageVersions(),
-        machine: machineInfo(),
-        // Table order: this run's methods, then the preset's (for runs already in the folder).
-        methodOrder: [...new Set([...methods, ...preset.methods])],
-      });
+        pretraining,
+      );
       console.log(`\n${summaryMarkdown(summary)}`);
+      if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
       console.log(
         `wrote ${['results.json', 'results.csv', 'summary.md', 'report.html'].map((f) => path.join(outDir, f)).join(', ')}`,
       );
@@ -184,6 +191,8 @@ export function registerBenchCommands(program: Command): void {
         );
       const runs = collectRuns(dirs.map((d) => path.resolve(d)));
       if (!runs.length) throw new Error(`no finished runs in ${dirs.join(', ')}`);
+      // Each shard pre-trains its own seeds: one FP32 pre-training per seed is kept.
+      const pretraining = collectPretraining(dirs.map((d) => path.resolve(d)));
       const outDir = path.resolve(out);
       mkdirSync(outDir, { recursive: true });
       const first = dirs
@@ -192,21 +201,27 @@ export function registerBenchCommands(program: Command): void {
       const meta = first
         ? (JSON.parse(readFileSync(first, 'utf8')) as Record<string, unknown>)
         : {};
-      const summary = writeBenchOutputs(outDir, runs, {
-        preset: String(meta.preset ?? 'merged'),
-        command: `trit ${process.argv.slice(2).join(' ')}`,
-        config: {
-          ...(meta.config as Record<string, unknown> | undefined),
-          mergedFrom: dirs,
-          shard: undefined,
+      const summary = writeBenchOutputs(
+        outDir,
+        runs,
+        {
+          preset: String(meta.preset ?? 'merged'),
+          command: `trit ${process.argv.slice(2).join(' ')}`,
+          config: {
+            ...(meta.config as Record<string, unknown> | undefined),
+            mergedFrom: dirs,
+            shard: undefined,
+          },
+          backend: (meta.backend as Record<string, unknown>) ?? {},
+          versions: (meta.versions as Record<string, string>) ?? packageVersions(),
+          machine: (meta.machine as Record<string, unknown>) ?? machineInfo(),
+          methodOrder: ((meta.config as { methods?: string[] } | undefined)?.methods ??
+            []) as string[],
         },
-        backend: (meta.backend as Record<string, unknown>) ?? {},
-        versions: (meta.versions as Record<string, string>) ?? packageVersions(),
-        machine: (meta.machine as Record<string, unknown>) ?? machineInfo(),
-        methodOrder: ((meta.config as { methods?: string[] } | undefined)?.methods ??
-          []) as string[],
-      });
+        pretraining,
+      );
       console.log(summaryMarkdown(summary));
+      if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
       console.log(`merged ${runs.length} runs into ${outDir}`);
     });
 }

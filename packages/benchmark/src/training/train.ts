@@ -87,8 +87,15 @@ export interface EpochRecord {
   readonly regularizationLoss: number;
   readonly testLoss: number;
   readonly testAccuracy: number;
+  /** Training images per second of the epoch's training loop. */
   readonly imagesPerSecond: number;
+  /** Seconds of the epoch's training loop (the test evaluation after it is in `evalSeconds`). */
   readonly seconds: number;
+  /**
+   * Seconds of the test evaluation after the training loop. Absent in records
+   * written before it was measured (older checkpoints and results still load).
+   */
+  readonly evalSeconds?: number;
   readonly layers: readonly LayerStatsRecord[];
 }
 
@@ -355,7 +362,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     bar?.stop();
     const seconds = (performance.now() - t0) / 1000;
+    const tEval = performance.now();
     const test = evaluate(model, data, Math.max(config.batchSize, 256));
+    const evalSeconds = (performance.now() - tEval) / 1000;
     const record: EpochRecord = {
       epoch: epoch + 1,
       lr,
@@ -366,6 +375,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       testAccuracy: test.accuracy,
       imagesPerSecond: seen / seconds,
       seconds,
+      evalSeconds,
       layers: layerStats(model),
     };
     history = [...history, record];
