@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { registerNativeGradients } from './native-gradients.js';
 
 /** Backends trit can select. `tensorflow` is the native one from `@tensorflow/tfjs-node`. */
 export const BACKENDS = ['tensorflow', 'cpu', 'wasm'] as const;
@@ -23,6 +24,13 @@ export interface InitBackendOptions {
   readonly prefer?: BackendName;
   /** Skip the one-line warning printed on fallback. */
   readonly quiet?: boolean;
+  /**
+   * On the native backend, compute ReLU's gradient with TensorFlow's fused
+   * `ReluGrad` (same values, ~11% faster ResNet training; see
+   * {@link registerNativeGradients}). Default true, unless the environment
+   * sets `TRIT_NATIVE_GRADIENTS=0` (for A/B measurements).
+   */
+  readonly nativeGradients?: boolean;
   /**
    * Loads `@tensorflow/tfjs-node`; replaceable for tests that simulate a
    * missing or broken native library.
@@ -74,11 +82,15 @@ async function useWasm(): Promise<BackendInfo> {
   return { name: 'wasm', tfjsVersion: tf.version_core, threads: wasm.getThreadsCount() };
 }
 
-async function useNative(load: () => Promise<unknown>): Promise<BackendInfo> {
+async function useNative(
+  load: () => Promise<unknown>,
+  nativeGradients: boolean,
+): Promise<BackendInfo> {
   await load();
   if (!(await tf.setBackend('tensorflow')))
     throw new Error('the tensorflow backend failed to initialize');
   await tf.ready();
+  if (nativeGradients) registerNativeGradients();
   const threads = Number(env.TF_NUM_INTRAOP_THREADS) || availableThreads();
   return {
     name: 'tensorflow',
@@ -112,7 +124,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   try {
     return prefer === 'wasm'
       ? await useWasm()
-      : await useNative(options.loadNative ?? defaultLoadNative);
+      : await useNative(
+          options.loadNative ?? defaultLoadNative,
+          options.nativeGradients ?? env.TRIT_NATIVE_GRADIENTS !== '0',
+        );
   } catch (err) {
     fallbackReason =
       prefer === 'tensorflow'

@@ -126,3 +126,82 @@ describe.runIf(native)('native backend numerics', () => {
     expect(Math.max(...Array.from(nw!, Math.abs))).toBeGreaterThan(0.1);
   });
 });
+
+describe.runIf(native)('native ReLU gradient (TensorFlow ReluGrad)', () => {
+  const xs = [-2, -0, 0, 1e-30, -1e-30, 0.5, 3, -7.25];
+  const dys = [1, 2, 3, 4, 5, -6, 0.25, 9];
+
+  it('equals dy · 1[x > 0] exactly, runs as one fused kernel, and leaks nothing', async () => {
+    expect((await initBackend()).name).toBe('tensorflow');
+    const x = tf.tensor1d(xs);
+    const dy = tf.tensor1d(dys);
+    const g = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), dy)));
+    expect(Array.from(g(x).dataSync())).toEqual([0, 0, 0, 4, 0, -6, 0.25, 0]);
+    const profile = await tf.profile(() => g(x));
+    const kernels = profile.kernels.map((k) => k.name);
+    expect(kernels).toContain('TritReluGrad');
+    expect(kernels).not.toContain('Step');
+    g(x).dispose();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) g(x).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, dy]);
+  });
+
+  it('a conv → relu → conv chain: native gradients equal the cpu backend (tfjs formula) to 1e-6', async () => {
+    expect((await initBackend()).name).toBe('tensorflow');
+    const vals = (n: number, seed: number) =>
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i * 78.233 + seed) * 0.7);
+    const grads = (backend: string) =>
+      withBackend(backend, () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(vals(2 * 6 * 6 * 3, 1), [2, 6, 6, 3]);
+          const w1 = tf.tensor4d(vals(3 * 3 * 3 * 4, 2), [3, 3, 3, 4]);
+          const w2 = tf.tensor4d(vals(3 * 3 * 4 * 2, 3), [3, 3, 4, 2]);
+          const f = (a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(
+              tf.square(
+                tf.conv2d(
+                  tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')),
+                  w2,
+                  1,
+                  'same',
+                ),
+              ),
+            );
+          const [dx, dw] = tf.grads(f)([x, w1]);
+          return [dx!.dataSync().slice(), dw!.dataSync().slice()];
+        }),
+      );
+    const [nx, nw] = await grads('tensorflow');
+    const [cx, cw] = await grads('cpu');
+    expect(maxAbsDiff(nx!, cx!)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(nw!, cw!)).toBeLessThan(1e-5);
+    expect(Math.max(...Array.from(nw!, Math.abs))).toBeGreaterThan(0.1);
+  });
+
+  it.each([
+    ['the option nativeGradients: false', '{ nativeGradients: false }', {}],
+    ['TRIT_NATIVE_GRADIENTS=0', '{}', { TRIT_NATIVE_GRADIENTS: '0' }],
+  ])('%s keeps tfjs own formula (Step kernel), same values', (_, options, env) => {
+    const entry = new URL('../dist/index.js', import.meta.url).pathname;
+    const code = `import(${JSON.stringify(entry)}).then(async (m) => {
+      const tf = await import('@tensorflow/tfjs');
+      await m.initBackend(${options});
+      const x = tf.tensor1d(${JSON.stringify(xs)});
+      const dy = tf.tensor1d(${JSON.stringify(dys)});
+      const g = tf.grad((a) => tf.sum(tf.mul(tf.relu(a), dy)));
+      const p = await tf.profile(() => g(x));
+      process.stdout.write(JSON.stringify({ g: Array.from(g(x).dataSync()), kernels: p.kernels.map((k) => k.name) }));
+    });`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+      encoding: 'utf8',
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', ...env },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { g: number[]; kernels: string[] };
+    expect(out.g).toEqual([0, 0, 0, 4, 0, -6, 0.25, 0]);
+    expect(out.kernels).toContain('Step');
+    expect(out.kernels).not.toContain('TritReluGrad');
+  });
+});
