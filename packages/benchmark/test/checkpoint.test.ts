@@ -12,8 +12,9 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '@trit/quant-core';
+import { initBackend, TritBatchNormalization } from '@trit/quant-core';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type ResNetCifarOptions, resnetCifar } from '../src/models/index.js';
 import {
   loadCheckpoint,
   readCheckpointIndex,
@@ -170,6 +171,73 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     const other = smallModel(5);
     expect((await loadCheckpoint(dir, other)).state).toEqual({ epoch: 1 });
     expect(values(other)).toEqual(saved);
+  });
+});
+
+describe('a checkpoint written with tfjs BatchNormalization', () => {
+  it('resumes in the same model built with TritBatchNormalization (weights, moving stats, momentum)', async () => {
+    // The new model (bn() builds TritBatchNormalization) and the old one: the
+    // same topology with tfjs's BatchNormalization, as runs started before the switch built it.
+    const opts: ResNetCifarOptions = { depth: 8, seed: 3, inputShape: [16, 16, 3], shortcut: 'B' };
+    const json = JSON.stringify(resnetCifar(opts).toJSON(null, false));
+    expect(json).toContain('"class_name":"TritBatchNormalization"');
+    const old = await tf.models.modelFromJSON({
+      modelTopology: JSON.parse(
+        json.replaceAll(
+          '"class_name":"TritBatchNormalization"',
+          '"class_name":"BatchNormalization"',
+        ),
+      ),
+    });
+    const bnClasses = (m: tf.LayersModel) =>
+      [...new Set(m.layers.map((l) => l.getClassName()))].filter((c) => c.includes('BatchNorm'));
+    expect(bnClasses(old)).toEqual(['BatchNormalization']);
+
+    const x = tf.randomNormal([4, 16, 16, 3], 0, 1, 'float32', 5);
+    const y = tf.oneHot(tf.tensor1d([1, 7, 3, 0], 'int32'), 10);
+    // As train.ts does: an explicit variable list in model.layers order (the
+    // optimizer's state is matched by position in it).
+    const trainStep = (model: tf.LayersModel, opt: tf.Optimizer) =>
+      tf.tidy(() => {
+        opt.minimize(
+          () =>
+            tf.losses.softmaxCrossEntropy(
+              y,
+              model.apply(x, { training: true }) as tf.Tensor,
+            ) as tf.Scalar,
+          false,
+          model.trainableWeights.map((w) => w.read() as tf.Variable),
+        );
+      });
+    const oldOpt = tf.train.momentum(0.1, 0.9);
+    for (let i = 0; i < 2; i++) trainStep(old, oldOpt);
+    const dir = path.join(work, 'checkpoint');
+    await saveCheckpoint(dir, old, oldOpt, { epoch: 2 });
+
+    const resumed = resnetCifar(opts);
+    expect(bnClasses(resumed)).toEqual([TritBatchNormalization.className]);
+    expect(resumed.weights.map((w) => w.originalName)).toEqual(
+      old.weights.map((w) => w.originalName),
+    );
+    const opt = tf.train.momentum(0.1, 0.9);
+    expect((await loadCheckpoint(dir, resumed, opt)).state).toEqual({ epoch: 2 });
+    expect(values(resumed)).toEqual(values(old));
+    expect((await optimizerValues(opt)).map((w) => w.value)).toEqual(
+      (await optimizerValues(oldOpt)).map((w) => w.value),
+    );
+
+    // Both continue alike (the fused native path matches tfjs's to float32 rounding).
+    trainStep(old, oldOpt);
+    trainStep(resumed, opt);
+    const a = values(resumed);
+    const b = values(old);
+    let worst = 0;
+    for (const [i, w] of b.entries()) {
+      for (const [j, v] of w.entries()) worst = Math.max(worst, Math.abs(a[i]![j]! - v));
+    }
+    expect(worst).toBeLessThan(1e-5);
+    expect(values(resumed)).not.toEqual(values(old).map((w) => w.map(() => 0))); // trained, not zeroed
+    tf.dispose([x, y]);
   });
 });
 

@@ -11,7 +11,14 @@ import '@trit/ttq';
 import '@trit/smart-quant';
 import '@trit/hyperspherical';
 import * as tf from '@tensorflow/tfjs';
-import { QuantConv2D, QuantDense, type QuantLayer, quantLayers } from '@trit/quant-core';
+import {
+  batchNormalization,
+  QuantConv2D,
+  QuantDense,
+  type QuantLayer,
+  quantLayers,
+  TritBatchNormalization,
+} from '@trit/quant-core';
 import { maxAbsDiff, testBackends, withBackend } from '@trit/quant-core/testing';
 import {
   decodeModel,
@@ -44,12 +51,16 @@ function randomizeBn(layer: tf.layers.Layer, rand: () => number, negative: numbe
   ]);
 }
 
+/** BatchNorms built as quant-core's TritBatchNormalization in the default ('mixed') model; the rest are tfjs's. */
+const TRIT_BNS = new Set(['a_bn1', 'b_bn2', 'b_proj_bn', 'post_bn']);
+
 /**
  * A small ResNet-like model over 12x12x3 inputs that uses every mapped
  * layer class and every quantizer; returns it with the names of a few
- * intermediate outputs to compare.
+ * intermediate outputs to compare. BatchNorms are tfjs's, quant-core's
+ * `TritBatchNormalization`, or both (`mixed`: those in {@link TRIT_BNS}).
  */
-function buildModel(seed: number) {
+function buildModel(seed: number, bnClass: 'tfjs' | 'trit' | 'mixed' = 'mixed') {
   const rand = mulberry32(seed);
   let n = seed * 100;
   const init = () => tf.initializers.glorotUniform({ seed: n++ });
@@ -73,7 +84,11 @@ function buildModel(seed: number) {
       quantizer: quantizer as string,
     }).apply(x) as Sym;
   const bn = (x: Sym, name: string, negative: number[] = []) => {
-    const layer = tf.layers.batchNormalization({ name, epsilon: 1e-3 });
+    const trit = bnClass === 'trit' || (bnClass === 'mixed' && TRIT_BNS.has(name));
+    const layer = (trit ? batchNormalization : tf.layers.batchNormalization)({
+      name,
+      epsilon: 1e-3,
+    });
     const y = layer.apply(x) as Sym;
     bns.push([layer, negative]);
     return y;
@@ -234,6 +249,26 @@ describe('exportModel on a model with every supported layer and quantizer', asyn
         .every((v) => v < 0),
     ).toBe(true);
     model.dispose();
+  });
+
+  it('TritBatchNormalization exports exactly as tfjs BatchNormalization (folded and affine)', () => {
+    const mixed = buildModel(6);
+    const classes = new Map(mixed.model.layers.map((l) => [l.name, l.getClassName()]));
+    expect(classes.get('a_bn1')).toBe(TritBatchNormalization.className);
+    expect(classes.get('post_bn')).toBe(TritBatchNormalization.className);
+    expect(classes.get('bn1')).toBe('BatchNormalization');
+    const tfjs = exportModel(buildModel(6, 'tfjs').model);
+    const trit = exportModel(buildModel(6, 'trit').model);
+    const mixedExport = exportModel(mixed.model);
+    for (const e of [trit, mixedExport]) {
+      expect(e.manifest).toEqual(tfjs.manifest);
+      expect(Buffer.from(e.binary).equals(Buffer.from(tfjs.binary))).toBe(true);
+    }
+    // The walker's per-layer report names the class it read.
+    expect(trit.layers.find((l) => l.name === 'post_bn')?.className).toBe('TritBatchNormalization');
+    expect(trit.layers.find((l) => l.name === 'a_bn1')?.ops).toEqual(
+      tfjs.layers.find((l) => l.name === 'a_bn1')?.ops,
+    );
   });
 
   it('stores exactly the codes each quantizer exports, at 2 bits (1 for binary layers), never a float kernel', () => {

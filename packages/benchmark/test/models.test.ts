@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, quantizeModel, quantLayers } from '@trit/quant-core';
+import { initBackend, quantizeModel, quantLayers, TritBatchNormalization } from '@trit/quant-core';
 import '@trit/ttq';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChannelPadShortcut, modelComplexity, resnet18, resnetCifar } from '../src/models/index.js';
@@ -76,6 +76,26 @@ describe('resnetCifar parameter counts and MACs (He et al. 2016, Table 6)', () =
     const y = model.predict(tf.zeros([2, 32, 32, 3])) as tf.Tensor;
     expect(y.shape).toEqual([2, 10]);
     tf.dispose(y);
+    model.dispose();
+  });
+
+  it('BatchNorms are TritBatchNormalization (fused on the native backend), momentum 0.9, epsilon 1e-5', () => {
+    const model = resnetCifar({ depth: 8, shortcut: 'B' });
+    const bns = model.layers.filter((l) => l.getClassName().includes('BatchNorm'));
+    // bn1, 2 per block (3 blocks), 2 projection shortcuts.
+    expect(bns).toHaveLength(9);
+    for (const l of bns) {
+      expect(l).toBeInstanceOf(TritBatchNormalization);
+      expect(l.getClassName()).toBe('TritBatchNormalization');
+      expect(l.getConfig()).toMatchObject({ axis: -1, momentum: 0.9, epsilon: 1e-5 });
+      expect(l.weights.map((w) => w.originalName.slice(l.name.length))).toEqual([
+        '/gamma',
+        '/beta',
+        '/moving_mean',
+        '/moving_variance',
+      ]);
+    }
+    expect(bns.map((l) => l.name)).toContain('s2b1_shortcut_bn');
     model.dispose();
   });
 

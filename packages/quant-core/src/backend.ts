@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { registerNativeGradients } from './native-gradients.js';
+import { registerNativeGradients, setNativeKernels } from './native-gradients.js';
 
 /** Backends trit can select. `tensorflow` is the native one from `@tensorflow/tfjs-node`. */
 export const BACKENDS = ['tensorflow', 'cpu', 'wasm'] as const;
@@ -25,10 +25,11 @@ export interface InitBackendOptions {
   /** Skip the one-line warning printed on fallback. */
   readonly quiet?: boolean;
   /**
-   * On the native backend, compute ReLU's gradient with TensorFlow's fused
-   * `ReluGrad` (same values, ~11% faster ResNet training; see
-   * {@link registerNativeGradients}). Default true, unless the environment
-   * sets `TRIT_NATIVE_GRADIENTS=0` (for A/B measurements).
+   * On the native backend, use TensorFlow's fused ops where tfjs runs many
+   * small ones: ReLU's gradient (`ReluGrad`, see {@link registerNativeGradients})
+   * and BatchNorm training in {@link TritBatchNormalization}. Same values;
+   * a ResNet-20 training step is about 2x faster. Default true, unless the
+   * environment sets `TRIT_NATIVE_GRADIENTS=0` (for A/B measurements).
    */
   readonly nativeGradients?: boolean;
   /**
@@ -90,6 +91,7 @@ async function useNative(
   if (!(await tf.setBackend('tensorflow')))
     throw new Error('the tensorflow backend failed to initialize');
   await tf.ready();
+  setNativeKernels(nativeGradients);
   if (nativeGradients) registerNativeGradients();
   const threads = Number(env.TF_NUM_INTRAOP_THREADS) || availableThreads();
   return {

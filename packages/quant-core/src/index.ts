@@ -15,6 +15,11 @@ export {
 export { BWNQuantizer, bwnQuantize } from './baselines/bwn.js';
 export { FP32Quantizer } from './baselines/fp32.js';
 export { type ExportedLayer, exportQuantizedLayers } from './export.js';
+export {
+  type BatchNormalizationArgs,
+  batchNormalization,
+  TritBatchNormalization,
+} from './layers/batch-norm.js';
 export { QuantConv2D, type QuantConv2DArgs } from './layers/quant-conv2d.js';
 export { QuantDense, type QuantDenseArgs } from './layers/quant-dense.js';
 export {
@@ -33,6 +38,7 @@ export {
   type QuantRule,
   quantizeModel,
 } from './mix-and-match.js';
+export { type BatchStatsCallback, fusedBatchNormTraining } from './native-batch-norm.js';
 export {
   type LayerQuantStats,
   Quantizer,

@@ -18,6 +18,29 @@ interface NativeBackend {
 }
 
 let registered = false;
+let enabled = true;
+
+// Read the environment without assuming Node (the library also runs in browsers).
+const env: Record<string, string | undefined> =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+
+/**
+ * Turns trit's native fused kernels (ReLU's gradient, BatchNorm training) on
+ * or off for this process; {@link initBackend}'s `nativeGradients` sets it.
+ * @internal
+ */
+export function setNativeKernels(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * Whether trit may use its native fused kernels: not when turned off with
+ * {@link setNativeKernels} or the environment variable `TRIT_NATIVE_GRADIENTS=0`.
+ * @internal
+ */
+export function nativeKernelsEnabled(): boolean {
+  return enabled && env.TRIT_NATIVE_GRADIENTS !== '0';
+}
 
 /**
  * Registers a faster gradient for `Relu` that gives the same values.
@@ -56,7 +79,10 @@ export function registerNativeGradients(): void {
       const dy = dyOrList as tf.Tensor; // Relu has one output
       const x = saved[0]!;
       const fused =
-        tf.getBackend() === 'tensorflow' && x.dtype === 'float32' && dy.dtype === 'float32';
+        nativeKernelsEnabled() &&
+        tf.getBackend() === 'tensorflow' &&
+        x.dtype === 'float32' &&
+        dy.dtype === 'float32';
       return {
         x: () =>
           fused

@@ -183,25 +183,39 @@ describe.runIf(native)('native ReLU gradient (TensorFlow ReluGrad)', () => {
   it.each([
     ['the option nativeGradients: false', '{ nativeGradients: false }', {}],
     ['TRIT_NATIVE_GRADIENTS=0', '{}', { TRIT_NATIVE_GRADIENTS: '0' }],
-  ])('%s keeps tfjs own formula (Step kernel), same values', (_, options, env) => {
-    const entry = new URL('../dist/index.js', import.meta.url).pathname;
-    const code = `import(${JSON.stringify(entry)}).then(async (m) => {
+  ])(
+    '%s keeps tfjs own ReLU gradient (Step kernel, same values) and BatchNorm ops',
+    (_, options, env) => {
+      const entry = new URL('../dist/index.js', import.meta.url).pathname;
+      const code = `import(${JSON.stringify(entry)}).then(async (m) => {
       const tf = await import('@tensorflow/tfjs');
       await m.initBackend(${options});
       const x = tf.tensor1d(${JSON.stringify(xs)});
       const dy = tf.tensor1d(${JSON.stringify(dys)});
       const g = tf.grad((a) => tf.sum(tf.mul(tf.relu(a), dy)));
-      const p = await tf.profile(() => g(x));
-      process.stdout.write(JSON.stringify({ g: Array.from(g(x).dataSync()), kernels: p.kernels.map((k) => k.name) }));
+      const reluKernels = (await tf.profile(() => g(x))).kernels.map((k) => k.name);
+      const bn = m.batchNormalization({ name: 'bn' });
+      const xb = tf.randomNormal([2, 3, 3, 4], 0, 1, 'float32', 1);
+      bn.apply(xb);
+      const pb = await tf.profile(() => tf.grad((a) => tf.sum(bn.apply(a, { training: true })))(xb));
+      process.stdout.write(JSON.stringify({
+        g: Array.from(g(x).dataSync()),
+        kernels: [...reluKernels, ...pb.kernels.map((k) => k.name)],
+      }));
     });`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
-      encoding: 'utf8',
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', ...env },
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { g: number[]; kernels: string[] };
-    expect(out.g).toEqual([0, 0, 0, 4, 0, -6, 0.25, 0]);
-    expect(out.kernels).toContain('Step');
-    expect(out.kernels).not.toContain('TritReluGrad');
-  });
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+        encoding: 'utf8',
+        env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', ...env },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { g: number[]; kernels: string[] };
+      expect(out.g).toEqual([0, 0, 0, 4, 0, -6, 0.25, 0]);
+      expect(out.kernels).toContain('Step');
+      expect(out.kernels).not.toContain('TritReluGrad');
+      // BatchNorm trains through tfjs's ops too.
+      expect(out.kernels).toContain('FusedBatchNorm');
+      expect(out.kernels).not.toContain('TritFusedBatchNorm');
+      expect(out.kernels).not.toContain('TritFusedBatchNormGrad');
+    },
+  );
 });

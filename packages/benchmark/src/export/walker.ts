@@ -11,7 +11,8 @@
  * first conv and the last dense) keep the exact float32 kernel the forward
  * pass uses.
  *
- * BatchNormalization becomes a `batchNorm` op with the moving statistics and
+ * BatchNormalization (tfjs's or quant-core's `TritBatchNormalization`,
+ * same config and weights) becomes a `batchNorm` op with the moving statistics and
  * epsilon; the encoder folds it into the conv/dense just before it when that
  * layer has no activation and no other consumer (its per-channel factor
  * `s = gamma / sqrt(var + eps)` multiplies the kernel, or both scales of a
@@ -24,7 +25,12 @@
  * @packageDocumentation
  */
 import * as tf from '@tensorflow/tfjs';
-import { dequantizeExport, isQuantLayer, type QuantLayer } from '@trit/quant-core';
+import {
+  dequantizeExport,
+  isQuantLayer,
+  type QuantLayer,
+  TritBatchNormalization,
+} from '@trit/quant-core';
 import {
   type Activation,
   type EncodedModel,
@@ -45,6 +51,7 @@ export const SUPPORTED_LAYER_CLASSES = [
   'Conv2D',
   'Dense',
   'BatchNormalization',
+  TritBatchNormalization.className,
   'Activation',
   'ReLU',
   'Softmax',
@@ -409,7 +416,8 @@ export function modelToGraph(outer: tf.LayersModel, options: WalkOptions = {}): 
       case 'Dense':
         weighted(layer, cfg, 'dense');
         break;
-      case 'BatchNormalization': {
+      case 'BatchNormalization':
+      case TritBatchNormalization.className: {
         const inputs = single(layer);
         const rank = inputShapeOf(layer).length;
         const axis = cfg.axis as number;

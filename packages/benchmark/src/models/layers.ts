@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization } from '@trit/quant-core';
 
 /**
  * The building blocks the ResNet builders share: seeded 3x3/1x1 convolutions
@@ -45,11 +46,13 @@ export class ResNetLayers {
       .apply(x) as tf.SymbolicTensor;
   }
 
-  /** BatchNorm with momentum 0.9 and epsilon 1e-5. */
+  /**
+   * BatchNorm with momentum 0.9 and epsilon 1e-5: quant-core's
+   * `TritBatchNormalization`, tfjs's layer (same weights, config and values)
+   * that trains with TensorFlow's fused ops on the native backend.
+   */
   bn(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
-    return tf.layers
-      .batchNormalization({ momentum: 0.9, epsilon: 1e-5, name })
-      .apply(x) as tf.SymbolicTensor;
+    return batchNormalization({ momentum: 0.9, epsilon: 1e-5, name }).apply(x) as tf.SymbolicTensor;
   }
 
   relu(x: tf.SymbolicTensor, name: string): tf.SymbolicTensor {
