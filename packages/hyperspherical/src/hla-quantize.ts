@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertFiniteKernel, customGradient, resolveConfig } from '@trit/quant-core';
-import { DEFAULT_DELTA_FACTOR, DEFAULT_TAU, ternaryProjection } from './projection.js';
+import { customGradient, resolveConfig } from '@trit/quant-core';
+import {
+  DEFAULT_DELTA_FACTOR,
+  DEFAULT_TAU,
+  type KernelThreshold,
+  kernelThreshold,
+  type ProjectionSink,
+  projectionAlpha,
+  projectKernel,
+  recordingGradients,
+  sendProjection,
+} from './projection.js';
 
 /** Options of {@link hlaQuantize} and {@link hlaGradientScale}. */
 export interface HLAQuantizeOptions {
@@ -22,22 +32,23 @@ function resolveOptions(owner: string, options: HLAQuantizeOptions | undefined) 
   );
 }
 
-/** {@link hlaGradientScale} without option checks (for the backward pass). */
-function gradientScale(w: tf.Tensor, deltaFactor: number, tau: number): tf.Tensor {
-  return tf.tidy(() => {
-    const absW = tf.abs(w);
-    const delta = tf.mul(deltaFactor, tf.mean(absW));
-    // Δ = 0 only for an all-zero kernel: divNoNan makes z = 0 there, so s = 1 and r = 1.
-    const z = tf.mul(tau, tf.divNoNan(tf.sub(absW, delta), delta));
-    // s = 4·σ(z)·(1 − σ(z)) = 4·σ(|z|)·σ(−|z|), computed as a logarithm:
-    // log s = log 4 − |z| − 2·softplus(−|z|).
-    const a = tf.abs(z);
-    const logS = tf.sub(tf.sub(Math.log(4), a), tf.mul(2, tf.softplus(tf.neg(a))));
-    // r = s / mean(s) = exp(log s − logsumexp(log s) + log N). In log space the
-    // ratio stays exact even where every s underflows float32 (|z| ≳ 88 for
-    // all weights, i.e. very large τ), instead of becoming 0/0.
-    return tf.exp(tf.add(tf.sub(logS, tf.logSumExp(logS)), Math.log(w.size)));
-  });
+/**
+ * `r(W)` from the threshold of the kernel, or null where `r = 1` exactly
+ * (`τ = 0` or `Δ = 0`, where `z ≡ 0`). Creates its tensors in the caller's scope.
+ */
+function gradientScaleOf(threshold: KernelThreshold, tau: number): tf.Tensor | null {
+  const { absW, delta, deltaValue } = threshold;
+  // Δ = 0 (an all-zero kernel): z would be 0/0 and is defined as 0, so s = 1 and r = 1.
+  if (tau === 0 || deltaValue === 0) return null;
+  // −|z| = −τ · |(|W| − Δ) / Δ|  (the same float32 value as |τ · (|W| − Δ) / Δ|)
+  const negAbsZ = tf.mul(tf.abs(tf.div(tf.sub(absW, delta), delta)), -tau);
+  // s = 4·σ(z)·(1 − σ(z)) = 4·σ(|z|)·σ(−|z|), so log(s / 4) = −|z| − 2·softplus(−|z|).
+  const logQuarterS = tf.sub(negAbsZ, tf.mul(2, tf.softplus(negAbsZ)));
+  // r = s / mean(s) = N · softmax(log s) over the whole layer (softmax ignores the constant
+  // log 4). Softmax subtracts the maximum first, so r stays exact even where every s
+  // underflows float32 (|z| ≳ 88 for all weights, i.e. very large τ), instead of 0/0.
+  const flat = tf.softmax(tf.reshape(logQuarterS, [absW.size]));
+  return tf.mul(tf.reshape(flat, absW.shape), absW.size);
 }
 
 /**
@@ -55,8 +66,7 @@ function gradientScale(w: tf.Tensor, deltaFactor: number, tau: number): tf.Tenso
  */
 export function hlaGradientScale(w: tf.Tensor, options?: HLAQuantizeOptions): tf.Tensor {
   const { deltaFactor, tau } = resolveOptions('hlaGradientScale', options);
-  assertFiniteKernel(w, 'hla');
-  return gradientScale(w, deltaFactor, tau);
+  return tf.tidy(() => gradientScaleOf(kernelThreshold(w, deltaFactor), tau) ?? tf.onesLike(w));
 }
 
 /**
@@ -78,18 +88,39 @@ export function hlaGradientScale(w: tf.Tensor, options?: HLAQuantizeOptions): tf
  */
 export function hlaQuantize(w: tf.Tensor, options?: HLAQuantizeOptions): tf.Tensor {
   const { deltaFactor, tau } = resolveOptions('hlaQuantize', options);
-  assertFiniteKernel(w, 'hla');
+  return quantizeOf(w, deltaFactor, tau, null);
+}
+
+/**
+ * {@link hlaQuantize} without option checks. When gradients are being
+ * recorded and `sink` is given, the projection's `T`, `⟨W, T⟩`, `‖T‖²` and `Δ`
+ * go to `sink` for the regularizer of the same step.
+ *
+ * One custom-gradient op: the forward computes the projection once, reads `Δ`
+ * back once (the NaN/Inf check), and saves `|W|` and `Δ`, from which the
+ * backward forms `r(W)`.
+ */
+export function quantizeOf(
+  w: tf.Tensor,
+  deltaFactor: number,
+  tau: number,
+  sink: ProjectionSink | null,
+): tf.Tensor {
+  // Outside a gradient computation (inference) nothing is shared, so nothing outlives the call.
+  const sharing = sink !== null && recordingGradients() ? sink : null;
   return customGradient(([x], save) => {
-    // r is only needed for training: it is computed in the backward pass from the saved kernel.
-    save([x!]);
+    const p = projectKernel(x!, deltaFactor);
+    const deltaValue = p.deltaValue;
+    // r is only needed for training: the backward forms it from the saved |W| and Δ.
+    save([p.absW, p.delta]);
+    const release = sharing ? sendProjection(p, sharing) : null;
     return {
-      value: tf.tidy(() => {
-        const { codes, alpha } = ternaryProjection(x!, deltaFactor);
-        return tf.mul(alpha, codes);
-      }),
-      gradFunc: (dy, [saved]) => [
-        tf.tidy(() => tf.mul(dy, gradientScale(saved!, deltaFactor, tau))),
-      ],
+      value: tf.mul(projectionAlpha(p), p.codes),
+      gradFunc: (dy, [absW, delta]) => {
+        release?.();
+        const r = gradientScaleOf({ absW: absW!, delta: delta as tf.Scalar, deltaValue }, tau);
+        return [r ? tf.mul(dy, r) : dy.clone()];
+      },
     };
   })(w);
 }

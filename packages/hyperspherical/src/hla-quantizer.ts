@@ -15,14 +15,19 @@ import {
   type TernaryExport,
   type TrainingProgress,
 } from '@trit/quant-core';
-import { hlaQuantize } from './hla-quantize.js';
-import { hlaRegularizer } from './hla-regularizer.js';
+import { quantizeOf } from './hla-quantize.js';
+import { regularizerOf } from './hla-regularizer.js';
 import {
-  cosineToCodes,
   DEFAULT_DELTA_FACTOR,
   DEFAULT_EPSILON,
   DEFAULT_TAU,
-  ternaryProjection,
+  kernelNorm,
+  type ProjectionSink,
+  type ProjectionStats,
+  projectFor,
+  projectionAlpha,
+  projectKernel,
+  recordingGradients,
 } from './projection.js';
 
 /** Configuration of {@link HLAQuantizer}. Every field is [chosen] in algorithms.md §4. */
@@ -85,6 +90,15 @@ export function hlaSchedule(
   return { phase: 2, lambda: lambdaMax, tau: Math.min(tauMax, tau + (tauMax - tau) * u) };
 }
 
+/** Runs `fn` in a tidy scope and returns its (tensor-free) result. */
+function tidyValue<T>(fn: () => T): T {
+  let out: T | undefined;
+  tf.tidy(() => {
+    out = fn();
+  });
+  return out as T;
+}
+
 function resolveHLAConfig(given: QuantizerConfig | undefined): HLAConfig {
   const config = resolveConfig('hla', { ...HLA_DEFAULTS }, given, {
     lambdaMax: { min: 0 },
@@ -123,6 +137,15 @@ function resolveHLAConfig(given: QuantizerConfig | undefined): HLAConfig {
 export class HLAQuantizer extends Quantizer<HLAConfig> {
   readonly name = 'hla';
   private state: HLAState;
+  /**
+   * The projection of the kernel value the last training forward saw, for the
+   * regularizer of the same step. Keyed by the kernel's data identity
+   * (tfjs data never changes in place: assigning a variable gives it new
+   * data), so it is only ever used for the very same weights. Freed as soon as
+   * the regularizer has used it, else by the backward pass of a phase-2
+   * forward, the next forward or the next `onStep`.
+   */
+  private shared: { readonly key: object; readonly projection: ProjectionStats } | null = null;
 
   constructor(config?: QuantizerConfig) {
     super(resolveHLAConfig(config));
@@ -133,25 +156,66 @@ export class HLAQuantizer extends Quantizer<HLAConfig> {
     return 2;
   }
 
-  /** Phase 1: the latent kernel itself (identity gradient). Phase 2: {@link hlaQuantize} at the current `τ`. */
+  /**
+   * Phase 1: the latent kernel itself (identity gradient). Phase 2: {@link hlaQuantize}
+   * at the current `τ`. In a training step (gradients recorded), the projection is
+   * computed here, once, and handed to the {@link regularizer} of the same step.
+   */
   quantize(kernel: tf.Tensor, _params?: QuantizerParams): tf.Tensor {
-    if (this.state.phase === 1) {
-      assertFiniteKernel(kernel, 'hla');
-      return kernel;
+    const sink: ProjectionSink = (projection) => {
+      this.dropShared();
+      const entry = { key: kernel.dataId, projection };
+      this.shared = entry;
+      return () => {
+        if (this.shared === entry) this.dropShared();
+      };
+    };
+    if (this.state.phase === 2) {
+      return quantizeOf(kernel, this.config.deltaFactor, this.state.tau, sink);
     }
-    return hlaQuantize(kernel, { deltaFactor: this.config.deltaFactor, tau: this.state.tau });
+    if (recordingGradients()) {
+      projectFor(kernel, this.config.deltaFactor, sink); // also the NaN/Inf check
+    } else {
+      assertFiniteKernel(kernel, 'hla');
+    }
+    return kernel;
   }
 
-  /** {@link hlaRegularizer} at the current `λ` (in both phases). */
+  /**
+   * {@link hlaRegularizer} at the current `λ` (in both phases). Right after a
+   * training forward on the same kernel value (a training step), it reuses that
+   * forward's projection instead of computing it again.
+   */
   override regularizer(kernel: tf.Tensor, _params?: QuantizerParams): tf.Scalar {
-    return hlaRegularizer(kernel, {
-      lambda: this.state.lambda,
-      deltaFactor: this.config.deltaFactor,
-      epsilon: this.config.epsilon,
-    });
+    const { deltaFactor, epsilon } = this.config;
+    const shared = this.sharedFor(kernel);
+    try {
+      return regularizerOf(kernel, this.state.lambda, deltaFactor, epsilon, shared);
+    } finally {
+      if (shared) this.dropShared(); // used: the regularizer's op holds what its backward needs
+    }
+  }
+
+  /** The shared projection if it is that of `kernel`'s current value and still alive. */
+  private sharedFor(kernel: tf.Tensor): ProjectionStats | null {
+    const s = this.shared;
+    if (!s) return null;
+    const { codes, maskedSum, count } = s.projection;
+    if (s.key !== kernel.dataId || codes.isDisposed || maskedSum.isDisposed || count.isDisposed) {
+      return null;
+    }
+    return s.projection;
+  }
+
+  private dropShared(): void {
+    if (!this.shared) return;
+    const { codes, maskedSum, count } = this.shared.projection;
+    tf.dispose([codes, maskedSum, count]);
+    this.shared = null;
   }
 
   override onStep(progress: TrainingProgress): void {
+    this.dropShared();
     this.state = hlaSchedule(this.config, runFraction(progress));
   }
 
@@ -188,38 +252,37 @@ export class HLAQuantizer extends Quantizer<HLAConfig> {
    * schedule's `lambda`, `tau`, `phase`.
    */
   stats(kernel: tf.Tensor, _params?: QuantizerParams): LayerQuantStats {
-    assertFiniteKernel(kernel, 'hla');
-    const { codes, alpha, delta } = ternaryProjection(kernel, this.config.deltaFactor);
-    const cosine = cosineToCodes(kernel, codes, this.config.epsilon);
-    try {
+    return tidyValue(() => {
+      const p = projectKernel(kernel, this.config.deltaFactor); // throws on NaN/Inf
+      const normT = tf.sqrt(p.count);
+      const cosine = tf.div(
+        p.maskedSum,
+        tf.add(tf.mul(kernelNorm(kernel), normT), this.config.epsilon),
+      );
       return {
         quantizer: this.name,
         bits: 2,
         numWeights: kernel.size,
-        share: codeShares(codes),
-        scales: { alpha: readScale(alpha) },
+        share: codeShares(p.codes),
+        scales: { alpha: readScale(projectionAlpha(p)) },
         extra: {
           cosine: cosine.dataSync()[0]!,
-          delta: delta.dataSync()[0]!,
+          delta: p.deltaValue,
           lambda: this.state.lambda,
           tau: this.state.tau,
           phase: this.state.phase,
         },
       };
-    } finally {
-      tf.dispose([codes, alpha, delta, cosine]);
-    }
+    });
   }
 
   /** Codes `T` and `positive = negative = α` (the projection the deployed model uses, in either phase). */
   exportTernary(kernel: tf.Tensor, _params?: QuantizerParams): TernaryExport {
-    assertFiniteKernel(kernel, 'hla');
-    const { codes, alpha, delta } = ternaryProjection(kernel, this.config.deltaFactor);
-    try {
-      return makeTernaryExport(codes, alpha, alpha, 2);
-    } finally {
-      tf.dispose([codes, alpha, delta]);
-    }
+    return tidyValue(() => {
+      const p = projectKernel(kernel, this.config.deltaFactor); // throws on NaN/Inf
+      const alpha = projectionAlpha(p);
+      return makeTernaryExport(p.codes, alpha, alpha, 2);
+    });
   }
 }
 

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertFiniteKernel, resolveConfig } from '@trit/quant-core';
+import { customGradient, resolveConfig } from '@trit/quant-core';
 import {
-  cosineToCodes,
   DEFAULT_DELTA_FACTOR,
   DEFAULT_EPSILON,
-  detachedCodes,
+  kernelNorm,
+  normSurelyPositive,
+  type ProjectionStats,
+  projectKernel,
 } from './projection.js';
 
 /** Options of {@link hlaRegularizer}. */
@@ -26,12 +28,13 @@ export interface HLARegularizerOptions {
  * with `T = sign(W) · 1[|W| > Δ]`, `Δ = δ · mean|W|` the layer's own ternary
  * projection, treated as a constant (stop-gradient). `R` depends only on the
  * direction of `W` (it is scale-free), lies in `[0, λ]` (`⟨W, T⟩ = Σ_{|W|>Δ} |W| ≥ 0`),
- * and pulls `W` towards the direction of `T`. Its gradient comes from autodiff:
+ * and pulls `W` towards the direction of `T`. Its gradient is the derivative with
+ * `T` constant, applied in closed form by a single custom-gradient op:
  *
  * `dR/dW = −λ · (T / D − ⟨W, T⟩ · ‖T‖ · W / (‖W‖ · D²))`, `D = ‖W‖ · ‖T‖ + ε`
  *
  * (with `ε → 0`: `−λ · (T / (‖W‖‖T‖) − ⟨W, T⟩ · W / (‖W‖³ ‖T‖))`).
- * The gradient of `‖W‖` at `W = 0` is taken as 0, so an all-zero kernel gives
+ * The gradient of `‖W‖` where `‖W‖ = 0` is taken as 0, so an all-zero kernel gives
  * `R = λ` and a zero gradient (never NaN). When every weight is inside the band
  * (`T = 0`), likewise `R = λ` and the gradient is 0.
  *
@@ -51,10 +54,51 @@ export function hlaRegularizer(w: tf.Tensor, options: HLARegularizerOptions): tf
       epsilon: { min: 0, exclusiveMin: true },
     },
   );
-  assertFiniteKernel(w, 'hla');
-  return tf.tidy(() => {
-    const codes = detachedCodes(w, deltaFactor);
-    const cosine = cosineToCodes(w, codes, epsilon);
-    return tf.mul(lambda, tf.sub(1, cosine)) as tf.Scalar;
-  });
+  return regularizerOf(w, lambda, deltaFactor, epsilon, null);
+}
+
+/**
+ * {@link hlaRegularizer} without option checks, optionally on a projection of
+ * this very kernel value computed earlier in the same step (the quantizer's
+ * training forward shares it). `shared` must be the projection of `w` at
+ * `deltaFactor`; without it the projection is computed here.
+ *
+ * One custom-gradient op with the closed-form gradient (see {@link hlaRegularizer});
+ * `T`, `⟨W, T⟩` and `‖T‖` are constants of the op (stop-gradient). With
+ * `c = ⟨W, T⟩`, `D = ‖W‖·‖T‖ + ε` and `k = λ / D`:
+ *
+ * - `R = λ − c·k` (= `λ · (1 − c / D)`)
+ * - `dR/dW = k · (e·W − T)`, `e = c·‖T‖ / (‖W‖·D)`, and `e = 0` where `‖W‖ = 0`
+ *   (`‖W‖`'s subgradient 0 at 0)
+ *
+ * The gradient is formed in the forward (the regularizer is evaluated to be
+ * differentiated) and the backward only scales it by the upstream scalar.
+ */
+export function regularizerOf(
+  w: tf.Tensor,
+  lambda: number,
+  deltaFactor: number,
+  epsilon: number,
+  shared: ProjectionStats | null,
+): tf.Scalar {
+  return customGradient(([x], save) => {
+    const p = shared ?? projectKernel(x!, deltaFactor);
+    const normW = kernelNorm(x!);
+    const normT = tf.sqrt(p.count);
+    const denominator = tf.add(tf.mul(normW, normT), epsilon);
+    const k = tf.div(lambda, denominator);
+    const value = tf.sub(lambda, tf.mul(p.maskedSum, k));
+    // e = c·‖T‖ / (‖W‖·D). Where ‖W‖ = 0 the second term of dR/dW has ‖W‖'s subgradient 0;
+    // the device-side guard is only needed when Δ cannot rule ‖W‖ = 0 out.
+    const num = tf.mul(p.maskedSum, normT);
+    const den = tf.mul(normW, denominator);
+    const e = normSurelyPositive(p.deltaValue, deltaFactor)
+      ? tf.div(num, den)
+      : tf.divNoNan(num, den);
+    save([tf.mul(tf.sub(tf.mul(x!, e), p.codes), k)]);
+    return {
+      value,
+      gradFunc: (dy, [gradient]) => [tf.mul(dy, gradient!)],
+    };
+  })(w) as tf.Scalar;
 }

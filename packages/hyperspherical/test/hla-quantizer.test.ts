@@ -9,7 +9,14 @@ import {
 } from '@trit/quant-core';
 import { tensorGrowth, testBackends, withBackend } from '@trit/quant-core/testing';
 import { describe, expect, it } from 'vitest';
-import { HLA_DEFAULTS, HLAQuantizer, hlaSchedule } from '../src/index.js';
+import {
+  HLA_DEFAULTS,
+  HLAQuantizer,
+  type HLAState,
+  hlaQuantize,
+  hlaRegularizer,
+  hlaSchedule,
+} from '../src/index.js';
 import { expectClose, gradWith } from './helpers.js';
 
 const backends = await testBackends();
@@ -344,6 +351,82 @@ describe.each(backends)('HLAQuantizer on %s', (backend) => {
       expect(() => q.exportTernary(w, {})).toThrow(message);
       q.onStep(at(9));
       expect(() => q.quantize(w, {})).toThrow(message); // phase 2
+    }));
+
+  it.each([
+    [2, 1],
+    [7, 2],
+  ])(
+    'training step at epoch %i (phase %i): the regularizer reuses the forward projection, with the exact values of a fresh one',
+    (epoch, phase) =>
+      withBackend(backend, async () => {
+        const q = new HLAQuantizer({ lambdaMax: 0.7, tauMax: 7 });
+        q.onStep(at(epoch)); // epoch 2: λ = 0.7 · 0.2 / 0.5 = 0.28; epoch 7: λ = 0.7, τ = 2 + 5 · 0.2 / 0.5 = 4
+        const { lambda, tau } = q.getState() as HLAState;
+        expect(q.getState().phase).toBe(phase);
+        const w = tf.variable(tf.randomNormal([3, 3, 4, 8], 0, 0.1, 'float32', 31));
+        const g = tf.randomNormal([3, 3, 4, 8], 0, 1, 'float32', 32);
+        const step = (x: tf.Tensor) =>
+          tf.add(tf.sum(tf.mul(q.quantize(x, {}), g)), q.regularizer(x, {}));
+        // The pure functions, each computing its own projection.
+        const fresh = (x: tf.Tensor) =>
+          tf.add(
+            tf.sum(tf.mul(phase === 1 ? x : hlaQuantize(x, { tau }), g)),
+            hlaRegularizer(x, { lambda }),
+          );
+        const read = (f: (x: tf.Tensor) => tf.Tensor) =>
+          tf.tidy(() => {
+            const { value, grad } = tf.valueAndGrad(f)(w);
+            return [value.dataSync()[0]!, ...grad.dataSync()];
+          });
+        for (let i = 0; i < 2; i++) {
+          expect(read(step)).toEqual(read(fresh));
+          // The weights change between steps: the next step must see the new projection.
+          w.assign(
+            tf.tidy(() => tf.mul(w, tf.randomUniform(w.shape, 0.5, 1.5, 'float32', 33 + i))),
+          );
+        }
+        // One comparison |W| > Δ per training step (the forward's), not two.
+        const profile = await tf.profile(() => {
+          tf.dispose(tf.grads(step)([w]));
+        });
+        expect(profile.kernels.filter((k) => k.name === 'Greater')).toHaveLength(1);
+        // Outside a gradient computation (inference) nothing is shared, and nothing is left over:
+        const before = tf.memory().numTensors;
+        const out = q.quantize(w, {});
+        if (out !== w) out.dispose(); // phase 1 returns the kernel itself
+        expect(tf.memory().numTensors).toBe(before);
+        // ... nor after a training step, from its first call on.
+        tf.dispose(tf.grads(step)([w]));
+        expect(tf.memory().numTensors).toBe(before);
+        if (phase === 2) {
+          // A forward whose projection was never used (no regularizer) is freed by its backward.
+          tf.dispose(tf.grads((x: tf.Tensor) => tf.sum(tf.mul(q.quantize(x, {}), g)))([w]));
+          expect(tf.memory().numTensors).toBe(before);
+        }
+        tf.dispose([w, g]);
+      }),
+  );
+
+  it('a kernel value changed after the forward is not matched to its projection', () =>
+    run(() => {
+      const q = new HLAQuantizer({ lambdaMax: 0.5 });
+      q.onStep(at(6));
+      const w = tf.variable(tf.tensor2d(W, [3, 2]));
+      const W2 = [0.5, -0.1, 0.2, -0.8, 0.05, 0.3];
+      const [r, expected] = tf.tidy(() => {
+        const out: number[] = [];
+        tf.grads((x: tf.Tensor) => {
+          const y = tf.sum(q.quantize(x, {})); // shares the projection of W
+          w.assign(tf.tensor2d(W2, [3, 2])); // new data for the same variable
+          out.push(q.regularizer(w, {}).dataSync()[0]!);
+          return y;
+        })([w]);
+        out.push(hlaRegularizer(tf.tensor2d(W2, [3, 2]), { lambda: 0.5 }).dataSync()[0]!);
+        return out;
+      }) as unknown as number[];
+      expect(r).toBe(expected);
+      w.dispose();
     }));
 
   it('leaks no tensors over training steps in both phases, stats and export', () =>

@@ -127,6 +127,101 @@ describe.each(backends)('hlaRegularizer on %s', (backend) => {
     }));
 });
 
+/**
+ * The regularizer written as the plain formula, differentiated by autodiff: `T` is
+ * built here independently (sign(W)·1[|W| > δ·mean|W|]) and enters as a constant.
+ */
+function plainRegularizer(w: tf.Tensor, lambda: number, deltaFactor: number, epsilon: number) {
+  const t = tf.tidy(() => {
+    const abs = tf.abs(w);
+    return tf.mul(
+      tf.sign(w),
+      tf.cast(tf.greater(abs, tf.mul(deltaFactor, tf.mean(abs))), 'float32'),
+    );
+  });
+  const f = (x: tf.Tensor) => {
+    const dot = tf.sum(tf.mul(x, t));
+    const norms = tf.mul(tf.sqrt(tf.sum(tf.square(x))), tf.sqrt(tf.sum(tf.square(t))));
+    return tf.mul(lambda, tf.sub(1, tf.div(dot, tf.add(norms, epsilon)))) as tf.Scalar;
+  };
+  return { value: f(w), grad: tf.grad(f)(w) };
+}
+
+describe.each(backends)('hlaRegularizer closed-form gradient vs autodiff on %s', (backend) => {
+  const run = (fn: () => void) => withBackend(backend, () => tf.tidy(fn));
+
+  // Kernels with ‖W‖ > 0: random (per-layer statistics over every axis), exact zeros,
+  // a huge outlier, a non-default δ and ε, a single weight.
+  const cases: [string, () => tf.Tensor, number, number, number][] = [
+    [
+      'random 4-D conv kernel',
+      () => tf.randomNormal([3, 3, 4, 8], 0, 0.1, 'float32', 21),
+      0.7,
+      0.7,
+      1e-12,
+    ],
+    [
+      'random 2-D kernel, λ = 3',
+      () => tf.randomUniform([16, 10], -1, 1, 'float32', 22),
+      3,
+      0.7,
+      1e-12,
+    ],
+    [
+      'exact zeros in W',
+      () => tf.tensor2d([0, 0.4, -0.3, 0, 0, -1.2, 0.05, 0], [4, 2]),
+      1,
+      0.7,
+      1e-12,
+    ],
+    ['one huge outlier', () => tf.tensor1d([0.1, -0.2, 0.15, 100, 0.01]), 0.5, 0.7, 1e-12],
+    ['δ = 0.1, ε = 0.5', () => tf.tensor1d(W6), 2, 0.1, 0.5],
+    ['a single weight', () => tf.tensor1d([-0.4]), 1, 0.7, 1e-12],
+  ];
+  it.each(cases)('%s', (_name, make, lambda, deltaFactor, epsilon) =>
+    run(() => {
+      const w = make();
+      const expected = plainRegularizer(w, lambda, deltaFactor, epsilon);
+      const options = { lambda, deltaFactor, epsilon };
+      const value = hlaRegularizer(w, options).dataSync()[0]!;
+      expect(Math.abs(value - expected.value.dataSync()[0]!)).toBeLessThan(1e-6);
+      const grad = regGrad(w, options);
+      expect(grad.shape).toEqual(w.shape);
+      // dR/dW is a difference of two terms of size λ/‖W‖ (which cancel exactly for a single
+      // weight, or nearly for the outlier): compare to that size (float32 reordering).
+      const scale = lambda / tf.norm(w).dataSync()[0]!;
+      expect(maxAbsDiff(grad.dataSync(), expected.grad.dataSync()) / scale).toBeLessThan(1e-6);
+    }),
+  );
+
+  it('empty codes (every weight inside the band): the same zero gradient as autodiff', () =>
+    run(() => {
+      const w = tf.tensor1d(W6);
+      const expected = plainRegularizer(w, 0.5, 3, 1e-12);
+      expectClose(expected.grad, [0, 0, 0, 0, 0, 0], 0); // autodiff: T = 0, ⟨W, T⟩ = 0
+      expectClose(regGrad(w, { lambda: 0.5, deltaFactor: 3 }), [0, 0, 0, 0, 0, 0], 0);
+    }));
+
+  it('all-zero kernel: 0 where autodiff through √ gives NaN (0 · ∞)', () =>
+    run(() => {
+      const w = tf.zeros([3, 2]);
+      expect(
+        Array.from(plainRegularizer(w, 0.5, 0.7, 1e-12).grad.dataSync()).some(Number.isNaN),
+      ).toBe(true);
+      expectClose(regGrad(w, { lambda: 0.5 }), [0, 0, 0, 0, 0, 0], 0);
+    }));
+
+  it('an upstream gradient scales it: d(c·R)/dW = c·dR/dW', () =>
+    run(() => {
+      const w = tf.tensor2d(W2, [2, 2]);
+      const grad = tf.grad((x: tf.Tensor) => tf.mul(-2.5, hlaRegularizer(x, { lambda: 0.5 })))(w);
+      expectClose(
+        grad,
+        GRAD_HAND.map((g) => -2.5 * g),
+      );
+    }));
+});
+
 describe('hlaRegularizer options', () => {
   it('rejects missing, unknown and out-of-range options', () => {
     const w = tf.tensor1d(W6);
