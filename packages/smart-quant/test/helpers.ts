@@ -36,6 +36,14 @@ export function nextDownF32(x: number): number {
   return f[0]!;
 }
 
+/** The smallest float32 strictly above the positive float32 `x`. */
+export function nextUpF32(x: number): number {
+  const f = new Float32Array([x]);
+  const i = new Int32Array(f.buffer);
+  i[0] = i[0]! + 1;
+  return f[0]!;
+}
+
 /** A deterministic, irregular kernel of `shape` with values roughly in [-0.45, 0.45]. */
 export function wavyKernel(shape: number[]): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);

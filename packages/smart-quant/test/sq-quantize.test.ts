@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { maxAbsDiff, tensorGrowth, testBackends, withBackend } from '@trit/quant-core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sqDelta, sqIsBinary, sqQuantize } from '../src/index.js';
-import { expectClose, G6, nextDownF32, values, W6, wavyKernel } from './helpers.js';
+import { sqDelta, sqIsBinary, sqQuantize, sqRegularizer } from '../src/index.js';
+import { sqScalars } from '../src/sq-quantize.js';
+import { expectClose, G6, nextDownF32, nextUpF32, values, W6, wavyKernel } from './helpers.js';
 
 const backends = await testBackends();
 const s = (v: number) => tf.scalar(v);
@@ -253,6 +254,84 @@ describe.each(backends)('sqQuantize on %s', (backend) => {
       /sq: option "binaryMargin" must be <= 0.785/,
     );
     expect(() => sqIsBinary(1, Number.NaN)).toThrow(/binaryMargin" must be a finite number/);
+  });
+
+  it('the host Δ used by the forward is bit-identical to sqDelta on the backend', () => {
+    // Δ is formed on the host from the backend's tan β (float32 sqrt, add, div
+    // emulated in float64, each rounded to float32); sqDelta computes it on the device.
+    const betas = [Math.PI / 4, (3 * Math.PI) / 8, Math.PI / 2 - 1e-4, Math.PI / 2 - 0.01, 1e-6];
+    for (let i = 0; i < 400; i++)
+      betas.push(1e-6 + ((i * 0.6180339887) % 1) * (Math.PI / 2 - 2e-6));
+    betas.forEach((beta, i) => {
+      const alpha = Math.exp(((i * 0.7548776662) % 1) * 30 - 20); // 2e-9 .. 2e4
+      const a = s(alpha);
+      const b = s(beta);
+      const d = sqDelta(a, b);
+      expect(sqScalars(a, b).delta).toBe(d.dataSync()[0]);
+      tf.dispose([a, b, d]);
+    });
+  });
+
+  it('weights exactly at ±Δ stay 0 (|W| > Δ is strict)', () => {
+    const a = s(0.5);
+    const b = s(1.2);
+    const delta = sqDelta(a, b).dataSync()[0]!;
+    const up = nextUpF32(delta);
+    const q = sqQuantize(tf.tensor1d([delta, -delta, up, -up]), a, b);
+    // Q = 0.5 · [0, 0, +1, −1]
+    expectClose(values(q), [0, 0, 0.5, -0.5], 0);
+  });
+
+  it('binary forward maps −0 to +α, as sign(0) = +1', () => {
+    const q = sqQuantize(tf.tensor1d([-0, 0, -1e-30, 1e-30]), s(0.5), s(Math.PI / 2 - 1e-4));
+    expectClose(values(q), [0.5, 0.5, -0.5, 0.5], 0);
+  });
+
+  it('follows α and β variables as they are assigned (no stale scalars)', () => {
+    const w = tf.tensor1d(W6);
+    const a = tf.variable(tf.scalar(0.5));
+    const b = tf.variable(tf.scalar(Math.PI / 4));
+    // β = π/4, α = 0.5: Δ = 0.25 -> [-0.5, 0, 0, 0, 0.5, 0.5]
+    expectClose(values(sqQuantize(w, a, b)), [-0.5, 0, 0, 0, 0.5, 0.5], 0);
+    // α = 0.1: Δ = 0.05 (-0.05 is not beyond it) -> [-0.1, 0, 0, 0, 0.1, 0.1]
+    a.assign(tf.scalar(0.1));
+    expectClose(values(sqQuantize(w, a, b)), [-0.1, 0, 0, 0, 0.1, 0.1], 1e-8);
+    // β at the upper clip: binary -> 0.1 · [-1, -1, 1, 1, 1, 1]
+    b.assign(tf.scalar(Math.PI / 2 - 1e-4));
+    expectClose(values(sqQuantize(w, a, b)), [-0.1, -0.1, 0.1, 0.1, 0.1, 0.1], 1e-8);
+    // back to ternary at π/4
+    b.assign(tf.scalar(Math.PI / 4));
+    expectClose(values(sqQuantize(w, a, b)), [-0.1, 0, 0, 0, 0.1, 0.1], 1e-8);
+    tf.dispose([w, a, b]);
+  });
+
+  it('a training step of one layer (forward, regularizer, gradients) launches few kernels', async () => {
+    const w = tf.variable(wavyKernel([3, 3, 16, 16]));
+    const a = tf.variable(tf.scalar(0.2));
+    const b = tf.variable(tf.scalar(1.2));
+    const g = wavyKernel([3, 3, 16, 16]).reverse(3);
+    const step = () =>
+      tf.tidy(() => {
+        // new α and β values each step, as after an optimizer update
+        a.assign(tf.scalar(0.2));
+        b.assign(tf.scalar(1.2));
+        const { value, grads } = tf.variableGrads(() =>
+          tf.add(
+            tf.sum(tf.mul(sqQuantize(w, a, b), g)),
+            sqRegularizer(w, a, b, { lambda: 1, gamma: 0.01 }),
+          ),
+        );
+        value.dataSync();
+        return grads;
+      });
+    tf.dispose(step());
+    const profile = await tf.profile(() => {
+      tf.dispose(step());
+    });
+    // The plain implementation launched about 160 kernels here; the closed form ~50
+    // (cheap Identity clones included).
+    expect(profile.kernels.length).toBeLessThan(70);
+    tf.dispose([w, a, b, g]);
   });
 
   it('does not leak tensors over forward + backward', () => {

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { stopGradient } from '@trit/quant-core';
 import { maxAbsDiff, tensorGrowth, testBackends, withBackend } from '@trit/quant-core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sqRegularizer } from '../src/index.js';
-import { expectClose, values, wavyKernel } from './helpers.js';
+import { expectClose, nextDownF32, values, wavyKernel } from './helpers.js';
 
 const backends = await testBackends();
 const s = (v: number) => tf.scalar(v);
@@ -173,6 +174,170 @@ describe.each(backends)('sqRegularizer on %s', (backend) => {
     });
     expect(growth).toBe(0);
     tf.dispose([w, a, b]);
+  });
+});
+
+/**
+ * The regularizer exactly as algorithms.md §3 writes it, as plain tf ops
+ * differentiated by autodiff (the implementation before the closed-form
+ * gradient): the reference the custom gradient must reproduce.
+ */
+function plainRegularizer(
+  w: tf.Tensor,
+  alpha: tf.Tensor,
+  beta: tf.Tensor,
+  lambda: number,
+  gamma: number,
+): tf.Scalar {
+  const u = tf.div(w, stopGradient(alpha));
+  const tanBeta = tf.tan(beta);
+  const well = tf.square(tf.sub(tf.abs(u), 1));
+  const zero = tf.mul(tanBeta, tf.square(u));
+  const fit = tf.mean(tf.minimum(well, zero));
+  return tf.reshape(
+    tf.mul(lambda, tf.add(fit, tf.mul(gamma, tf.reciprocal(tanBeta)))),
+    [],
+  ) as tf.Scalar;
+}
+
+/** `[R, dW, dα, dβ]` of `c · R` (a non-unit upstream gradient `c`) through `f`. */
+function gradsOf(
+  f: (w: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Scalar,
+  w: tf.Tensor,
+  alpha: number,
+  beta: number,
+): [number, number[], number, number] {
+  const a = s(alpha);
+  const b = s(beta);
+  const r = f(w, a, b);
+  const [dw, da, db] = tf.grads((x, y, z) => tf.mul(f(x, y, z), -1.7))([w, a, b]);
+  const out: [number, number[], number, number] = [
+    values(r)[0]!,
+    values(dw!),
+    values(da!)[0]!,
+    values(db!)[0]!,
+  ];
+  tf.dispose([a, b, r, dw!, da!, db!]);
+  return out;
+}
+
+/** Relative closeness: `|x − y| ≤ tol · max(1, |y|)`, element by element. */
+function expectRelClose(actual: readonly number[], expected: readonly number[], tol: number): void {
+  expect(actual.length).toBe(expected.length);
+  expected.forEach((e, i) => {
+    const a = actual[i]!;
+    if (!(Math.abs(a - e) <= tol * Math.max(1, Math.abs(e)))) {
+      throw new Error(`element ${i}: ${a} vs ${e} (tol ${tol})`);
+    }
+  });
+}
+
+describe.each(backends)('sqRegularizer closed-form gradient vs autodiff on %s', (backend) => {
+  beforeAll(async () => {
+    await tf.setBackend(backend);
+  });
+
+  const upper = Math.PI / 2 - 1e-4;
+  const cases: [string, () => tf.Tensor, number, number, number, number][] = [
+    ['4-D conv kernel, β = 3π/8', () => wavyKernel([3, 3, 4, 8]), 0.2, (3 * Math.PI) / 8, 1, 0.01],
+    ['2-D dense kernel, β = 1.1', () => wavyKernel([16, 10]), 0.15, 1.1, 0.3, 0.05],
+    ['β at the lower clip π/4', () => wavyKernel([3, 3, 4, 8]), 0.2, Math.PI / 4, 1, 0.001],
+    ['β at the upper clip π/2 − 1e-4', () => wavyKernel([3, 3, 4, 8]), 0.2, upper, 1, 0.001],
+    ['β below π/4 (tan β < 1: two crossings)', () => wavyKernel([6, 7]), 0.1, 0.3, 2, 0.1],
+    [
+      'zeros, ±α and an outlier',
+      () => tf.tensor1d([0, -0, 0.5, -0.5, 0.25, 300, -0.01]),
+      0.5,
+      1.2,
+      1,
+      0.02,
+    ],
+    ['all-zero kernel', () => tf.zeros([3, 4]), 1e-8, 1.3, 1, 0.1],
+    ['λ = 0', () => wavyKernel([5, 4]), 0.2, 1.0, 0, 0.1],
+    ['γ = 0, tiny α', () => wavyKernel([5, 4]), 1e-8, 0.9, 0.5, 0],
+  ];
+
+  it.each(cases)('%s', (_name, kernel, alpha, beta, lambda, gamma) => {
+    const w = kernel();
+    const plain = gradsOf((x, a, b) => plainRegularizer(x, a, b, lambda, gamma), w, alpha, beta);
+    const closed = gradsOf(
+      (x, a, b) => sqRegularizer(x, a as tf.Scalar, b as tf.Scalar, { lambda, gamma }),
+      w,
+      alpha,
+      beta,
+    );
+    expectRelClose([closed[0]], [plain[0]], 2e-6);
+    // dW: the same elementwise formula up to float32 rounding, relative to the largest entry.
+    const scale = Math.max(1e-30, ...plain[1].map(Math.abs));
+    expect(maxAbsDiff(closed[1], plain[1]) / scale).toBeLessThan(2e-6);
+    expect(closed[2]).toBe(0);
+    expect(plain[2]).toBe(0);
+    expectRelClose([closed[3]], [plain[3]], 1e-4);
+    w.dispose();
+  });
+
+  it('ties in min(): the well branch gets the gradient, as with tfjs minimum', () => {
+    // β = π/4 in float32: tan β = 1 in float32 on both backends, so at |u| = 0.5
+    // (|u| − 1)² = 0.25 = 1 · u²: a tie, where the well branch is differentiated:
+    // d/du = 2(|u| − 1)·sign(u) = ∓1 (the tan branch would give 2u = ±1).
+    const beta = s(Math.PI / 4);
+    const t = tf.tan(beta).dataSync()[0]!;
+    beta.dispose();
+    expect(t).toBe(1);
+    // W = [0.25, -0.25, 0.1], α = 0.5 -> u = [0.5, -0.5, 0.2]; λ = 3, γ = 0; λ/(N·α) = 2
+    //   u =  0.5 (tie -> well): 2 · 2 · (0.5 − 1) · (+1) = −2
+    //   u = -0.5 (tie -> well): 2 · 2 · (0.5 − 1) · (−1) = +2
+    //   u =  0.2 (tan):         2 · 2 · 1 · 0.2         = 0.8
+    // dR/dβ = λ · sec²β · (0.2²) / 3 = 3 · 2 · 0.04 / 3 = 0.08 (the ties add nothing)
+    const w = tf.tensor1d([0.25, -0.25, 0.1]);
+    const [, dw, , db] = valueAndGrads(w, 0.5, Math.PI / 4, 3, 0);
+    expectClose(dw, [-2, 2, 0.8], 1e-6);
+    expect(Math.abs(db - 0.08)).toBeLessThan(1e-6);
+    const plain = gradsOf((x, a, b) => plainRegularizer(x, a, b, 3, 0), w, 0.5, Math.PI / 4);
+    expectClose(plain[1], [2 * 1.7, -2 * 1.7, -0.8 * 1.7], 1e-6); // c = −1.7
+    w.dispose();
+  });
+
+  it('β just below the largest valid float32 (tan β ≈ 1.3e7) stays finite', () => {
+    const beta = nextDownF32(Math.fround(Math.PI / 2));
+    const w = wavyKernel([4, 6]);
+    const plain = gradsOf((x, a, b) => plainRegularizer(x, a, b, 1, 0.001), w, 0.2, beta);
+    const closed = gradsOf(
+      (x, a, b) => sqRegularizer(x, a as tf.Scalar, b as tf.Scalar, { lambda: 1, gamma: 0.001 }),
+      w,
+      0.2,
+      beta,
+    );
+    for (const v of [closed[0], closed[3], ...closed[1]]) expect(Number.isFinite(v)).toBe(true);
+    expectRelClose([closed[0]], [plain[0]], 2e-6);
+    expectRelClose([closed[3]], [plain[3]], 1e-3);
+    w.dispose();
+  });
+
+  it('α = 0 and β outside (0, π/2) throw as before, a NaN kernel first', () => {
+    const bad = tf.tensor1d([0.1, Number.NaN]);
+    expect(() => sqRegularizer(bad, s(0), s(1), { lambda: 1, gamma: 0 })).toThrow(
+      /sq: the kernel .* contains NaN/,
+    );
+    expect(() => sqRegularizer(tf.tensor1d([0.1]), s(0), s(1), { lambda: 1, gamma: 0 })).toThrow(
+      'sq: alpha must be a finite number > 0, got 0',
+    );
+    expect(() =>
+      sqRegularizer(tf.tensor1d([0.1]), s(0.5), s(Math.PI / 2), { lambda: 1, gamma: 0 }),
+    ).toThrow(/beta must be a finite number in \(0, π\/2\)/);
+    bad.dispose();
+  });
+
+  it('an Infinity in the kernel is a clear error, a huge finite kernel is not', () => {
+    expect(() =>
+      sqRegularizer(tf.tensor1d([1, Number.POSITIVE_INFINITY]), s(0.5), s(1), {
+        lambda: 1,
+        gamma: 0,
+      }),
+    ).toThrow(/sq: the kernel .* contains Infinity/);
+    // u² overflows float32: R = Inf, as the plain formula gives, but no error
+    const r = sqRegularizer(tf.tensor1d([3e38, 0.1]), s(1e-8), s(1), { lambda: 1, gamma: 0 });
+    expect(values(r)[0]).toBe(Number.POSITIVE_INFINITY);
   });
 });
 
