@@ -61,22 +61,55 @@ function checkScalar(t: tf.Tensor, name: 'Wp' | 'Wn'): void {
   }
 }
 
+/** `t` as a rank-0 float32 tensor, for stacking (no op when it already is one). */
+function asScalar(t: tf.Tensor): tf.Tensor {
+  const s = t.rank === 0 ? t : tf.reshape(t, []);
+  return s.dtype === 'float32' ? s : tf.cast(s, 'float32');
+}
+
+/** What {@link readLayer} returns: `Δ`, `Wp` and `Wn` as host numbers. */
+interface LayerValues {
+  readonly delta: number;
+  readonly wp: number;
+  readonly wn: number;
+}
+
 /**
- * Throws a clear error if the kernel, `Wp` or `Wn` holds NaN or ±Infinity.
- * One reduction and one 3-element read per call.
+ * The one host read of a {@link ttqQuantize} call: `[max|W|, Σ|W|, Wp, Wn]` in a
+ * single transfer, which is also the NaN/Inf check (`Σ|W|` is NaN or Inf as
+ * soon as one weight is; `max|W|` catches Inf too). `Δ = t · max|W|` is then
+ * formed on the host as the float32 product `fround(max|W| · fround(t))`, the
+ * correctly rounded float32 multiplication `tf.mul(max|W|, t)` computes
+ * (the product of two float32 values is exact in a double, so only the final
+ * rounding happens). Throws a clear error on NaN/Inf in the kernel, `Wp` or `Wn`.
  */
-function assertFiniteInputs(w: tf.Tensor, wp: tf.Tensor, wn: tf.Tensor): void {
-  const ok = tf.tidy(() =>
-    tf.stack([tf.all(tf.isFinite(w)), tf.all(tf.isFinite(wp)), tf.all(tf.isFinite(wn))]).dataSync(),
+function readLayer(
+  w: tf.Tensor,
+  absW: tf.Tensor,
+  wp: tf.Tensor,
+  wn: tf.Tensor,
+  t: number,
+): LayerValues {
+  const read = tf.tidy(() =>
+    tf.stack([tf.max(absW), tf.sum(absW), asScalar(wp), asScalar(wn)]).dataSync(),
   );
-  if (!ok[0]) assertFiniteKernel(w, 'ttq'); // throws with the offending value and index
-  for (const [i, name, t] of [[1, 'Wp', wp] as const, [2, 'Wn', wn] as const]) {
-    if (!ok[i]) {
+  const maxAbs = read[0]!;
+  if (!Number.isFinite(maxAbs) || !Number.isFinite(read[1]!)) {
+    // Throws with the offending value and index. It returns only when Σ|W| overflowed
+    // float32 with every weight finite, which is fine: Δ only needs max|W|.
+    assertFiniteKernel(w, 'ttq');
+  }
+  for (const [i, name] of [
+    [2, 'Wp'],
+    [3, 'Wn'],
+  ] as const) {
+    if (!Number.isFinite(read[i]!)) {
       throw new Error(
-        `ttq: ${name} is ${t.dataSync()[0]}; training has diverged or the parameter is corrupt`,
+        `ttq: ${name} is ${read[i]}; training has diverged or the parameter is corrupt`,
       );
     }
   }
+  return { delta: Math.fround(maxAbs * Math.fround(t)), wp: read[2]!, wn: read[3]! };
 }
 
 /**
@@ -125,6 +158,10 @@ export function ttqCodes(w: tf.Tensor, threshold = TTQ_DEFAULT_THRESHOLD): tf.Te
  * `Wp`/`Wn`. `Wp` and `Wn` are inputs of the custom gradient, so
  * `tf.grads`/optimizers reach them. Throws a clear error on NaN/Inf in the
  * kernel, `Wp` or `Wn`, on non-scalar `Wp`/`Wn`, and on a threshold outside (0, 1).
+ *
+ * Cost: one host read per call (`[max|W|, Σ|W|, Wp, Wn]`, also the NaN/Inf
+ * check); while gradients are recorded the forward also forms the `dL/dW`
+ * scale and saves it with the two masks, so the backward recomputes nothing.
  */
 export function ttqQuantize(
   w: tf.Tensor,
@@ -141,31 +178,46 @@ export function ttqQuantize(
   checkThreshold(t);
   checkScalar(wp, 'Wp');
   checkScalar(wn, 'Wn');
-  assertFiniteInputs(w, wp, wn);
+  // The backward's dL/dW scale is only formed while gradients are recorded.
+  const recording = recordingGradients();
   return customGradient(([x, p, n], save) => {
-    const [value, pos, neg] = tf.tidy(() => {
-      const delta = tf.mul(tf.max(tf.abs(x!)), t);
-      const pos = tf.cast(tf.greater(x!, delta), 'float32');
-      const neg = tf.cast(tf.less(x!, tf.neg(delta)), 'float32');
-      const q = tf.sub(tf.mul(tf.reshape(p!, []), pos), tf.mul(tf.reshape(n!, []), neg));
-      return [q, pos, neg];
+    // Everything runs inside the custom op, where nothing is recorded on the gradient
+    // tape (tfjs would clone the inputs of every taped op for a backward pass).
+    let v: LayerValues | undefined;
+    const [value, ...forBackward] = tf.tidy(() => {
+      const absW = tf.abs(x!);
+      v = readLayer(x!, absW, p!, n!, t); // the one host read; throws on NaN/Inf
+      const pos = tf.cast(tf.greater(x!, v.delta), 'float32'); // 1[W > Δ]
+      const neg = tf.cast(tf.less(x!, -v.delta), 'float32'); // 1[W < −Δ]
+      const wpPos = tf.mul(pos, v.wp);
+      const wnNeg = tf.mul(neg, v.wn);
+      const q = tf.sub(wpPos, wnNeg); // Q = Wp·1[W > Δ] − Wn·1[W < −Δ]
+      if (!recording) return [q];
+      // dL/dW = g · (Wp·1[W > Δ] + Wn·1[W < −Δ] + 1[|W| ≤ Δ]): one non-zero term, exact.
+      const band = tf.cast(tf.lessEqual(absW, v.delta), 'float32');
+      return [q, pos, neg, tf.add(tf.add(wpPos, wnNeg), band)];
     });
-    save([pos, neg, p!, n!]);
+    save(forBackward);
     return {
-      value,
-      gradFunc: (dy, [posMask, negMask, ps, ns]) =>
+      value: value!,
+      gradFunc: (dy, [pos, neg, scale]) =>
         tf.tidy(() => {
-          const sp = tf.reshape(ps!, []);
-          const sn = tf.reshape(ns!, []);
-          const zero = tf.sub(tf.sub(1, posMask!), negMask!);
-          const scale = tf.add(tf.add(tf.mul(sp, posMask!), zero), tf.mul(sn, negMask!));
-          const dw = tf.mul(dy, scale);
-          const dwp = tf.reshape(tf.sum(tf.mul(dy, posMask!)), ps!.shape);
-          const dwn = tf.reshape(tf.neg(tf.sum(tf.mul(dy, negMask!))), ns!.shape);
-          return [dw, dwp, dwn];
+          const dwp = tf.sum(tf.mul(dy, pos!)); // + Σ_{W>Δ} g
+          const dwn = tf.neg(tf.sum(tf.mul(dy, neg!))); // − Σ_{W<−Δ} g
+          return [
+            tf.mul(dy, scale!),
+            p!.rank === 0 ? dwp : tf.reshape(dwp, p!.shape),
+            n!.rank === 0 ? dwn : tf.reshape(dwn, n!.shape),
+          ];
         }),
     };
   })(w, wp, wn);
+}
+
+/** True while a gradient tape records (the ops now will get a backward pass). */
+function recordingGradients(): boolean {
+  const state = tf.engine().state;
+  return state.gradientDepth > 0 && state.kernelDepth === 0;
 }
 
 /** What {@link ttqInitScales} returns: initial `Wp` and `Wn`. */

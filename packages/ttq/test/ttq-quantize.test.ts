@@ -366,6 +366,111 @@ describe('native vs cpu parity', () => {
   );
 });
 
+/** The float32 number just above `x` (x > 0). */
+function nextUp(x: number): number {
+  const f = new Float32Array([x]);
+  const i = new Int32Array(f.buffer);
+  i[0]! += 1;
+  return f[0]!;
+}
+
+describe.each(backends)('exactness and cost on %s', (backend) => {
+  it('Q and all three gradients are bit-identical to the plain masked formulas', () =>
+    withBackend(backend, () => {
+      for (const t of [0.05, 0.3]) {
+        const w = tf.tensor4d(lcgKernel(3 * 3 * 4 * 8, 17), [3, 3, 4, 8]);
+        const g = tf.tensor4d(lcgKernel(3 * 3 * 4 * 8, 23), [3, 3, 4, 8]);
+        const [wp, wn] = [0.7123, 1.3456];
+        // Reference, written out from algorithms.md §2 with Δ computed on the device:
+        // pos = 1[W > Δ], neg = 1[W < −Δ], Q = Wp·pos − Wn·neg,
+        // dL/dW = G·(Wp·pos + (1 − pos − neg) + Wn·neg), dL/dWp = Σ G·pos, dL/dWn = −Σ G·neg.
+        const delta = tf.mul(tf.max(tf.abs(w)), t);
+        const pos = tf.cast(tf.greater(w, delta), 'float32');
+        const neg = tf.cast(tf.less(w, tf.neg(delta)), 'float32');
+        const qRef = tf.sub(tf.mul(pos, wp), tf.mul(neg, wn));
+        const band = tf.sub(tf.sub(1, pos), neg);
+        const dwRef = tf.mul(g, tf.add(tf.add(tf.mul(pos, wp), band), tf.mul(neg, wn)));
+        const dwpRef = tf.sum(tf.mul(g, pos)).dataSync()[0]!;
+        const dwnRef = -tf.sum(tf.mul(g, neg)).dataSync()[0]!;
+        const { dw, dwp, dwn } = ttqGrads(w, wp, wn, g, t);
+        expect(
+          maxAbsDiff(
+            ttqQuantize(w, tf.scalar(wp), tf.scalar(wn), { threshold: t }).dataSync(),
+            qRef.dataSync(),
+          ),
+        ).toBe(0);
+        expect(maxAbsDiff(dw.dataSync(), dwRef.dataSync())).toBe(0);
+        expect(dwp.dataSync()[0]).toBe(dwpRef);
+        expect(dwn.dataSync()[0]).toBe(dwnRef);
+        // all three codes occur
+        expect(pos.sum().dataSync()[0]).toBeGreaterThan(0);
+        expect(neg.sum().dataSync()[0]).toBeGreaterThan(0);
+        expect(band.sum().dataSync()[0]).toBeGreaterThan(0);
+      }
+    }));
+
+  it('uses exactly the float32 Δ = t·max|W| of the device: ±Δ is in the band, the next float is not', () =>
+    withBackend(backend, () => {
+      for (const t of [0.05, 0.1, 0.37]) {
+        // max|W| = 0.7377 (not a round number), so t·max|W| is rounded
+        const base = [0.7377, 0.1, -0.1, 0.2, -0.2, 0.01];
+        const delta = ttqThreshold(tf.tensor1d(base), t).dataSync()[0]!;
+        const up = nextUp(delta);
+        // W = [max, Δ, −Δ, next float above Δ, −(next float above Δ), 0]
+        const w = tf.tensor1d([0.7377, delta, -delta, up, -up, 0]);
+        expect(ttqThreshold(w, t).dataSync()[0]).toBe(delta); // same max|W|, same Δ
+        // Wp = 2, Wn = 3: Q = [2, 0, 0, 2, −3, 0]
+        expectValues(
+          ttqQuantize(w, tf.scalar(2), tf.scalar(3), { threshold: t }),
+          [2, 0, 0, 2, -3, 0],
+        );
+      }
+    }));
+
+  it('a finite kernel whose Σ|W| overflows float32 is not mistaken for Inf', () =>
+    withBackend(backend, () => {
+      // max|W| = 3e38, Δ = 0.05·3e38 = 1.5e37: the two 3e38 and -2e38 are kept, 1 and 0.5 are not
+      const w = tf.tensor1d([3e38, 3e38, -2e38, 1, 0.5]);
+      expectValues(ttqQuantize(w, tf.scalar(2), tf.scalar(3)), [2, 2, -3, 0, 0]);
+    }));
+
+  it('one training call (forward + backward) launches 25 kernels (12 in inference) and reads the host once per call', () =>
+    withBackend(backend, async () => {
+      const w = tf.tensor4d(lcgKernel(3 * 3 * 4 * 8, 31), [3, 3, 4, 8]);
+      const g = tf.tensor4d(lcgKernel(3 * 3 * 4 * 8, 37), [3, 3, 4, 8]);
+      const wp = tf.scalar(0.8);
+      const wn = tf.scalar(1.2);
+      const backendImpl = tf.engine().backend;
+      const readSync = backendImpl.readSync.bind(backendImpl);
+      let reads = 0;
+      backendImpl.readSync = (dataId: object) => {
+        reads++;
+        return readSync(dataId);
+      };
+      try {
+        // L = Σ Q ⊙ G adds a Mul and a Sum; tf.grads adds the Mul/Sum gradients and a OnesLike.
+        const f = (x: tf.Tensor, p: tf.Tensor, n: tf.Tensor) =>
+          weightedSum(g)(ttqQuantize(x, p, n));
+        // tf.profile returns the same (reused) object every time: take the count at once.
+        const withTTQ = (await tf.profile(() => tf.grads(f)([w, wp, wn]))).kernels.length;
+        const lossOnly = (
+          await tf.profile(() => tf.grads((x: tf.Tensor) => weightedSum(g)(x))([w]))
+        ).kernels.length;
+        // forward: abs, max, sum, stack (the one read); greater, cast, less, cast (masks);
+        // mul, mul, sub (Q); lessEqual, cast, add, add (the dL/dW scale); the custom op and
+        // the copies of its 3 saved tensors; backward: mul (dL/dW), mul, sum, mul, sum, neg
+        expect(withTTQ - lossOnly).toBe(25);
+        // Outside a gradient computation (inference) the dL/dW scale is not formed:
+        // abs, max, sum, stack, greater, cast, less, cast, mul, mul, sub and the custom op.
+        const inference = (await tf.profile(() => ttqQuantize(w, wp, wn))).kernels.length;
+        expect(inference).toBe(12);
+        expect(reads).toBe(2);
+      } finally {
+        backendImpl.readSync = readSync;
+      }
+    }));
+});
+
 describe.each(backends)('tensor leaks on %s', (backend) => {
   it('forward + backward leave no tensors behind', () =>
     withBackend(backend, () => {
