@@ -66,17 +66,9 @@ try {
 }
 
 // ---------------------------------------------------------------------------
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(42);
+// The same mulberry32 stream the tests use.
+const { seededRandom } = await import('@trit/quant-core/testing');
+const rand = seededRandom(42);
 const uniform = (n, lo = -1, hi = 1) =>
   Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
 
