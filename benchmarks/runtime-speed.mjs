@@ -140,7 +140,9 @@ async function withBackend(name, fn) {
 /** Float32 values of the float tensor `<op>/<role>` of a manifest (format version 2), or null. */
 function floatTensor(manifest, binary, name) {
   const t = manifestTensors(manifest).find((e) => e.name === name);
-  return t ? new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer) : null;
+  return t
+    ? new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer)
+    : null;
 }
 
 /**

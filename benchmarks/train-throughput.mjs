@@ -3,13 +3,14 @@
 // training loop (quantizer schedules, regularizers, weight decay, clipping,
 // NaN checks and all), on random CIFAR-shaped data.
 //
-//   node benchmarks/train-throughput.mjs [--methods fp32,bwn,twn,ttq,sq,hla] [--batch 128] [--steps 8]
+//   node benchmarks/train-throughput.mjs [--methods fp32,bwn,twn,ttq,sq,hla] [--batch 128] [--steps 8] [--rounds 3]
 //
-// Each method runs in its own process (so no method inherits another's memory
-// state) for 2 epochs of `steps` steps; the first is warm-up, the second is
-// timed. FP32 is measured before and after the others, and the quantized
-// methods are compared with the mean of the two. Prints images/s and each
-// method's step time relative to FP32.
+// Each run is a fresh process (so no method inherits another's memory state)
+// training 2 epochs of `steps` steps; the first is warm-up, the second is
+// timed. Each round runs every quantized method once between two FP32 runs,
+// and a method's step time is compared with the mean of those two; the table
+// gives the median over rounds and the range, since a single run on a shared
+// virtual machine can be 20% off.
 import '@trit/twn';
 import '@trit/ttq';
 import '@trit/smart-quant';
@@ -27,6 +28,7 @@ const { values: opts } = parseArgs({
     methods: { type: 'string', default: 'fp32,bwn,twn,ttq,sq,hla' },
     batch: { type: 'string', default: '128' },
     steps: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '3' },
     backend: { type: 'string', default: 'tensorflow' },
     child: { type: 'string' },
   },
@@ -81,11 +83,10 @@ if (opts.child) {
 }
 
 const methods = opts.methods.split(',');
-const order = methods.includes('fp32')
-  ? ['fp32', ...methods.filter((m) => m !== 'fp32'), 'fp32']
-  : methods;
-const runs = [];
-for (const method of order) {
+const others = methods.filter((m) => m !== 'fp32');
+const rounds = Math.max(1, Number(opts.rounds));
+
+function runChild(method) {
   const args = [
     process.argv[1],
     '--child',
@@ -103,26 +104,59 @@ for (const method of order) {
   });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`${method} failed: ${r.stderr.slice(-500)}`);
-  const row = JSON.parse(line.slice(7));
-  runs.push(row);
-  console.error(`[throughput] ${method}: ${row.imagesPerSecond.toFixed(1)} images/s`);
+  return JSON.parse(line.slice(7));
 }
-const fp32Runs = runs.filter((r) => r.method === 'fp32');
-const rows = fp32Runs.length
-  ? [
-      {
-        method: 'fp32',
-        imagesPerSecond: fp32Runs.reduce((a, r) => a + r.imagesPerSecond, 0) / fp32Runs.length,
-        stepSeconds: fp32Runs.reduce((a, r) => a + r.stepSeconds, 0) / fp32Runs.length,
-        note: `mean of ${fp32Runs.map((r) => r.imagesPerSecond.toFixed(1)).join(' and ')}`,
-      },
-      ...runs.filter((r) => r.method !== 'fp32'),
-    ]
-  : runs;
 
-const fp32 = rows.find((r) => r.method === 'fp32');
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+// Rounds of [fp32, the others...] and a closing fp32: each quantized run is
+// compared with the mean of the FP32 runs just before and after it, so slow
+// drift of this machine's speed cancels; the table gives medians over rounds.
+const fp32Runs = [];
+const byMethod = new Map(others.map((m) => [m, []]));
+const measureFp32 = () => {
+  const r = runChild('fp32');
+  fp32Runs.push(r);
+  console.error(`[throughput] fp32: ${r.imagesPerSecond.toFixed(1)} images/s`);
+};
+if (methods.includes('fp32')) measureFp32();
+for (let round = 0; round < rounds; round++) {
+  const inRound = [];
+  for (const method of others) {
+    const r = runChild(method);
+    inRound.push(r);
+    console.error(
+      `[throughput] round ${round + 1}/${rounds} ${method}: ${r.imagesPerSecond.toFixed(1)} images/s`,
+    );
+  }
+  if (methods.includes('fp32')) {
+    measureFp32();
+    const [before, after] = fp32Runs.slice(-2);
+    const ref = (before.stepSeconds + after.stepSeconds) / 2;
+    for (const r of inRound) byMethod.get(r.method).push({ ...r, ratio: r.stepSeconds / ref });
+  } else {
+    for (const r of inRound) byMethod.get(r.method).push({ ...r, ratio: Number.NaN });
+  }
+}
+const summarize = (method, runs) => ({
+  method,
+  imagesPerSecond: median(runs.map((r) => r.imagesPerSecond)),
+  stepSeconds: median(runs.map((r) => r.stepSeconds)),
+  ratio: median(runs.map((r) => r.ratio ?? 1)),
+  range: runs.length > 1 ? runs.map((r) => r.ratio ?? 1) : [],
+  note: `${runs.length} run${runs.length > 1 ? 's' : ''}: ${runs.map((r) => r.imagesPerSecond.toFixed(1)).join(', ')} images/s`,
+});
+const rows = [
+  ...(fp32Runs.length ? [{ ...summarize('fp32', fp32Runs), ratio: 1, range: [] }] : []),
+  ...others.map((m) => summarize(m, byMethod.get(m))),
+];
+
 console.log(
-  `\nResNet-20 training throughput through trit's training loop, batch ${batch}, ${steps} timed steps per method`,
+  `\nResNet-20 training throughput through trit's training loop, batch ${batch}, ${steps} timed steps per run, ${rounds} round${rounds > 1 ? 's' : ''}`,
 );
 console.log(
   `backend: ${info.name}${info.tensorflowVersion ? ` (TensorFlow ${info.tensorflowVersion}, ${info.threads} threads)` : ''}; ` +
@@ -131,11 +165,16 @@ console.log(
       .map((l) => l.toFixed(2))
       .join(' ')}\n`,
 );
-console.log('| method | images/s | s/step | step time vs FP32 | notes |');
-console.log('| --- | ---: | ---: | ---: | --- |');
+console.log(
+  '| method | images/s (median) | s/step (median) | step time vs FP32 (median) | range over rounds | runs |',
+);
+console.log('| --- | ---: | ---: | ---: | --- | --- |');
 for (const r of rows) {
-  const rel = fp32 ? `${(r.stepSeconds / fp32.stepSeconds).toFixed(3)}x` : 'n/a';
+  const rel = fp32Runs.length ? `${r.ratio.toFixed(3)}x` : 'n/a';
+  const range = r.range.length
+    ? `${Math.min(...r.range).toFixed(3)}–${Math.max(...r.range).toFixed(3)}x`
+    : '';
   console.log(
-    `| ${r.method} | ${r.imagesPerSecond.toFixed(1)} | ${r.stepSeconds.toFixed(3)} | ${rel} | ${r.note ?? ''} |`,
+    `| ${r.method} | ${r.imagesPerSecond.toFixed(1)} | ${r.stepSeconds.toFixed(3)} | ${rel} | ${range} | ${r.note} |`,
   );
 }

@@ -19,8 +19,10 @@ import {
 import { learningRateAt, makeOptimizer, OptimizerSchema, ScheduleSchema } from './optimizer.js';
 
 /**
- * Weight decay per parameter group, applied as an L2 term `wd/2 · Σ w²` in the
- * loss (the coupled decay of SGD with `weight_decay`, as in the papers' code).
+ * Weight decay per parameter group: `wd · w` is added to each variable's
+ * gradient before the optimizer step, the same update as an L2 term
+ * `wd/2 · Σ w²` in the loss (the coupled decay of SGD with `weight_decay`, as
+ * in the papers' code) without taping four ops per variable.
  * Latent kernels are decayed; quantizer scales (TTQ's Wp/Wn, SQ's α) follow
  * `quantizerScales` (the official TTQ code decays Wp/Wn too); quantizer shape
  * parameters (SQ's β) never are; biases and BatchNorm are not by default.
@@ -82,8 +84,14 @@ export interface LayerStatsRecord extends LayerQuantStats {
 export interface EpochRecord {
   readonly epoch: number;
   readonly lr: number;
+  /**
+   * Mean training loss of the epoch: cross-entropy plus the quantizers'
+   * regularizers. Weight decay is not included (it acts on the gradients, as
+   * PyTorch's `weight_decay` does); records written before 2026-11-22 included it.
+   */
   readonly trainLoss: number;
   readonly trainAccuracy: number;
+  /** Mean of the quantizers' regularization terms (part of `trainLoss`). */
   readonly regularizationLoss: number;
   readonly testLoss: number;
   readonly testAccuracy: number;
@@ -308,30 +316,28 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const y = tf.oneHot(labels, data.numClasses);
         let regValue: tf.Scalar = tf.scalar(0);
         let hitsValue: tf.Scalar = tf.scalar(0);
-        const cost = optimizer.minimize(
-          () => {
-            const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-            hitsValue = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')));
-            let total = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-            const r = quantRegularizationLoss(model);
-            if (r) {
-              regValue = tf.keep(r.clone());
-              total = tf.add(total, r);
-            }
-            for (const d of decays) {
-              total = tf.add(
-                total,
-                tf.mul(
-                  0.5 * config.weightDecay[d.group as Exclude<Group, 'none'>],
-                  tf.sum(tf.square(d.variable)),
-                ),
-              );
-            }
-            return total;
-          },
-          true,
-          varList,
-        )!;
+        const { value: cost, grads } = tf.variableGrads(() => {
+          const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+          hitsValue = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')));
+          const total = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
+          const r = quantRegularizationLoss(model);
+          if (!r) return total;
+          regValue = tf.keep(r.clone());
+          return tf.add(total, r);
+        }, varList);
+        const coefficients = new Map<Group, tf.Scalar>();
+        for (const d of decays) {
+          let wd = coefficients.get(d.group);
+          if (!wd) {
+            wd = tf.scalar(config.weightDecay[d.group as Exclude<Group, 'none'>]);
+            coefficients.set(d.group, wd);
+          }
+          // A variable the loss does not reach (no gradient) still decays.
+          const decay = tf.mul(d.variable, wd);
+          const g = grads[d.variable.name];
+          grads[d.variable.name] = g ? tf.add(g, decay) : decay;
+        }
+        optimizer.applyGradients(grads);
         return [cost.dataSync()[0]!, regValue.dataSync()[0]!, hitsValue.dataSync()[0]!];
       });
       if (!Number.isFinite(loss)) {
