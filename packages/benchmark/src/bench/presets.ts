@@ -94,7 +94,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   quick: {
     name: 'quick',
     description:
-      'ResNet-20 on the committed CIFAR-10 sample, at most about 18 minutes on 2 idle cores with the native backend',
+      'ResNet-20 on the committed CIFAR-10 sample, about 8 minutes on 2 idle cores with the native backend',
     data: { type: 'dataset', name: 'cifar10-sample' },
     model: { type: 'resnet-cifar', depth: 20 },
     protocol: 'finetune',
