@@ -8,6 +8,7 @@ export {
   summarize,
   summaryMarkdown,
 } from './bench/aggregate.js';
+export { type MethodSpec, parseMethod, resolveMethod } from './bench/method-spec.js';
 export { type BenchMeta, formatMachine, writeBenchOutputs } from './bench/outputs.js';
 export { type DataSpec, getPreset, type ModelSpec, PRESETS, type Preset } from './bench/presets.js';
 export { type ReportContext, renderReport } from './bench/report.js';

@@ -302,6 +302,49 @@ describe('runBench (smoke preset, in process)', () => {
     expect(existsSync(outDir)).toBe(false);
   });
 
+  it('method variants: ttq and ttq:init=mean side by side, each with its own config, folder and row; bad variants fail before loading data', async () => {
+    const before = loads;
+    const bad = (methods: string[]) =>
+      runBench({ ...opts(path.join(work, 'bad-variant'), []), methods });
+    await expect(bad(['fp32', 'ttq:init=zero'])).rejects.toThrow(/^method "ttq:init=zero": ttq: /);
+    await expect(bad(['ttq', 'ttq'])).rejects.toThrow('a method is listed twice: ttq, ttq');
+    expect(loads).toBe(before);
+
+    const outDir = path.join(work, 'variants');
+    const results = await runBench({ ...opts(outDir, []), methods: ['ttq', 'ttq:init=mean'] });
+    expect(readdirSync(path.join(outDir, 'runs')).sort()).toEqual([
+      'ttq-seed0',
+      'ttq_init=mean-seed0',
+    ]);
+    const [plain, mean] = results as [RunResult, RunResult];
+    expect([plain.method, plain.quantizer]).toEqual([
+      'ttq',
+      { name: 'ttq', config: { threshold: 0.05, init: 'one' } },
+    ]);
+    expect([mean.method, mean.quantizer]).toEqual([
+      'ttq:init=mean',
+      { name: 'ttq', config: { threshold: 0.05, init: 'mean' } },
+    ]);
+    // Before fine-tuning: the official init puts Wp = Wn = 1; 'mean' the kept weights' mean |W| (≪ 1 here).
+    const wp = (r: RunResult) =>
+      r.initialLayers.filter((l) => l.bits < 32).map((l) => l.scales.wp as number);
+    expect(wp(plain).every((v) => v === 1)).toBe(true);
+    expect(wp(mean).length).toBe(wp(plain).length);
+    for (const v of wp(mean)) {
+      expect(v).toBeGreaterThan(0);
+      expect(v).toBeLessThan(0.5);
+    }
+    expect(summarize(results, ['ttq', 'ttq:init=mean']).map((m) => m.method)).toEqual([
+      'ttq',
+      'ttq:init=mean',
+    ]);
+    expect(
+      collectRuns([outDir])
+        .map((r) => r.method)
+        .sort(),
+    ).toEqual(['ttq', 'ttq:init=mean']);
+  });
+
   it('runs each method once from one shared FP32 pre-training; memory and size by hand; --resume reuses finished runs', async () => {
     const outDir = path.join(work, 'run');
     const log: string[] = [];

@@ -177,6 +177,28 @@ describe('renderReport (static checks)', () => {
       CHARTS.slice(1),
     );
   });
+
+  it('variants (ttq:init=mean) get their quantizer’s charts, titled with the method', () => {
+    const variants = runs
+      .filter((r) => r.method === 'fp32' || r.quantizer.name === 'ttq')
+      .map((r) => (r.method === 'ttq' ? { ...r, method: 'ttq:init=mean' } : r));
+    const order = ['fp32', 'ttq:init=mean'];
+    const page = renderReport(variants, summarize(variants, order), {
+      title: 't',
+      command: 'c',
+      backend: 'b',
+      machine: 'm',
+      generatedAt: 'g',
+    });
+    expect([...page.matchAll(/<canvas id="([^"]+)">/g)].map((m) => m[1])).toEqual([
+      'accuracy',
+      'sparsity',
+      'ttq-scales',
+      'ttq-shares',
+    ]);
+    expect(page).toContain('TTQ: Wp and −Wn per layer over training (ttq:init=mean, seed 0)');
+    expect(html).toContain('TTQ: Wp and −Wn per layer over training (seed 0)');
+  });
 });
 
 describe('renderReport in headless Chromium', () => {

@@ -75,6 +75,12 @@ function lineChart(
  * (methods missing from it last, alphabetically), then by seed, so legends
  * read like the table.
  */
+/** The quantizer a run trained with (a method label may be a variant such as `ttq:init=mean`). */
+const quantizerOf = (r: RunResult): string => r.quantizer?.name ?? r.method;
+/** `seed 0`, or `ttq:init=mean, seed 0` for a variant. */
+const which = (r: RunResult): string =>
+  r.method === quantizerOf(r) ? `seed ${r.seed}` : `${r.method}, seed ${r.seed}`;
+
 function charts(runs: readonly RunResult[], methodOrder: readonly string[]): ChartSpec[] {
   const out: ChartSpec[] = [];
   const rank = (method: string) => {
@@ -144,7 +150,7 @@ function charts(runs: readonly RunResult[], methodOrder: readonly string[]): Cha
 
   // Epoch 0 = before training, so TTQ/HLA curves start at their initial values.
   const withInitial = (r: RunResult) => [{ epoch: 0, layers: r.initialLayers ?? [] }, ...r.history];
-  const ttq = sorted.find((r) => r.method === 'ttq');
+  const ttq = sorted.find((r) => quantizerOf(r) === 'ttq');
   if (ttq) {
     const layers = ttq.history[0]!.layers.filter((l) => l.bits < 32).map((l) => l.layer);
     const series = (key: 'wp' | 'wn') =>
@@ -162,7 +168,7 @@ function charts(runs: readonly RunResult[], methodOrder: readonly string[]): Cha
     out.push(
       lineChart(
         'ttq-scales',
-        `TTQ: Wp and −Wn per layer over training (seed ${ttq.seed})`,
+        `TTQ: Wp and −Wn per layer over training (${which(ttq)})`,
         'As in the TTQ paper’s Figure 2: solid lines are Wp, dashed lines −Wn.',
         'epoch',
         'scale',
@@ -172,7 +178,7 @@ function charts(runs: readonly RunResult[], methodOrder: readonly string[]): Cha
     out.push(
       lineChart(
         'ttq-shares',
-        `TTQ: share of negative / zero / positive codes over training (seed ${ttq.seed})`,
+        `TTQ: share of negative / zero / positive codes over training (${which(ttq)})`,
         'Averaged over the quantized layers, weighted by their number of weights.',
         'epoch',
         'share (%)',
@@ -193,12 +199,12 @@ function charts(runs: readonly RunResult[], methodOrder: readonly string[]): Cha
     );
   }
 
-  const sq = sorted.find((r) => r.method === 'sq');
+  const sq = sorted.find((r) => quantizerOf(r) === 'sq');
   if (sq) {
     const last = sq.history.at(-1)!.layers.filter((l) => l.quantizer === 'sq');
     out.push({
       id: 'sq-bits',
-      title: `SQ: per-layer bit-width and weight memory vs all-ternary (seed ${sq.seed})`,
+      title: `SQ: per-layer bit-width and weight memory vs all-ternary (${which(sq)})`,
       caption:
         'Bars: memory of each layer’s kernel at its final bit-width (1 binary, 2 ternary) and if it were ternary.',
       config: {
@@ -223,13 +229,13 @@ function charts(runs: readonly RunResult[], methodOrder: readonly string[]): Cha
     });
   }
 
-  const hla = sorted.find((r) => r.method === 'hla');
+  const hla = sorted.find((r) => quantizerOf(r) === 'hla');
   if (hla) {
     const layers = hla.history[0]!.layers.filter((l) => l.quantizer === 'hla').map((l) => l.layer);
     out.push(
       lineChart(
         'hla-cosine',
-        `HLA: cosine between W and its ternary projection T, per layer (seed ${hla.seed})`,
+        `HLA: cosine between W and its ternary projection T, per layer (${which(hla)})`,
         'The hyperspherical regularizer pulls each layer’s direction towards its ternary projection.',
         'epoch',
         'cos(W, T)',

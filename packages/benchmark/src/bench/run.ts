@@ -21,11 +21,13 @@ import {
   type TrainData,
   train,
 } from '../training/train.js';
+import { resolveMethod } from './method-spec.js';
 import { OverallProgress } from './overall-progress.js';
 import type { ModelSpec, Preset } from './presets.js';
 
 /** Everything one (method, seed) run produced. */
 export interface RunResult {
+  /** The method's label: a quantizer name, or a variant such as `ttq:init=mean` (`parseMethod`). */
   readonly method: string;
   readonly seed: number;
   readonly quantizer: { readonly name: string; readonly config: Record<string, unknown> };
@@ -124,8 +126,12 @@ export function gridSlice(
   return grid.filter((_, k) => k % n === i - 1);
 }
 
+/**
+ * `<method>-seed<S>`, with characters that are unsafe in file names on some
+ * systems (the `:` of `ttq:init=mean`) replaced by `_`.
+ */
 export function runDirName(method: string, seed: number): string {
-  return `${method}-seed${seed}`;
+  return `${method.replace(/[^A-Za-z0-9._=+-]/g, '_')}-seed${seed}`;
 }
 
 function writeJsonAtomic(file: string, value: unknown): void {
@@ -168,7 +174,10 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
   const { preset, outDir } = options;
   const log = options.log ?? ((l: string) => console.error(l));
   const methods = options.methods ?? preset.methods;
-  for (const m of methods) getQuantizer(m, preset.quantizerConfigs?.[m]); // unknown names fail before any training
+  // Unknown quantizers, bad options and repeated methods fail before any data is loaded or trained.
+  const resolved = new Map(methods.map((m) => [m, resolveMethod(m, preset)]));
+  if (resolved.size !== methods.length)
+    throw new Error(`a method is listed twice: ${methods.join(', ')}`);
   const seeds = options.seeds ?? preset.seeds;
   const data = await options.loadData(preset);
   mkdirSync(path.join(outDir, 'runs'), { recursive: true });
@@ -234,8 +243,8 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
         log(`[bench] using the FP32 pre-training of seed ${seed} from ${pretrainDir}`);
       }
     }
-    const qconfig = { ...(preset.quantizerConfigs?.[method] ?? {}) };
-    const { model } = quantizeModel(base, { default: method, defaultConfig: qconfig });
+    const { spec, config: qconfig } = resolved.get(method)!;
+    const { model } = quantizeModel(base, { default: spec.quantizer, defaultConfig: qconfig });
     log(`[bench] ${method} seed ${seed}: training ${runConfig.epochs} epochs (${preset.protocol})`);
     mark = performance.now();
     const r = await train({
@@ -261,7 +270,10 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     const result: RunResult = {
       method,
       seed,
-      quantizer: { name: method, config: getQuantizer(method, qconfig).getConfig() },
+      quantizer: {
+        name: spec.quantizer,
+        config: getQuantizer(spec.quantizer, qconfig).getConfig(),
+      },
       protocol: preset.protocol,
       epochs: r.history.length,
       history: r.history,

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type BackendName, initBackend, listQuantizers } from '@trit/quant-core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { pretrainingMarkdown, summaryMarkdown } from '../bench/aggregate.js';
+import { parseMethod } from '../bench/method-spec.js';
 import { writeBenchOutputs } from '../bench/outputs.js';
 import { getPreset, PRESETS, type Preset } from '../bench/presets.js';
 import { collectPretraining, collectRuns, machineInfo, runBench } from '../bench/run.js';
@@ -61,7 +62,11 @@ export function registerBenchCommands(program: Command): void {
         .choices(Object.keys(PRESETS))
         .default('quick'),
     )
-    .option('--methods <list>', "comma-separated quantizer names (default: the preset's)", list)
+    .option(
+      '--methods <list>',
+      "comma-separated quantizer names, each optionally with options, e.g. fp32,ttq,ttq:init=mean (default: the preset's)",
+      list,
+    )
     .option('--seeds <list>', "comma-separated seeds (default: the preset's)", intList)
     .option(
       '--epochs <n>',
@@ -96,7 +101,7 @@ export function registerBenchCommands(program: Command): void {
       const preset = getPreset(opts.preset);
       const methods: string[] = opts.methods ?? [...preset.methods];
       const known = listQuantizers();
-      const unknown = methods.filter((m) => !known.includes(m));
+      const unknown = methods.filter((m) => !known.includes(parseMethod(m).quantizer));
       if (unknown.length)
         throw new Error(
           `unknown method(s) ${unknown.join(', ')}; registered quantizers: ${known.join(', ')}`,
