@@ -25,7 +25,7 @@ import {
   runBench,
 } from '../src/bench/run.js';
 import { syntheticData } from '../src/training/synthetic-data.js';
-import type { EpochRecord, TrainData } from '../src/training/train.js';
+import type { EpochRecord, LayerStatsRecord, TrainData } from '../src/training/train.js';
 import { removeDir, tempDir } from './bench-support.js';
 
 let backend: BackendInfo;
@@ -447,6 +447,41 @@ describe('runBench (smoke preset, in process)', () => {
     expect(pretraining[0]!.finalTestAccuracy).toBeGreaterThan(0.5);
   });
 
+  it('writeBenchOutputs: a run that ends with a scale below zero gets a warning note in summary.md and report.html', () => {
+    const runs = collectRuns([path.join(work, 'run')]); // written by the smoke run test above
+    const twn = runs.find((r) => r.method === 'twn')!;
+    const last = twn.history.at(-1)!;
+    const quantized = last.layers.filter((l) => l.bits < 32);
+    const [first] = quantized as [LayerStatsRecord];
+    const key = Object.keys(first.scales)[0]!;
+    const flipped: RunResult = {
+      ...twn,
+      history: [
+        ...twn.history.slice(0, -1),
+        {
+          ...last,
+          layers: last.layers.map((l) =>
+            l === first ? { ...l, scales: { ...l.scales, [key]: -0.5 } } : l,
+          ),
+        },
+      ],
+    };
+    const out = path.join(work, 'outputs-warning');
+    mkdirSync(out, { recursive: true });
+    writeBenchOutputs(
+      out,
+      runs.map((r) => (r === twn ? flipped : r)),
+      benchMeta(FULL_MACHINE),
+    );
+    const warning =
+      `Warning: twn seed 0 ended with scales below zero in 1 place (of ${quantized.length} quantized layers; ` +
+      `the sign of those weights is flipped): ${first.layer}: ${key} = -0.500.`;
+    expect(readFileSync(path.join(out, 'summary.md'), 'utf8').split('\n')).toContain(warning);
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain(
+      `<p class="caption">${warning}</p>`,
+    );
+  });
+
   it('writeBenchOutputs: summary.md has the machine line, the wall-time note and the FP32 pre-training after the table; results.json and report.html have it too', () => {
     const outDir = path.join(work, 'run'); // written by the smoke run test above
     const runs = collectRuns([outDir]);
@@ -464,6 +499,7 @@ describe('runBench (smoke preset, in process)', () => {
         'is the training plus the test evaluation after every epoch; checkpoint writes and the FP32 pre-training (listed below) are not included.',
     );
     expect(md).not.toContain('written before the evaluation was timed');
+    expect(md).not.toContain('Warning:');
     // The pre-training part, after the table and its notes, with done.json's numbers.
     const [h] = (
       JSON.parse(readFileSync(path.join(outDir, 'pretrain', 'seed0', 'done.json'), 'utf8')) as {

@@ -9,6 +9,7 @@ import {
 } from './aggregate.js';
 import { renderReport } from './report.js';
 import type { PretrainingResult, RunResult } from './run.js';
+import { negativeScalesLine } from './warnings.js';
 
 /** What results.json records besides the runs. */
 export interface BenchMeta {
@@ -103,6 +104,11 @@ export function writeBenchOutputs(
       (untimed
         ? ` ${untimed} of the runs ${untimed === 1 ? 'was' : 'were'} written before the evaluation was timed: ${untimed === 1 ? 'its' : 'their'} wall time is training only.`
         : ''),
+    // algorithms.md: report a TTQ scale that went negative (any quantizer's, here).
+    ...runs.flatMap((r) => {
+      const line = negativeScalesLine(r.history.at(-1)?.layers ?? []);
+      return line ? [`Warning: ${r.method} seed ${r.seed} ended with ${line}.`] : [];
+    }),
   ];
   const md = [
     `# trit bench: ${meta.preset}`,

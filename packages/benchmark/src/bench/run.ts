@@ -24,6 +24,7 @@ import {
 import { resolveMethod } from './method-spec.js';
 import { OverallProgress } from './overall-progress.js';
 import type { ModelSpec, Preset } from './presets.js';
+import { negativeScalesLine } from './warnings.js';
 
 /** Everything one (method, seed) run produced. */
 export interface RunResult {
@@ -255,7 +256,12 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       resume: options.resume ?? false,
       progress: options.progress,
       label: `${method} s${seed}`,
-      onEpoch,
+      onEpoch: (record) => {
+        onEpoch();
+        const warning = negativeScalesLine(record.layers);
+        if (warning)
+          log(`[bench] ${method} seed ${seed} epoch ${record.epoch}: warning: ${warning}`);
+      },
     });
     const summary = modelSummary(model);
     const complexity = modelComplexity(model);
