@@ -70,17 +70,17 @@ function lineChart(
   };
 }
 
-/**
- * The charts of the page. Runs are listed in the summary table's method order
- * (methods missing from it last, alphabetically), then by seed, so legends
- * read like the table.
- */
 /** The quantizer a run trained with (a method label may be a variant such as `ttq:init=mean`). */
 const quantizerOf = (r: RunResult): string => r.quantizer?.name ?? r.method;
 /** `seed 0`, or `ttq:init=mean, seed 0` for a variant. */
 const which = (r: RunResult): string =>
   r.method === quantizerOf(r) ? `seed ${r.seed}` : `${r.method}, seed ${r.seed}`;
 
+/**
+ * The charts of the page. Runs are listed in the summary table's method order
+ * (methods missing from it last, alphabetically), then by seed, so legends
+ * read like the table.
+ */
 function charts(runs: readonly RunResult[], methodOrder: readonly string[]): ChartSpec[] {
   const out: ChartSpec[] = [];
   const rank = (method: string) => {

@@ -87,7 +87,7 @@ export interface EpochRecord {
   /**
    * Mean training loss of the epoch: cross-entropy plus the quantizers'
    * regularizers. Weight decay is not included (it acts on the gradients, as
-   * PyTorch's `weight_decay` does); records written before 2026-11-22 included it.
+   * PyTorch's `weight_decay` does); records written before commit b720cf4 (2026-11-22) included it.
    */
   readonly trainLoss: number;
   readonly trainAccuracy: number;
