@@ -139,7 +139,7 @@ for (let round = 0; round < rounds; round++) {
     const ref = (before.stepSeconds + after.stepSeconds) / 2;
     for (const r of inRound) byMethod.get(r.method).push({ ...r, ratio: r.stepSeconds / ref });
   } else {
-    for (const r of inRound) byMethod.get(r.method).push({ ...r, ratio: Number.NaN });
+    for (const r of inRound) byMethod.get(r.method).push(r); // no FP32 to compare with
   }
 }
 const summarize = (method, runs) => ({
@@ -147,7 +147,7 @@ const summarize = (method, runs) => ({
   imagesPerSecond: median(runs.map((r) => r.imagesPerSecond)),
   stepSeconds: median(runs.map((r) => r.stepSeconds)),
   ratio: median(runs.map((r) => r.ratio ?? 1)),
-  range: runs.length > 1 ? runs.map((r) => r.ratio ?? 1) : [],
+  range: fp32Runs.length && runs.length > 1 ? runs.map((r) => r.ratio) : [],
   note: `${runs.length} run${runs.length > 1 ? 's' : ''}: ${runs.map((r) => r.imagesPerSecond.toFixed(1)).join(', ')} images/s`,
 });
 const rows = [

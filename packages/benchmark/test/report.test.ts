@@ -28,6 +28,8 @@ const CHARTS = [
   'hla-cosine',
 ];
 const NOTE = 'Wall time is <training> & evaluation.';
+/** A report context with nothing to escape or show, for tests about the charts alone. */
+const BARE_CONTEXT = { title: 't', command: 'c', backend: 'b', machine: 'm', generatedAt: 'g' };
 const COMMAND =
   'trit bench --preset smoke <b>not bold</b> & "quoted" </script><script>window.__injected = 1</script>';
 
@@ -164,13 +166,7 @@ describe('renderReport (static checks)', () => {
   });
 
   it('without pre-training (scratch protocol) there is no pre-training section or chart', () => {
-    const scratch = renderReport(runs, summarize(runs, METHODS), {
-      title: 't',
-      command: 'c',
-      backend: 'b',
-      machine: 'm',
-      generatedAt: 'g',
-    });
+    const scratch = renderReport(runs, summarize(runs, METHODS), BARE_CONTEXT);
     expect(scratch).not.toContain('pretrain');
     expect(scratch).not.toContain('FP32 pre-training');
     expect([...scratch.matchAll(/<canvas id="([^"]+)">/g)].map((m) => m[1])).toEqual(
@@ -183,13 +179,7 @@ describe('renderReport (static checks)', () => {
       .filter((r) => r.method === 'fp32' || r.quantizer.name === 'ttq')
       .map((r) => (r.method === 'ttq' ? { ...r, method: 'ttq:init=mean' } : r));
     const order = ['fp32', 'ttq:init=mean'];
-    const page = renderReport(variants, summarize(variants, order), {
-      title: 't',
-      command: 'c',
-      backend: 'b',
-      machine: 'm',
-      generatedAt: 'g',
-    });
+    const page = renderReport(variants, summarize(variants, order), BARE_CONTEXT);
     expect([...page.matchAll(/<canvas id="([^"]+)">/g)].map((m) => m[1])).toEqual([
       'accuracy',
       'sparsity',

@@ -71,7 +71,7 @@ function lineChart(
 }
 
 /** The quantizer a run trained with (a method label may be a variant such as `ttq:init=mean`). */
-const quantizerOf = (r: RunResult): string => r.quantizer?.name ?? r.method;
+const quantizerOf = (r: RunResult): string => r.quantizer.name;
 /** `seed 0`, or `ttq:init=mean, seed 0` for a variant. */
 const which = (r: RunResult): string =>
   r.method === quantizerOf(r) ? `seed ${r.seed}` : `${r.method}, seed ${r.seed}`;
