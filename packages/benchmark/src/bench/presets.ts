@@ -114,6 +114,21 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     pretrain: sgdCosine(30, 128, 0.1, { warmupEpochs: 1, minLr: 0 }),
     finetune: sgdCosine(5, 128, 0.01, { warmupEpochs: 0, minLr: 0 }),
   },
+  'cifar10-resnet20-long': {
+    name: 'cifar10-resnet20-long',
+    description:
+      'ResNet-20 on full CIFAR-10, the citable protocol: 100 epochs of FP32 pre-training (weight decay 5e-4), then 15 fine-tuning epochs per method and seed',
+    data: { type: 'dataset', name: 'cifar10' },
+    model: { type: 'resnet-cifar', depth: 20 },
+    protocol: 'finetune',
+    methods: ALL_METHODS,
+    seeds: [0, 1, 2],
+    pretrain: {
+      ...sgdCosine(100, 128, 0.1, { warmupEpochs: 1, minLr: 0 }),
+      weightDecay: { kernel: 5e-4, quantizerScales: 5e-4, bias: 0, batchNorm: 0 },
+    },
+    finetune: sgdCosine(15, 128, 0.01, { warmupEpochs: 0, minLr: 0 }),
+  },
   'tiny-imagenet-10': {
     name: 'tiny-imagenet-10',
     description:
