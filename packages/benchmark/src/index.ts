@@ -8,10 +8,18 @@ export {
   summarize,
   summaryMarkdown,
 } from './bench/aggregate.js';
+export {
+  type DataSource,
+  listDataSources,
+  loadStudyData,
+  registerDataSource,
+} from './bench/data-sources.js';
+export { firstDifference, StaleResultsError } from './bench/identity.js';
 export { type MethodSpec, parseMethod, resolveMethod } from './bench/method-spec.js';
 export { type BenchMeta, formatMachine, writeBenchOutputs } from './bench/outputs.js';
-export { type DataSpec, getPreset, type ModelSpec, PRESETS, type Preset } from './bench/presets.js';
+export { getPreset, presetNames } from './bench/presets.js';
 export { type ReportContext, renderReport } from './bench/report.js';
+export { MalformedResultError } from './bench/result-schema.js';
 export {
   type BenchOptions,
   buildModel,
@@ -25,8 +33,21 @@ export {
   runBench,
   runDirName,
 } from './bench/run.js';
+export {
+  type DataSpec,
+  type MethodEntry,
+  type ModelSpec,
+  type ResolvedMethod,
+  readStudyFile,
+  resolveStudy,
+  type Study,
+  StudyError,
+  type StudyFile,
+  studyJsonSchema,
+} from './bench/study.js';
 export { loadPresetData } from './cli/load-data.js';
 export * from './data/index.js';
 export * from './export/index.js';
 export * from './models/index.js';
+export { listModels, type ModelEntry, registerModel } from './models/registry.js';
 export * from './training/index.js';

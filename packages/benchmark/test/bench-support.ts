@@ -10,6 +10,9 @@ import '@trit/twn';
 import '@trit/ttq';
 import '@trit/smart-quant';
 import '@trit/hyperspherical';
+import { getPreset } from '../src/bench/presets.js';
+import type { Study } from '../src/bench/study.js';
+import { applyOverrides, type StudyOverrides } from '../src/cli/bench-command.js';
 import { resnetCifar } from '../src/models/resnet-cifar.js';
 import { syntheticData } from '../src/training/synthetic-data.js';
 import type { EpochRecord, TrainData } from '../src/training/train.js';
@@ -23,6 +26,17 @@ export function tempDir(prefix = 'trit-bench-test-'): string {
 
 export function removeDir(dir: string | undefined): void {
   if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * The smoke preset with `trit bench`-style overrides, as the (unchecked) study
+ * `runBench` takes: it checks the study itself, so bad methods reject there.
+ */
+export function smokeStudy(
+  overrides: StudyOverrides = {},
+  patch: Record<string, unknown> = {},
+): Study {
+  return { ...applyOverrides(getPreset('smoke'), overrides), ...patch } as unknown as Study;
 }
 
 /** 48 training and 24 test images of 8x8x3, 3 classes: 3 steps of 16 per epoch. */

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMachine } from '../src/bench/outputs.js';
-import { PRESETS } from '../src/bench/presets.js';
+import { presetNames } from '../src/bench/presets.js';
 import { machineInfo, type PretrainingResult, type RunResult } from '../src/bench/run.js';
 import type { EpochRecord } from '../src/training/train.js';
 import { assertCliBuilt, removeDir, runCli, tempDir } from './bench-support.js';
@@ -67,7 +67,7 @@ describe('trit (child process)', () => {
     const r = await runCli(['bench', '--preset', 'nope', '--out', path.join(work, 'nope')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
-      `error: option '--preset <name>' argument 'nope' is invalid. Allowed choices are ${Object.keys(PRESETS).join(', ')}.`,
+      `error: option '--preset <name>' argument 'nope' is invalid. Allowed choices are ${presetNames().join(', ')}.`,
     );
     expect(existsSync(path.join(work, 'nope'))).toBe(false);
   });

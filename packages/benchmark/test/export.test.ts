@@ -24,8 +24,9 @@ import { maxAbsDiff } from '@trit/quant-core/testing';
 import { type Manifest, manifestTensors, parseManifest, TritFormatError } from '@trit/runtime';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PRESETS } from '../src/bench/presets.js';
+import { getPreset } from '../src/bench/presets.js';
 import type { RunResult } from '../src/bench/run.js';
+import { DataSpecSchema } from '../src/bench/study.js';
 import { registerBenchCommands } from '../src/cli/bench-command.js';
 import { registerExportCommand } from '../src/cli/export-command.js';
 import { registerInferCommand } from '../src/cli/infer-command.js';
@@ -35,7 +36,7 @@ import { loadRun } from '../src/export/run-dir.js';
 import { syntheticData } from '../src/training/synthetic-data.js';
 
 const METHODS = ['fp32', 'bwn', 'twn', 'ttq', 'sq', 'hla'] as const;
-const smoke = PRESETS.smoke!;
+const smoke = { data: DataSpecSchema.parse(getPreset('smoke').data) };
 
 class Capture extends Writable {
   text = '';

@@ -6,7 +6,6 @@ import { initBackend } from '@trit/quant-core';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarize } from '../src/bench/aggregate.js';
-import { getPreset } from '../src/bench/presets.js';
 import { renderReport } from '../src/bench/report.js';
 import {
   collectPretraining,
@@ -15,7 +14,7 @@ import {
   runBench,
 } from '../src/bench/run.js';
 import { syntheticData } from '../src/training/synthetic-data.js';
-import { removeDir, tempDir } from './bench-support.js';
+import { removeDir, smokeStudy, tempDir } from './bench-support.js';
 
 const METHODS = ['fp32', 'bwn', 'twn', 'ttq', 'sq', 'hla'];
 const CHARTS = [
@@ -88,12 +87,8 @@ let htmlFile: string;
 beforeAll(async () => {
   work = tempDir('trit-report-');
   const backend = await initBackend({ quiet: true });
-  const preset = getPreset('smoke');
   runs = await runBench({
-    preset,
-    methods: METHODS,
-    pretrainEpochs: 2,
-    epochs: 2,
+    study: smokeStudy({ methods: METHODS, pretrainEpochs: 2, epochs: 2 }),
     outDir: path.join(work, 'bench'),
     loadData: async (p) => syntheticData(p.data as Parameters<typeof syntheticData>[0]),
     backend,

@@ -1,5 +1,5 @@
 import { getQuantizer, listQuantizers, type QuantizerConfig } from '@trit/quant-core';
-import type { Preset } from './presets.js';
+import type { StudyFile } from './study.js';
 
 /**
  * One benchmark method: a registered quantizer, optionally with options, so a
@@ -52,7 +52,7 @@ export function parseMethod(label: string): MethodSpec {
  */
 export function resolveMethod(
   label: string,
-  preset: Pick<Preset, 'quantizerConfigs'>,
+  preset: Pick<StudyFile, 'quantizerConfigs'>,
 ): { spec: MethodSpec; config: QuantizerConfig } {
   const spec = parseMethod(label);
   const config = { ...(preset.quantizerConfigs?.[spec.quantizer] ?? {}), ...spec.options };

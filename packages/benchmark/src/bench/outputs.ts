@@ -20,6 +20,8 @@ export interface BenchMeta {
   readonly versions: Record<string, string>;
   readonly machine: Record<string, unknown>;
   readonly methodOrder: readonly string[];
+  /** The resolved study the runs belong to: `trit bench --study results.json` re-runs it. */
+  readonly study?: unknown;
 }
 
 function writeAtomic(file: string, text: string): void {

@@ -1,29 +1,44 @@
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { type BackendInfo, getQuantizer, modelSummary, quantizeModel } from '@trit/quant-core';
+import { z } from 'zod';
+import { writeJsonAtomic } from '../atomic-write.js';
 import { modelComplexity } from '../models/complexity.js';
-import { resnetCifar } from '../models/resnet-cifar.js';
-import { resnet18 } from '../models/resnet18.js';
+import { buildRegisteredModel } from '../models/registry.js';
 import { loadCheckpoint, readCheckpointIndex } from '../training/checkpoint.js';
 import {
   type EpochRecord,
   type LayerStatsRecord,
-  type TrainConfigInput,
   type TrainData,
   train,
 } from '../training/train.js';
-import { resolveMethod } from './method-spec.js';
+import { loadStudyData } from './data-sources.js';
+import {
+  checkFolder,
+  claimFolder,
+  describeDifference,
+  type PretrainIdentity,
+  RUN_FORMAT_VERSION,
+  type RunIdentity,
+  readIdentity,
+  StaleResultsError,
+} from './identity.js';
 import { OverallProgress } from './overall-progress.js';
-import type { ModelSpec, Preset } from './presets.js';
+import {
+  MalformedResultError,
+  PretrainDoneSchema,
+  RunResultSchema,
+  readValidated,
+} from './result-schema.js';
+import {
+  type ModelSpec,
+  parseStudy,
+  type ResolvedMethod,
+  resolveStudy,
+  type Study,
+} from './study.js';
 import { negativeScalesLine } from './warnings.js';
 
 /** Everything one (method, seed) run produced. */
@@ -32,7 +47,7 @@ export interface RunResult {
   readonly method: string;
   readonly seed: number;
   readonly quantizer: { readonly name: string; readonly config: Record<string, unknown> };
-  readonly protocol: Preset['protocol'];
+  readonly protocol: Study['protocol'];
   readonly epochs: number;
   readonly history: readonly EpochRecord[];
   /** Per-layer statistics before fine-tuning / training started (epoch 0). */
@@ -72,44 +87,29 @@ export interface PretrainingResult {
 }
 
 export interface BenchOptions {
-  readonly preset: Preset;
-  readonly methods?: readonly string[];
-  readonly seeds?: readonly number[];
-  /** Overrides the epochs of the run (scratch) or of fine-tuning (finetune). */
-  readonly epochs?: number;
-  /** Overrides the pre-training epochs (finetune protocol). */
-  readonly pretrainEpochs?: number;
+  /** The study to run (see {@link resolveStudy}); CLI overrides are applied before. */
+  readonly study: Study;
   readonly outDir: string;
+  /** Reuse finished runs and continue checkpoints whose recorded configuration matches. */
   readonly resume?: boolean;
   /** `[i, n]`: run the i-th (1-based) of n slices of the methods x seeds grid. */
   readonly shard?: readonly [number, number];
-  readonly loadData: (preset: Preset) => Promise<TrainData>;
+  /** Loads the study's data (default: {@link loadStudyData}). */
+  readonly loadData?: (study: Study) => Promise<TrainData>;
   readonly backend: BackendInfo;
   readonly progress?: boolean;
   readonly log?: (line: string) => void;
+  /** FP32 pre-training only (finetune protocol): stop once the shared checkpoints exist. */
+  readonly pretrainOnly?: boolean;
 }
 
+/** Builds a study's model (by registry name) for the data, seeded. */
 export function buildModel(
   spec: ModelSpec,
   data: Pick<TrainData, 'inputShape' | 'numClasses'>,
   seed: number,
 ): tf.LayersModel {
-  if (spec.type === 'resnet-cifar') {
-    return resnetCifar({
-      depth: spec.depth,
-      shortcut: spec.shortcut,
-      widths: spec.widths,
-      numClasses: data.numClasses,
-      inputShape: [...data.inputShape],
-      seed: seed * 1000,
-    });
-  }
-  return resnet18({
-    numClasses: data.numClasses,
-    inputShape: [...data.inputShape],
-    widths: spec.widths,
-    seed: seed * 1000,
-  });
+  return buildRegisteredModel(spec, data, seed);
 }
 
 /** The grid of (method, seed) pairs, in a fixed order, and the slice a shard runs. */
@@ -133,12 +133,6 @@ export function gridSlice(
  */
 export function runDirName(method: string, seed: number): string {
   return `${method.replace(/[^A-Za-z0-9._=+-]/g, '_')}-seed${seed}`;
-}
-
-function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 1)}\n`);
-  renameSync(tmp, file);
 }
 
 /**
@@ -165,43 +159,88 @@ export function machineInfo() {
   };
 }
 
+/** The folder of a study's FP32 pre-training for `seed` (finetune protocol). */
+export function pretrainDir(outDir: string, seed: number): string {
+  return path.join(outDir, 'pretrain', `seed${seed}`);
+}
+
+/** The seed whose FP32 pre-training a run of `seed` starts from: the study's `pretrainSeed` if shared. */
+export function pretrainSeedFor(study: Pick<Study, 'pretrainSeed'>, seed: number): number {
+  return study.pretrainSeed ?? seed;
+}
+
+/** What a study's FP32 pre-training with `seed` is. */
+export function pretrainIdentity(study: Study, seed: number): PretrainIdentity {
+  return {
+    kind: 'pretrain',
+    version: RUN_FORMAT_VERSION,
+    data: study.data,
+    model: study.model,
+    train: { ...study.pretrain, seed },
+  };
+}
+
+/** What a study's run of `method` with `seed` is. */
+export function runIdentity(study: Study, method: ResolvedMethod, seed: number): RunIdentity {
+  return {
+    kind: 'run',
+    version: RUN_FORMAT_VERSION,
+    data: study.data,
+    model: study.model,
+    protocol: study.protocol,
+    method: method.label,
+    quantizer: {
+      name: method.quantizer,
+      config: getQuantizer(method.quantizer, { ...method.quantizerConfig }).getConfig(),
+    },
+    train: { ...method.train, seed },
+    pretraining:
+      study.protocol === 'finetune' ? pretrainIdentity(study, pretrainSeedFor(study, seed)) : null,
+  };
+}
+
 /**
- * Runs the preset's methods x seeds (or one shard of that grid). Each run's
- * result goes to `outDir/runs/<method>-seed<S>/result.json` as soon as it is
+ * Runs the study's methods x seeds (or one shard of that grid). Each run's
+ * result goes to `outDir/runs/<label>-seed<S>/result.json` as soon as it is
  * done, so an interrupted sweep resumes where it stopped (`resume`), and
- * shards write disjoint folders that `mergeResults` combines.
+ * shards write disjoint folders that `trit bench merge` combines. Every run
+ * and pre-training folder records its full configuration (`identity.json`);
+ * a folder whose record differs from what this study would run stops the
+ * sweep with a {@link StaleResultsError} naming the field, so results of
+ * another configuration are never reused or mixed in.
  */
 export async function runBench(options: BenchOptions): Promise<RunResult[]> {
-  const { preset, outDir } = options;
+  const { outDir } = options;
   const log = options.log ?? ((l: string) => console.error(l));
-  const methods = options.methods ?? preset.methods;
   // Unknown quantizers, bad options and repeated methods fail before any data is loaded or trained.
-  const resolved = new Map(methods.map((m) => [m, resolveMethod(m, preset)]));
-  if (resolved.size !== methods.length)
-    throw new Error(`a method is listed twice: ${methods.join(', ')}`);
-  const seeds = options.seeds ?? preset.seeds;
-  const data = await options.loadData(preset);
+  const { study, methods } = resolveStudy(options.study);
+  const resume = options.resume ?? false;
+  claimStudyFolder(outDir, study, resume);
+  const byLabel = new Map(methods.map((m) => [m.label, m]));
+  const slice = gridSlice(
+    methods.map((m) => m.label),
+    study.seeds,
+    options.shard,
+  );
+  // Check every folder this sweep will touch before training anything.
+  for (const { method, seed } of slice) {
+    const dir = path.join(outDir, 'runs', runDirName(method, seed));
+    if (existsSync(dir)) checkFolder(dir, runIdentity(study, byLabel.get(method)!, seed), 'a run');
+    if (study.protocol === 'finetune') {
+      const ps = pretrainSeedFor(study, seed);
+      const pdir = pretrainDir(outDir, ps);
+      if (existsSync(pdir)) checkFolder(pdir, pretrainIdentity(study, ps), 'an FP32 pre-training');
+    }
+  }
+  const data = await (options.loadData ?? ((s: Study) => loadStudyData(s.data)))(study);
   mkdirSync(path.join(outDir, 'runs'), { recursive: true });
 
-  const pretrainConfig: TrainConfigInput = {
-    ...preset.pretrain,
-    ...(options.pretrainEpochs ? { epochs: options.pretrainEpochs } : {}),
-  };
-  const runConfig: TrainConfigInput =
-    preset.protocol === 'finetune'
-      ? {
-          ...(preset.finetune ?? preset.pretrain),
-          ...(options.epochs ? { epochs: options.epochs } : {}),
-        }
-      : { ...preset.pretrain, ...(options.epochs ? { epochs: options.epochs } : {}) };
-
-  const slice = gridSlice(methods, seeds, options.shard);
   const overall = planProgress(slice, {
     outDir,
-    finetune: preset.protocol === 'finetune',
-    pretrainEpochs: pretrainConfig.epochs,
-    runEpochs: runConfig.epochs,
-    resume: options.resume ?? false,
+    study,
+    pretrainOnly: options.pretrainOnly ?? false,
+    epochsOf: (label) => byLabel.get(label)!.train.epochs,
+    resume,
   });
   let mark = performance.now();
   const onEpoch = () => {
@@ -211,49 +250,70 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     log(`[bench] overall: ${overall.line()}`);
   };
 
-  const results: RunResult[] = [];
-  for (const { method, seed } of slice) {
-    const dir = path.join(outDir, 'runs', runDirName(method, seed));
-    const resultFile = path.join(dir, 'result.json');
-    if (existsSync(resultFile) && options.resume) {
-      log(`[bench] ${method} seed ${seed}: already done, reusing ${resultFile}`);
-      results.push(JSON.parse(readFileSync(resultFile, 'utf8')) as RunResult);
-      continue;
+  /** Trains (or resumes) the FP32 pre-training of `seed` unless done; loads it into `model`. */
+  const pretrained = async (model: tf.LayersModel, seed: number): Promise<void> => {
+    const dir = pretrainDir(outDir, seed);
+    const done = path.join(dir, 'done.json');
+    if (existsSync(done)) {
+      await loadCheckpoint(path.join(dir, 'checkpoint'), model);
+      log(`[bench] using the FP32 pre-training of seed ${seed} from ${dir}`);
+      return;
     }
-    const base = buildModel(preset.model, data, seed);
-    if (preset.protocol === 'finetune') {
-      // The FP32 checkpoint is trained once per seed and shared by every method.
-      const pretrainDir = path.join(outDir, 'pretrain', `seed${seed}`);
-      const done = path.join(pretrainDir, 'done.json');
-      if (!existsSync(done)) {
-        log(`[bench] pre-training FP32 (seed ${seed}) for ${pretrainConfig.epochs} epochs`);
-        mark = performance.now();
-        const r = await train({
-          model: base,
-          data,
-          config: { ...pretrainConfig, seed },
-          outDir: pretrainDir,
-          resume: options.resume ?? false,
-          progress: options.progress,
-          label: `fp32-pretrain s${seed}`,
-          onEpoch,
-        });
-        writeJsonAtomic(done, { history: r.history });
-      } else {
-        await loadCheckpoint(path.join(pretrainDir, 'checkpoint'), base);
-        log(`[bench] using the FP32 pre-training of seed ${seed} from ${pretrainDir}`);
-      }
-    }
-    const { spec, config: qconfig } = resolved.get(method)!;
-    const { model } = quantizeModel(base, { default: spec.quantizer, defaultConfig: qconfig });
-    log(`[bench] ${method} seed ${seed}: training ${runConfig.epochs} epochs (${preset.protocol})`);
+    mkdirSync(dir, { recursive: true });
+    claimFolder(dir, pretrainIdentity(study, seed), 'an FP32 pre-training');
+    log(`[bench] pre-training FP32 (seed ${seed}) for ${study.pretrain.epochs} epochs`);
     mark = performance.now();
     const r = await train({
       model,
       data,
-      config: { ...runConfig, seed },
+      config: { ...study.pretrain, seed },
       outDir: dir,
-      resume: options.resume ?? false,
+      resume,
+      progress: options.progress,
+      label: `fp32-pretrain s${seed}`,
+      onEpoch,
+    });
+    writeJsonAtomic(done, { history: r.history });
+  };
+
+  const results: RunResult[] = [];
+  if (options.pretrainOnly) {
+    if (study.protocol !== 'finetune')
+      throw new Error('--pretrain-only: the study has no pre-training (protocol "scratch")');
+    for (const seed of new Set(slice.map((r) => pretrainSeedFor(study, r.seed)))) {
+      const base = buildModel(study.model, data, seed);
+      await pretrained(base, seed);
+      base.dispose();
+    }
+    return results;
+  }
+  for (const { method, seed } of slice) {
+    const m = byLabel.get(method)!;
+    const dir = path.join(outDir, 'runs', runDirName(method, seed));
+    const resultFile = path.join(dir, 'result.json');
+    if (existsSync(resultFile) && resume) {
+      log(`[bench] ${method} seed ${seed}: already done, reusing ${resultFile}`);
+      results.push(readValidated(resultFile, RunResultSchema, 'result.json') as RunResult);
+      continue;
+    }
+    const base = buildModel(study.model, data, seed);
+    // The FP32 checkpoint is shared by every method (and by every seed with `pretrainSeed`).
+    if (study.protocol === 'finetune') await pretrained(base, pretrainSeedFor(study, seed));
+    const { model } = quantizeModel(base, {
+      default: m.quantizer,
+      defaultConfig: { ...m.quantizerConfig },
+    });
+    mkdirSync(dir, { recursive: true });
+    const identity = runIdentity(study, m, seed);
+    claimFolder(dir, identity, 'a run');
+    log(`[bench] ${method} seed ${seed}: training ${m.train.epochs} epochs (${study.protocol})`);
+    mark = performance.now();
+    const r = await train({
+      model,
+      data,
+      config: identity.train,
+      outDir: dir,
+      resume,
       progress: options.progress,
       label: `${method} s${seed}`,
       onEpoch: (record) => {
@@ -276,11 +336,8 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     const result: RunResult = {
       method,
       seed,
-      quantizer: {
-        name: spec.quantizer,
-        config: getQuantizer(spec.quantizer, qconfig).getConfig(),
-      },
-      protocol: preset.protocol,
+      quantizer: identity.quantizer,
+      protocol: study.protocol,
       epochs: r.history.length,
       history: r.history,
       initialLayers: r.initialLayers,
@@ -302,18 +359,106 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
   return results;
 }
 
+/** The parts of a study that every run of one output folder must share. */
+export function studyIdentity(study: Study): Record<string, unknown> {
+  return {
+    version: RUN_FORMAT_VERSION,
+    data: study.data,
+    model: study.model,
+    protocol: study.protocol,
+    pretrainSeed: study.pretrainSeed ?? null,
+    pretrain: study.pretrain,
+    finetune: study.finetune ?? null,
+    quantizerConfigs: study.quantizerConfigs,
+  };
+}
+
+/** The file in a bench output folder that records its study. */
+export const STUDY_FILE = 'study.json';
+
+const StudyRecordSchema = z.object({
+  format: z.literal('trit-study'),
+  study: z.record(z.string(), z.unknown()),
+});
+
+/** Reads `<dir>/study.json`: the study the folder's runs belong to (undefined if none). */
+export function readStudyRecord(dir: string): Study | undefined {
+  const file = path.join(dir, STUDY_FILE);
+  if (!existsSync(file)) return undefined;
+  const record = readValidated(file, StudyRecordSchema, 'study record');
+  try {
+    return parseStudy(record.study, file);
+  } catch (err) {
+    throw new MalformedResultError(
+      `${file}: the recorded study is not valid: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Method entries and seeds of two studies together (the first's order, then the second's additions). */
+export function unionStudy(a: Study, b: Study): Study {
+  const label = (e: Study['methods'][number]) =>
+    typeof e === 'string' ? e : (e.label ?? e.method);
+  const have = new Set(a.methods.map(label));
+  return {
+    ...a,
+    methods: [...a.methods, ...b.methods.filter((e) => !have.has(label(e)))],
+    seeds: [...new Set([...a.seeds, ...b.seeds])],
+    imports: [...new Set([...a.imports, ...b.imports])],
+  };
+}
+
+/**
+ * Makes `outDir` this study's folder: a new or empty folder gets the study
+ * recorded; a folder of the same study (data, model, protocol, training and
+ * quantizer configs; methods and seeds may grow) is continued with `resume`
+ * only; anything else is an error that names the difference, so unrelated
+ * files are never overwritten and runs of another study never mixed in.
+ */
+export function claimStudyFolder(outDir: string, study: Study, resume: boolean): void {
+  const file = path.join(outDir, STUDY_FILE);
+  if (existsSync(outDir) && !statSync(outDir).isDirectory())
+    throw new StaleResultsError(`--out ${outDir} is a file, not a folder`);
+  const entries = existsSync(outDir) ? readdirSync(outDir) : [];
+  const recorded = readStudyRecord(outDir);
+  if (recorded === undefined) {
+    if (entries.length > 0)
+      throw new StaleResultsError(
+        `--out ${outDir} is not empty and is not a trit bench folder of a recorded study (no ${STUDY_FILE}${
+          entries.includes('runs') ? '; its runs were written by an older trit' : ''
+        }); choose a new or empty folder`,
+      );
+  } else {
+    const diff = describeDifference(studyIdentity(recorded), studyIdentity(study));
+    if (diff)
+      throw new StaleResultsError(
+        `--out ${outDir} holds runs of a different study: ${diff}; start fresh with a new --out folder`,
+      );
+    if (!resume)
+      throw new StaleResultsError(
+        `--out ${outDir} already holds runs of this study; pass --resume to continue it (finished runs whose configuration matches are reused), or choose a new --out folder`,
+      );
+  }
+  mkdirSync(outDir, { recursive: true });
+  writeJsonAtomic(file, {
+    format: 'trit-study',
+    study: recorded ? unionStudy(recorded, study) : study,
+  });
+}
+
 /**
  * Counts the epochs of every phase this sweep (or shard) still has to run:
- * FP32 pre-training once per seed unless done, and each method x seed run
- * without a result. With `resume`, epochs already in a checkpoint are done.
+ * FP32 pre-training once per pre-training seed unless done, and each
+ * method x seed run without a result. With `resume`, epochs already in a
+ * checkpoint are done.
  */
 function planProgress(
   slice: readonly { method: string; seed: number }[],
   plan: {
     outDir: string;
-    finetune: boolean;
-    pretrainEpochs: number;
-    runEpochs: number;
+    study: Study;
+    pretrainOnly: boolean;
+    epochsOf: (label: string) => number;
     resume: boolean;
   },
 ): OverallProgress {
@@ -326,71 +471,72 @@ function planProgress(
       return 0; // no (readable) checkpoint: the phase starts from scratch
     }
   };
+  const { study } = plan;
   let total = 0;
   let done = 0;
   const pretrainSeeds = new Set<number>();
   for (const { method, seed } of slice) {
     const dir = path.join(plan.outDir, 'runs', runDirName(method, seed));
-    if (plan.resume && existsSync(path.join(dir, 'result.json'))) continue;
-    const pretrainDir = path.join(plan.outDir, 'pretrain', `seed${seed}`);
+    if (!plan.pretrainOnly && plan.resume && existsSync(path.join(dir, 'result.json'))) continue;
+    const ps = pretrainSeedFor(study, seed);
+    const pdir = pretrainDir(plan.outDir, ps);
     if (
-      plan.finetune &&
-      !pretrainSeeds.has(seed) &&
-      !existsSync(path.join(pretrainDir, 'done.json'))
+      study.protocol === 'finetune' &&
+      !pretrainSeeds.has(ps) &&
+      !existsSync(path.join(pdir, 'done.json'))
     ) {
-      pretrainSeeds.add(seed);
-      total += plan.pretrainEpochs;
-      done += checkpointed(pretrainDir, plan.pretrainEpochs);
+      pretrainSeeds.add(ps);
+      total += study.pretrain.epochs;
+      done += checkpointed(pdir, study.pretrain.epochs);
     }
-    total += plan.runEpochs;
-    done += checkpointed(dir, plan.runEpochs);
+    if (plan.pretrainOnly) continue;
+    const epochs = plan.epochsOf(method);
+    total += epochs;
+    done += checkpointed(dir, epochs);
   }
   return new OverallProgress(total, done);
 }
 
-/** Reads every finished run under one or more bench output folders. */
-export function collectRuns(dirs: readonly string[]): RunResult[] {
+/**
+ * Reads every finished run under one or more bench output folders. Each
+ * `result.json` is validated (a malformed one is an error naming the file and
+ * field). With `study`, each run's recorded configuration must be the one
+ * the study gives its method and seed (else a {@link StaleResultsError}).
+ */
+export function collectRuns(dirs: readonly string[], study?: Study): RunResult[] {
   const byKey = new Map<string, RunResult>();
+  const methods = study ? new Map(resolveStudy(study).methods.map((m) => [m.label, m])) : undefined;
   for (const dir of dirs) {
     const runs = path.join(dir, 'runs');
     if (!existsSync(runs))
       throw new Error(`${dir}: not a trit bench output folder (no runs/ inside)`);
     for (const name of readdirSync(runs).sort()) {
-      const file = path.join(runs, name, 'result.json');
+      const runDir = path.join(runs, name);
+      const file = path.join(runDir, 'result.json');
       if (!existsSync(file)) continue;
-      const r = JSON.parse(readFileSync(file, 'utf8')) as RunResult;
-      byKey.set(`${r.method}\u0000${r.seed}`, r);
+      const r = readValidated(file, RunResultSchema, 'result.json') as RunResult;
+      if (study && methods) {
+        const m = methods.get(r.method);
+        if (!m)
+          throw new StaleResultsError(
+            `${file}: method "${r.method}" is not a method of study "${study.name}" (${[...methods.keys()].join(', ')})`,
+          );
+        checkFolder(runDir, runIdentity(study, m, r.seed), 'a run');
+        if (readIdentity(runDir) === undefined)
+          throw new StaleResultsError(
+            `${runDir}: a finished run without its recorded configuration (identity.json)`,
+          );
+      }
+      const key = `${r.method}\u0000${r.seed}`;
+      if (!byKey.has(key)) byKey.set(key, r);
     }
   }
   return [...byKey.values()];
 }
 
-/** Reads one `pretrain/seed<S>/done.json`; anything but `{ history: EpochRecord[] }` with at least one epoch is an error naming the file. */
+/** Reads one `pretrain/seed<S>/done.json`, validated; a malformed one is an error naming the file. */
 function readPretraining(file: string, seed: number): PretrainingResult {
-  const malformed = (why: string) => new Error(`${file}: malformed done.json (${why})`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw malformed(`not valid JSON: ${(err as Error).message}`);
-  }
-  const history =
-    raw !== null && typeof raw === 'object' ? (raw as { history?: unknown }).history : undefined;
-  if (!Array.isArray(history) || history.length === 0)
-    throw malformed('expected { "history": [...] } with at least one epoch record');
-  history.forEach((h: unknown, i) => {
-    if (h === null || typeof h !== 'object') throw malformed(`history[${i}] is not an object`);
-    const record = h as Record<string, unknown>;
-    for (const key of ['epoch', 'testAccuracy', 'imagesPerSecond', 'seconds', 'evalSeconds']) {
-      const v = record[key];
-      if (key === 'evalSeconds' && v === undefined) continue; // records of older versions
-      if (typeof v !== 'number' || !Number.isFinite(v))
-        throw malformed(
-          `history[${i}].${key} is ${JSON.stringify(v) ?? 'missing'}, expected a number`,
-        );
-    }
-  });
-  const records = history as EpochRecord[];
+  const records = readValidated(file, PretrainDoneSchema, 'done.json').history as EpochRecord[];
   return {
     seed,
     epochs: records.length,
@@ -407,9 +553,10 @@ function readPretraining(file: string, seed: number): PretrainingResult {
  * protocol) under one or more bench output folders, sorted by seed. Unfinished
  * pre-trainings (no done.json) are skipped; a seed found in several folders
  * (each shard pre-trains its own seeds) is listed once, from the first folder.
- * Folders without `pretrain/` (scratch protocol) contribute nothing.
+ * Folders without `pretrain/` (scratch protocol) contribute nothing. With
+ * `study`, each one's recorded configuration must be the study's.
  */
-export function collectPretraining(dirs: readonly string[]): PretrainingResult[] {
+export function collectPretraining(dirs: readonly string[], study?: Study): PretrainingResult[] {
   const bySeed = new Map<number, PretrainingResult>();
   for (const dir of dirs) {
     const root = path.join(dir, 'pretrain');
@@ -420,6 +567,8 @@ export function collectPretraining(dirs: readonly string[]): PretrainingResult[]
       const seed = Number(m[1]);
       const file = path.join(root, name, 'done.json');
       if (bySeed.has(seed) || !existsSync(file)) continue;
+      if (study)
+        checkFolder(path.join(root, name), pretrainIdentity(study, seed), 'an FP32 pre-training');
       bySeed.set(seed, readPretraining(file, seed));
     }
   }

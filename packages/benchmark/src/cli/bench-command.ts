@@ -1,18 +1,27 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, initBackend, listQuantizers } from '@trit/quant-core';
+import { type BackendInfo, type BackendName, initBackend } from '@trit/quant-core';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { pretrainingMarkdown, summaryMarkdown } from '../bench/aggregate.js';
-import { parseMethod } from '../bench/method-spec.js';
+import { loadStudyData } from '../bench/data-sources.js';
+import { describeDifference, StaleResultsError } from '../bench/identity.js';
+import { loadImports, resolveImport } from '../bench/imports.js';
 import { writeBenchOutputs } from '../bench/outputs.js';
-import { getPreset, PRESETS, type Preset } from '../bench/presets.js';
-import { collectPretraining, collectRuns, machineInfo, runBench } from '../bench/run.js';
+import { presetFile, presetNames } from '../bench/presets.js';
+import {
+  collectPretraining,
+  collectRuns,
+  machineInfo,
+  readStudyRecord,
+  runBench,
+  STUDY_FILE,
+  studyIdentity,
+  unionStudy,
+} from '../bench/run.js';
+import { readStudyFile, resolveStudy, type Study, StudyError } from '../bench/study.js';
 import { exportBenchRuns } from '../export/bench.js';
-import { syntheticData } from '../training/synthetic-data.js';
-import type { TrainData } from '../training/train.js';
 import { TrainingDivergedError } from '../training/train.js';
-import { loadPresetData } from './load-data.js';
 import { packageVersions } from './versions.js';
 
 const list = (v: string) =>
@@ -46,28 +55,110 @@ function parseShard(v: string): [number, number] {
   return [i, n];
 }
 
-async function presetData(preset: Preset, dataDir: string | undefined): Promise<TrainData> {
-  if (preset.data.type === 'synthetic') return syntheticData(preset.data);
-  return loadPresetData(preset.data, dataDir);
+/** Options of `trit bench` that change the study (applied to the raw study before it is checked). */
+export interface StudyOverrides {
+  readonly methods?: readonly string[];
+  readonly seeds?: readonly number[];
+  readonly epochs?: number;
+  readonly pretrainEpochs?: number;
+  readonly imports?: readonly string[];
+}
+
+/**
+ * The study with the command line's overrides: `--methods` picks rows (a
+ * study entry by its label, or a new method string), `--seeds` replaces the
+ * seeds, `--epochs` sets the run's epochs (fine-tuning for the finetune
+ * protocol, including per-method overrides), `--pretrain-epochs` the FP32
+ * pre-training's; `--import` modules are added to the study's imports.
+ */
+export function applyOverrides(
+  raw: Record<string, unknown>,
+  o: StudyOverrides,
+): Record<string, unknown> {
+  const study: Record<string, unknown> = structuredClone(raw);
+  const obj = (v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  if (o.methods) {
+    const entries = Array.isArray(study.methods) ? study.methods : [];
+    const labelOf = (e: unknown) => (typeof e === 'string' ? e : (obj(e).label ?? obj(e).method));
+    study.methods = o.methods.map((m) => entries.find((e) => labelOf(e) === m) ?? m);
+  }
+  if (o.seeds) study.seeds = [...o.seeds];
+  if (o.pretrainEpochs) study.pretrain = { ...obj(study.pretrain), epochs: o.pretrainEpochs };
+  if (o.epochs) {
+    if (study.protocol === 'finetune')
+      study.finetune = { ...obj(study.finetune ?? study.pretrain), epochs: o.epochs };
+    else study.pretrain = { ...obj(study.pretrain), epochs: o.epochs };
+    if (Array.isArray(study.methods))
+      study.methods = study.methods.map((e) =>
+        typeof e === 'object' && e !== null && obj(obj(e).train).epochs !== undefined
+          ? { ...obj(e), train: { ...obj(obj(e).train), epochs: o.epochs } }
+          : e,
+      );
+  }
+  if (o.imports?.length)
+    study.imports = [
+      ...new Set([...(Array.isArray(study.imports) ? study.imports : []), ...o.imports]),
+    ];
+  return study;
+}
+
+/**
+ * The study `trit bench` runs: `--study FILE` or `--preset NAME`, with the
+ * overrides applied, after loading its imports (and `--import`s) so their
+ * quantizers, models and data sources are registered; then checked.
+ */
+export async function loadStudy(opts: {
+  readonly study?: string;
+  readonly preset?: string;
+  readonly overrides: StudyOverrides;
+}): Promise<{ study: Study; source: string }> {
+  if (opts.study && opts.preset)
+    throw new Error('--study and --preset name two studies: give one of them');
+  const source = opts.study ? path.resolve(opts.study) : presetFile(opts.preset ?? 'quick');
+  const raw = applyOverrides(readStudyFile(source), {
+    ...opts.overrides,
+    imports: (opts.overrides.imports ?? []).map((m) => resolveImport(m, process.cwd())),
+  });
+  const imports = Array.isArray(raw.imports) ? (raw.imports as unknown[]) : [];
+  if (imports.some((m) => typeof m !== 'string'))
+    throw new StudyError(
+      `${source}:\n  imports: every entry must be a module name or path (value: ${JSON.stringify(imports)})`,
+    );
+  raw.imports = await loadImports(imports as string[], path.dirname(source));
+  return { study: resolveStudy(raw, source).study, source };
+}
+
+function backendLine(backend: BackendInfo): string {
+  return `${backend.name}${backend.tensorflowVersion ? ` (TensorFlow ${backend.tensorflowVersion})` : ''}`;
+}
+
+function methodLabels(study: Study): string[] {
+  return study.methods.map((e) => (typeof e === 'string' ? e : (e.label ?? e.method)));
 }
 
 export function registerBenchCommands(program: Command): void {
   const bench = program
     .command('bench')
     .description(
-      'run methods x seeds head-to-head under one protocol and write tables and a report',
+      'run a study (methods x seeds head-to-head under one protocol) and write tables and a report',
     )
     .addOption(
-      new Option('--preset <name>', 'benchmark preset')
-        .choices(Object.keys(PRESETS))
-        .default('quick'),
+      new Option('--preset <name>', 'a built-in study (default: quick)').choices(presetNames()),
     )
+    .option('--study <file>', 'a study file (JSON or YAML), or a results.json to re-run its study')
+    .option(
+      '--import <module>',
+      'load a module first (a package name or a path; repeatable): it registers quantizers, models or data sources',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option('--print-study', 'print the fully resolved study as JSON and exit', false)
     .option(
       '--methods <list>',
-      "comma-separated quantizer names, each optionally with options, e.g. fp32,ttq,ttq:init=mean (default: the preset's)",
+      "comma-separated methods: a study entry's label, or a quantizer name with options, e.g. fp32,ttq,ttq:init=mean (default: the study's)",
       list,
     )
-    .option('--seeds <list>', "comma-separated seeds (default: the preset's)", intList)
+    .option('--seeds <list>', "comma-separated seeds (default: the study's)", intList)
     .option(
       '--epochs <n>',
       "epochs of each method's run (fine-tuning in the finetune protocol)",
@@ -78,8 +169,17 @@ export function registerBenchCommands(program: Command): void {
       'epochs of the shared FP32 pre-training (finetune protocol)',
       positiveInt,
     )
-    .option('--out <dir>', 'output folder (default: runs/<preset>)')
-    .option('--resume', 'continue an interrupted run from its checkpoints and finished runs', false)
+    .option(
+      '--pretrain-only',
+      'run only the FP32 pre-training(s) of the study (finetune protocol)',
+      false,
+    )
+    .option('--out <dir>', 'output folder (default: runs/<study name>)')
+    .option(
+      '--resume',
+      'continue this study in --out: checkpoints and finished runs whose recorded configuration matches are reused',
+      false,
+    )
     .option(
       '--shard <i/N>',
       'run only the i-th of N slices of the methods x seeds grid (1-based)',
@@ -98,41 +198,38 @@ export function registerBenchCommands(program: Command): void {
       false,
     )
     .action(async (opts) => {
-      const preset = getPreset(opts.preset);
-      const methods: string[] = opts.methods ?? [...preset.methods];
-      const known = listQuantizers();
-      const unknown = methods.filter((m) => !known.includes(parseMethod(m).quantizer));
-      if (unknown.length)
-        throw new Error(
-          `unknown method(s) ${unknown.join(', ')}; registered quantizers: ${known.join(', ')}`,
-        );
-      const backend = await initBackend({ prefer: opts.backend as BackendName });
-      const outDir = path.resolve(opts.out ?? path.join('runs', preset.name));
-      if (existsSync(path.join(outDir, 'runs')) && !opts.resume && !opts.shard) {
-        console.error(
-          `[bench] ${outDir} already has runs; pass --resume to continue them (finished runs are reused).`,
-        );
+      const { study } = await loadStudy({
+        study: opts.study,
+        preset: opts.preset,
+        overrides: {
+          methods: opts.methods,
+          seeds: opts.seeds,
+          epochs: opts.epochs,
+          pretrainEpochs: opts.pretrainEpochs,
+          imports: opts.import,
+        },
+      });
+      if (opts.printStudy) {
+        console.log(JSON.stringify(study, null, 2));
+        return;
       }
-      mkdirSync(outDir, { recursive: true });
-      const command = `trit ${process.argv.slice(2).join(' ')}`;
+      const backend = await initBackend({ prefer: opts.backend as BackendName });
+      const outDir = path.resolve(opts.out ?? path.join('runs', study.name));
+      const labels = methodLabels(study);
       console.error(
-        `[bench] preset ${preset.name}: ${methods.join(', ')} x seeds ${(opts.seeds ?? preset.seeds).join(', ')} on ${backend.name}` +
-          `${backend.tensorflowVersion ? ` (TensorFlow ${backend.tensorflowVersion})` : ''} -> ${outDir}`,
+        `[bench] study ${study.name}: ${labels.join(', ')} x seeds ${study.seeds.join(', ')} on ${backendLine(backend)} -> ${outDir}`,
       );
       let finished: { method: string; seed: number }[] = [];
       try {
         finished = await runBench({
-          preset,
-          methods,
-          seeds: opts.seeds,
-          epochs: opts.epochs,
-          pretrainEpochs: opts.pretrainEpochs,
+          study,
           outDir,
           resume: opts.resume || Boolean(opts.shard),
           shard: opts.shard,
-          loadData: (p) => presetData(p, opts.dataDir),
+          loadData: (s) => loadStudyData(s.data, { dataDir: opts.dataDir }),
           backend,
           progress: opts.progress,
+          pretrainOnly: opts.pretrainOnly,
         });
       } catch (err) {
         if (err instanceof TrainingDivergedError) {
@@ -142,28 +239,30 @@ export function registerBenchCommands(program: Command): void {
         }
         throw err;
       }
-      // Tables cover every finished run in the folder (all shards, if they share it).
-      const runs = collectRuns([outDir]);
-      const pretraining = collectPretraining([outDir]);
+      if (opts.pretrainOnly) {
+        console.error(`[bench] FP32 pre-training done in ${outDir}/pretrain`);
+        tf.disposeVariables();
+        return;
+      }
+      // Tables cover every finished run of the study in the folder (all shards, if they share it).
+      const folderStudy = readStudyRecord(outDir) ?? study;
+      // Runs of earlier invocations may use modules this one did not name.
+      await loadImports(folderStudy.imports, outDir);
+      const runs = collectRuns([outDir], folderStudy);
+      const pretraining = collectPretraining([outDir], folderStudy);
       const summary = writeBenchOutputs(
         outDir,
         runs,
         {
-          preset: preset.name,
-          command,
-          config: {
-            preset,
-            methods,
-            seeds: opts.seeds ?? preset.seeds,
-            epochs: opts.epochs,
-            pretrainEpochs: opts.pretrainEpochs,
-            shard: opts.shard,
-          },
+          preset: study.name,
+          command: `trit ${process.argv.slice(2).join(' ')}`,
+          config: { shard: opts.shard },
+          study: folderStudy,
           backend: { ...backend },
           versions: packageVersions(),
           machine: machineInfo(),
-          // Table order: this run's methods, then the preset's (for runs already in the folder).
-          methodOrder: [...new Set([...methods, ...preset.methods])],
+          // Table order: this run's methods, then the folder's other ones.
+          methodOrder: [...new Set([...labels, ...methodLabels(folderStudy)])],
         },
         pretraining,
       );
@@ -174,19 +273,26 @@ export function registerBenchCommands(program: Command): void {
       );
       // --export: the runs of this invocation, to <out>/export/<method>-seed<S>/.
       if (opts.export)
-        await exportBenchRuns({ outDir, runs: finished, preset, dataDir: opts.dataDir });
+        await exportBenchRuns({ outDir, runs: finished, study, dataDir: opts.dataDir });
       tf.disposeVariables();
     });
 
   bench
     .command('merge')
-    .description('merge the outputs of sharded runs into one set of tables and one report')
+    .description(
+      'merge the outputs of sharded runs of one study into one set of tables and one report',
+    )
     .argument('<dirs...>', 'bench output folders (one per shard)')
     .option(
       '--out <dir>',
       'folder for the merged results.json, results.csv, summary.md, report.html (required)',
     )
-    .action((dirs: string[], opts: { out?: string }) => {
+    .option(
+      '--import <module>',
+      'load a module first (repeatable), as for `trit bench`',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .action(async (dirs: string[], opts: { out?: string; import?: string[] }) => {
       // `bench` has an --out of its own, so commander hands a trailing
       // `merge A B --out C` to it rather than to this subcommand: accept both.
       const out = opts.out ?? (bench.opts() as { out?: string }).out;
@@ -194,15 +300,20 @@ export function registerBenchCommands(program: Command): void {
         throw new Error(
           'bench merge: --out <dir> is required (the folder for the merged tables and report)',
         );
-      const runs = collectRuns(dirs.map((d) => path.resolve(d)));
+      const folders = dirs.map((d) => path.resolve(d));
+      const extraImports = [
+        ...(opts.import ?? []),
+        ...((bench.opts() as { import?: string[] }).import ?? []),
+      ];
+      await loadImports(extraImports, process.cwd());
+      const study = await mergedStudy(folders);
+      const runs = collectRuns(folders, study);
       if (!runs.length) throw new Error(`no finished runs in ${dirs.join(', ')}`);
       // Each shard pre-trains its own seeds: one FP32 pre-training per seed is kept.
-      const pretraining = collectPretraining(dirs.map((d) => path.resolve(d)));
+      const pretraining = collectPretraining(folders, study);
       const outDir = path.resolve(out);
       mkdirSync(outDir, { recursive: true });
-      const first = dirs
-        .map((d) => path.join(path.resolve(d), 'results.json'))
-        .find((f) => existsSync(f));
+      const first = folders.map((d) => path.join(d, 'results.json')).find((f) => existsSync(f));
       const meta = first
         ? (JSON.parse(readFileSync(first, 'utf8')) as Record<string, unknown>)
         : {};
@@ -210,18 +321,14 @@ export function registerBenchCommands(program: Command): void {
         outDir,
         runs,
         {
-          preset: String(meta.preset ?? 'merged'),
+          preset: study.name,
           command: `trit ${process.argv.slice(2).join(' ')}`,
-          config: {
-            ...(meta.config as Record<string, unknown> | undefined),
-            mergedFrom: dirs,
-            shard: undefined,
-          },
+          config: { mergedFrom: dirs },
+          study,
           backend: (meta.backend as Record<string, unknown>) ?? {},
           versions: (meta.versions as Record<string, string>) ?? packageVersions(),
           machine: (meta.machine as Record<string, unknown>) ?? machineInfo(),
-          methodOrder: ((meta.config as { methods?: string[] } | undefined)?.methods ??
-            []) as string[],
+          methodOrder: methodLabels(study),
         },
         pretraining,
       );
@@ -229,4 +336,43 @@ export function registerBenchCommands(program: Command): void {
       if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
       console.log(`merged ${runs.length} runs into ${outDir}`);
     });
+}
+
+/**
+ * The one study that every shard folder records (data, model, protocol,
+ * training and quantizer configs equal; methods and seeds united), with the
+ * modules it imports loaded. Folders of different studies are an error that
+ * names the two folders and the first field that differs.
+ */
+async function mergedStudy(folders: readonly string[]): Promise<Study> {
+  let merged: Study | undefined;
+  let firstDir = '';
+  for (const dir of folders) {
+    const file = path.join(dir, STUDY_FILE);
+    if (!existsSync(file))
+      throw new Error(
+        `${dir}: no ${STUDY_FILE} (not a trit bench output folder, or written by an older trit that did not record its study)`,
+      );
+    // The study's modules must be loaded before its methods can be checked.
+    const raw = (JSON.parse(readFileSync(file, 'utf8')) as { study?: { imports?: unknown } }).study;
+    if (Array.isArray(raw?.imports))
+      await loadImports(
+        raw.imports.filter((m): m is string => typeof m === 'string'),
+        dir,
+      );
+    const study = readStudyRecord(dir)!;
+    if (!merged) {
+      merged = study;
+      firstDir = dir;
+      continue;
+    }
+    const diff = describeDifference(studyIdentity(merged), studyIdentity(study));
+    if (diff)
+      throw new StaleResultsError(
+        `bench merge: ${dir} and ${firstDir} hold different studies: ${diff.replace('the folder has', `${firstDir} has`).replace('this run has', `${dir} has`)}`,
+      );
+    merged = unionStudy(merged, study);
+  }
+  if (!merged) throw new Error('bench merge: no folders given');
+  return merged;
 }

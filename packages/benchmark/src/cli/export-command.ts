@@ -1,6 +1,7 @@
 import { type BackendName, initBackend } from '@trit/quant-core';
 import { type Command, Option } from 'commander';
-import { type DataSpec, getPreset, PRESETS } from '../bench/presets.js';
+import { getPreset, presetNames } from '../bench/presets.js';
+import { type DataSpec, DataSpecSchema } from '../bench/study.js';
 import { exportRun, formatExportReport } from '../export/export-run.js';
 
 /** Where the export/infer commands write: results to `stdout`, notes to `stderr`. */
@@ -13,8 +14,8 @@ const defaultIO: ExportCommandIO = { stdout: process.stdout, stderr: process.std
 
 /** `--preset`/`--dataset` to the data the run was trained on (undefined: ask the bench folder). */
 function dataOption(opts: { preset?: string; dataset?: string }): DataSpec | undefined {
-  if (opts.preset) return getPreset(opts.preset).data;
-  if (opts.dataset === 'synthetic') return PRESETS.smoke!.data;
+  if (opts.preset) return DataSpecSchema.parse(getPreset(opts.preset).data);
+  if (opts.dataset === 'synthetic') return DataSpecSchema.parse(getPreset('smoke').data);
   if (opts.dataset) return { type: 'dataset', name: opts.dataset };
   return undefined;
 }
@@ -40,7 +41,7 @@ export function registerExportCommand(program: Command, io: ExportCommandIO = de
       new Option(
         '--preset <name>',
         "the run's preset, when the bench folder has no results.json",
-      ).choices(Object.keys(PRESETS)),
+      ).choices(presetNames()),
     )
     .option(
       '--dataset <name>',

@@ -1,4 +1,4 @@
-import type { DataSpec } from '../bench/presets.js';
+import type { DataSpec } from '../bench/study.js';
 import { BatchIterator, CIFAR_AUGMENT, ensureImported, loadDataset } from '../data/index.js';
 import type { TrainData } from '../training/train.js';
 

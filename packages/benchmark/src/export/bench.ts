@@ -1,7 +1,7 @@
 /** `trit bench --export`: every run of a bench invocation to `<out>/export/<method>-seed<S>/`. */
 import path from 'node:path';
-import type { Preset } from '../bench/presets.js';
 import { runDirName } from '../bench/run.js';
+import type { Study } from '../bench/study.js';
 import { type ExportRunReport, exportRun } from './export-run.js';
 
 /** Options of {@link exportBenchRuns}. */
@@ -10,7 +10,8 @@ export interface ExportBenchOptions {
   readonly outDir: string;
   /** The (method, seed) runs to export. */
   readonly runs: readonly { readonly method: string; readonly seed: number }[];
-  readonly preset: Preset;
+  /** The study the runs belong to (its `data` preprocesses the exported inputs). */
+  readonly study: Pick<Study, 'data'>;
   readonly dataDir?: string;
   readonly log?: (line: string) => void;
 }
@@ -23,7 +24,7 @@ export async function exportBenchRuns(options: ExportBenchOptions): Promise<Expo
     const name = runDirName(method, seed);
     const report = await exportRun(path.join(options.outDir, 'runs', name), {
       outDir: path.join(options.outDir, 'export', name),
-      data: options.preset.data,
+      data: options.study.data,
       ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
     });
     const s = report.sizes;

@@ -3,13 +3,14 @@
  * (`model.json` + `model.bin`, see docs/format.md) plus `export-report.json`
  * (sizes, per-layer encoding, checks).
  */
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { formatBytes } from '@trit/quant-core';
 import { decodeModel, type LayerSummary } from '@trit/runtime';
 import { saveModel } from '@trit/runtime/node';
-import type { DataSpec } from '../bench/presets.js';
+import { writeJsonAtomic } from '../atomic-write.js';
+import type { DataSpec } from '../bench/study.js';
 import { type DataMetadata, describeData } from './preprocessing.js';
 import { loadRun } from './run-dir.js';
 import {
@@ -92,12 +93,6 @@ export interface ExportRunReport {
   readonly parameters: number;
   readonly quantizedWeights: number;
   readonly warnings: readonly string[];
-}
-
-function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 1)}\n`);
-  renameSync(tmp, file);
 }
 
 function runIdentity(runName: string): { method: string | null; seed: number | null } {

@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DataSpec } from '../bench/presets.js';
+import type { DataSpec } from '../bench/study.js';
 import { entryDir } from '../data/cache.js';
 import { metaFileName, parseSplitMeta } from '../data/meta.js';
 import { resolveDataDir } from '../data/paths.js';

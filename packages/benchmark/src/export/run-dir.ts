@@ -13,8 +13,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type QuantizerState, quantLayers } from '@trit/quant-core';
-import type { Preset } from '../bench/presets.js';
 import type { RunResult } from '../bench/run.js';
+import type { Study } from '../bench/study.js';
 import { loadCheckpoint, readCheckpointIndex } from '../training/checkpoint.js';
 
 /** A trained model rebuilt from a run folder, with what the folder says about it. */
@@ -28,7 +28,8 @@ export interface LoadedRun {
   /** `result.json` of a finished run, if present. */
   readonly result: RunResult | null;
   /** The preset of the bench that wrote the folder (from `<out>/results.json`), if found. */
-  readonly preset: Preset | null;
+  /** The study recorded in the bench folder's results.json (its `data` at least), if any. */
+  readonly preset: Pick<Study, 'data'> | null;
 }
 
 function readJson(file: string, what: string): unknown {
@@ -81,14 +82,21 @@ export function resolveRunDir(dir: string): { runDir: string; checkpointDir: str
   return { runDir, checkpointDir };
 }
 
-/** The preset recorded in `<out>/results.json` for a run folder `<out>/runs/<name>` (or `<out>/pretrain/<name>`). */
-export function findBenchPreset(runDir: string): Preset | null {
+/**
+ * The study recorded in `<out>/results.json` for a run folder `<out>/runs/<name>`
+ * (or `<out>/pretrain/<name>`): its `study`, or the `config.preset` of results
+ * written before studies were recorded.
+ */
+export function findBenchPreset(runDir: string): Pick<Study, 'data'> | null {
   const file = path.join(runDir, '..', '..', 'results.json');
   if (!existsSync(file)) return null;
   try {
-    const json = JSON.parse(readFileSync(file, 'utf8')) as { config?: { preset?: Preset } };
-    const p = json.config?.preset;
-    return p && typeof p === 'object' && p.data ? p : null;
+    const json = JSON.parse(readFileSync(file, 'utf8')) as {
+      study?: Pick<Study, 'data'>;
+      config?: { preset?: Pick<Study, 'data'> };
+    };
+    const p = json.study ?? json.config?.preset;
+    return p && typeof p === 'object' && p.data ? { data: p.data } : null;
   } catch {
     return null;
   }

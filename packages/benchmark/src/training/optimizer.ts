@@ -2,13 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 
 export const OptimizerSchema = z.discriminatedUnion('type', [
-  z.object({
+  z.strictObject({
     type: z.literal('sgd'),
     lr: z.number().positive(),
     momentum: z.number().min(0).max(0.999).default(0.9),
     nesterov: z.boolean().default(false),
   }),
-  z.object({
+  z.strictObject({
     type: z.literal('adam'),
     lr: z.number().positive(),
     beta1: z.number().min(0).lt(1).default(0.9),
@@ -19,14 +19,14 @@ export const OptimizerSchema = z.discriminatedUnion('type', [
 export type OptimizerConfig = z.infer<typeof OptimizerSchema>;
 
 export const ScheduleSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('constant') }),
-  z.object({
+  z.strictObject({ type: z.literal('constant') }),
+  z.strictObject({
     type: z.literal('step'),
     /** Epochs (0-based boundaries) at which the rate is multiplied by `gamma`. */
     milestones: z.array(z.number().int().nonnegative()),
     gamma: z.number().positive().default(0.1),
   }),
-  z.object({
+  z.strictObject({
     type: z.literal('cosine'),
     /** Linear warm-up from 0 over this many epochs (fractions allowed). */
     warmupEpochs: z.number().nonnegative().default(0),

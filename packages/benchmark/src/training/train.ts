@@ -27,14 +27,14 @@ import { learningRateAt, makeOptimizer, OptimizerSchema, ScheduleSchema } from '
  * `quantizerScales` (the official TTQ code decays Wp/Wn too); quantizer shape
  * parameters (SQ's β) never are; biases and BatchNorm are not by default.
  */
-export const WeightDecaySchema = z.object({
+export const WeightDecaySchema = z.strictObject({
   kernel: z.number().nonnegative().default(1e-4),
   quantizerScales: z.number().nonnegative().default(1e-4),
   bias: z.number().nonnegative().default(0),
   batchNorm: z.number().nonnegative().default(0),
 });
 
-export const TrainConfigSchema = z.object({
+export const TrainConfigSchema = z.strictObject({
   epochs: z.number().int().positive(),
   batchSize: z.number().int().positive(),
   optimizer: OptimizerSchema,

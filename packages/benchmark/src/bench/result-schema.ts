@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { fieldPath } from './study.js';
+
+/**
+ * The schema of a run's `result.json` and of a pre-training's `done.json`, so
+ * resume and merge read only well-formed results and name the file and the
+ * field of a bad one (instead of a TypeError later, or a table of NaNs).
+ */
+
+const finite = z.number().refine(Number.isFinite, 'expected a finite number');
+const share = z.number().min(0).max(1);
+
+export const LayerStatsRecordSchema = z.looseObject({
+  layer: z.string(),
+  quantizer: z.string(),
+  bits: z.number().positive(),
+  numWeights: z.number().int().nonnegative(),
+  share: z.object({ negative: share, zero: share, positive: share }),
+  scales: z.record(z.string(), z.union([z.number(), z.array(z.number())])),
+  extra: z.record(z.string(), z.number()).optional(),
+});
+
+export const EpochRecordSchema = z.looseObject({
+  epoch: z.number().int().positive(),
+  lr: finite,
+  trainLoss: z.number(),
+  trainAccuracy: share,
+  regularizationLoss: z.number(),
+  testLoss: z.number(),
+  testAccuracy: share,
+  imagesPerSecond: finite,
+  seconds: finite,
+  evalSeconds: finite.optional(),
+  layers: z.array(LayerStatsRecordSchema),
+});
+
+export const RunResultSchema = z.looseObject({
+  method: z.string().min(1),
+  seed: z.number().int().nonnegative(),
+  quantizer: z.object({ name: z.string().min(1), config: z.record(z.string(), z.unknown()) }),
+  protocol: z.enum(['finetune', 'scratch']),
+  epochs: z.number().int().positive(),
+  history: z.array(EpochRecordSchema).min(1),
+  initialLayers: z.array(LayerStatsRecordSchema),
+  finalTestAccuracy: share,
+  bestTestAccuracy: share,
+  weightMemoryBytes: z.number().nonnegative(),
+  float32MemoryBytes: z.number().nonnegative(),
+  compressionRatio: z.number().positive(),
+  sparsity: share,
+  trainImagesPerSecond: finite,
+  wallSeconds: finite,
+  params: z.number().int().nonnegative(),
+  macs: z.number().nonnegative(),
+});
+
+export const PretrainDoneSchema = z.looseObject({
+  history: z.array(EpochRecordSchema).min(1),
+});
+
+/** A result file that cannot be used: names the file and the fields. */
+export class MalformedResultError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedResultError';
+  }
+}
+
+/** Reads and validates a JSON file against `schema`; errors name the file, the field and the value. */
+export function readValidated<T>(file: string, schema: z.ZodType<T>, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new MalformedResultError(
+      `${file}: malformed ${what} (not valid JSON: ${(err as Error).message})`,
+    );
+  }
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  const issues = r.error.issues
+    .slice(0, 5)
+    .map((i) => {
+      const at = fieldPath(i.path);
+      return i.code === 'unrecognized_keys'
+        ? `${at}: ${i.message}`
+        : `${at} is ${shown(valueAt(raw, i.path))}: ${i.message}`;
+    })
+    .join('; ');
+  throw new MalformedResultError(`${file}: malformed ${what} (${issues})`);
+}
+
+function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const p of at) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function shown(v: unknown): string {
+  if (v === undefined) return 'missing';
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
