@@ -159,9 +159,13 @@ export function machineInfo() {
   };
 }
 
-/** The folder of a study's FP32 pre-training for `seed` (finetune protocol). */
-export function pretrainDir(outDir: string, seed: number): string {
-  return path.join(outDir, 'pretrain', `seed${seed}`);
+/** The folder of a study's FP32 pre-training for `seed` (finetune protocol): its `pretrainFrom`, or `<out>/pretrain/seed<S>`. */
+export function pretrainDir(
+  outDir: string,
+  seed: number,
+  study?: Pick<Study, 'pretrainFrom'>,
+): string {
+  return study?.pretrainFrom ?? path.join(outDir, 'pretrain', `seed${seed}`);
 }
 
 /** The seed whose FP32 pre-training a run of `seed` starts from: the study's `pretrainSeed` if shared. */
@@ -228,7 +232,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     if (existsSync(dir)) checkFolder(dir, runIdentity(study, byLabel.get(method)!, seed), 'a run');
     if (study.protocol === 'finetune') {
       const ps = pretrainSeedFor(study, seed);
-      const pdir = pretrainDir(outDir, ps);
+      const pdir = pretrainDir(outDir, ps, study);
       if (existsSync(pdir)) checkFolder(pdir, pretrainIdentity(study, ps), 'an FP32 pre-training');
     }
   }
@@ -252,7 +256,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
 
   /** Trains (or resumes) the FP32 pre-training of `seed` unless done; loads it into `model`. */
   const pretrained = async (model: tf.LayersModel, seed: number): Promise<void> => {
-    const dir = pretrainDir(outDir, seed);
+    const dir = pretrainDir(outDir, seed, study);
     const done = path.join(dir, 'done.json');
     if (existsSync(done)) {
       await loadCheckpoint(path.join(dir, 'checkpoint'), model);
@@ -479,7 +483,7 @@ function planProgress(
     const dir = path.join(plan.outDir, 'runs', runDirName(method, seed));
     if (!plan.pretrainOnly && plan.resume && existsSync(path.join(dir, 'result.json'))) continue;
     const ps = pretrainSeedFor(study, seed);
-    const pdir = pretrainDir(plan.outDir, ps);
+    const pdir = pretrainDir(plan.outDir, ps, study);
     if (
       study.protocol === 'finetune' &&
       !pretrainSeeds.has(ps) &&
@@ -558,6 +562,11 @@ function readPretraining(file: string, seed: number): PretrainingResult {
  */
 export function collectPretraining(dirs: readonly string[], study?: Study): PretrainingResult[] {
   const bySeed = new Map<number, PretrainingResult>();
+  if (study?.pretrainFrom !== undefined && study.pretrainSeed !== undefined) {
+    const seed = study.pretrainSeed;
+    checkFolder(study.pretrainFrom, pretrainIdentity(study, seed), 'an FP32 pre-training');
+    return [readPretraining(path.join(study.pretrainFrom, 'done.json'), seed)];
+  }
   for (const dir of dirs) {
     const root = path.join(dir, 'pretrain');
     if (!existsSync(root)) continue;

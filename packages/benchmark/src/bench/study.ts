@@ -1,10 +1,11 @@
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { getQuantizer, listQuantizers } from '@trit/quant-core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { listModels, modelEntry } from '../models/registry.js';
 import { type TrainConfig, TrainConfigSchema } from '../training/train.js';
+import { firstDifference, type PretrainIdentity, readIdentity } from './identity.js';
 import { parseMethod } from './method-spec.js';
 
 /**
@@ -132,9 +133,16 @@ export const StudyFileSchema = z.strictObject({
     .describe(
       'finetune protocol: pre-train FP32 once with this seed and fine-tune every seed from it (the seeds then vary the fine-tuning only); absent: one pre-training per seed',
     ),
-  pretrain: TrainConfigFileSchema.describe(
-    'the FP32 pre-training (finetune protocol) or the whole run of every method (scratch)',
+  pretrain: TrainConfigFileSchema.optional().describe(
+    'the FP32 pre-training (finetune protocol) or the whole run of every method (scratch); with pretrainFrom it may be left out (it is read from there)',
   ),
+  pretrainFrom: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "finetune protocol: fine-tune every seed from this finished FP32 pre-training folder (a `pretrain/seed<S>` folder of a trit bench output, e.g. a published one; relative to the study file) instead of pre-training; its recorded data and model must be the study's",
+    ),
   finetune: TrainConfigFileSchema.optional().describe(
     'the fine-tuning of every method (finetune protocol; default: the pretrain config)',
   ),
@@ -173,6 +181,8 @@ export interface Study {
   readonly methods: readonly (string | MethodEntry)[];
   readonly seeds: readonly number[];
   readonly pretrainSeed?: number;
+  /** A finished FP32 pre-training folder every seed is fine-tuned from (absolute path). */
+  readonly pretrainFrom?: string;
   readonly pretrain: Omit<TrainConfig, 'seed'>;
   readonly finetune?: Omit<TrainConfig, 'seed'>;
   readonly quantizerConfigs: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -286,7 +296,7 @@ export function resolveStudy(
   parseWith(modelEntry(type).options, modelOptions, where, ['model']);
 
   const base = (
-    file.protocol === 'finetune' ? (file.finetune ?? file.pretrain) : file.pretrain
+    study.protocol === 'finetune' ? (study.finetune ?? study.pretrain) : study.pretrain
   ) as Record<string, unknown>;
   const labels = new Set<string>();
   const methods = file.methods.map((entry, i): ResolvedMethod => {
@@ -345,7 +355,47 @@ export function resolveStudy(
  */
 export function parseStudy(input: unknown, where = 'study'): Study {
   const file = parseWith(StudyFileSchema, input, where, []);
-  const { pretrain, finetune } = file;
+  const { finetune } = file;
+  if (file.protocol === 'scratch' && file.pretrainFrom !== undefined)
+    throw new StudyError(
+      `${where}:\n  pretrainFrom: only the finetune protocol starts from a pre-training (protocol is "scratch")`,
+    );
+  if (file.pretrain === undefined && file.pretrainFrom === undefined)
+    throw new StudyError(
+      `${where}:\n  pretrain: required (the ${file.protocol === 'scratch' ? 'training config of every run' : 'FP32 pre-training'}${file.protocol === 'finetune' ? ', or give pretrainFrom' : ''})`,
+    );
+  if (file.pretrain === undefined && file.finetune === undefined)
+    throw new StudyError(
+      `${where}:\n  finetune: required when pretrain is left out (the fine-tuning config of every method)`,
+    );
+  let pretrain = file.pretrain;
+  let pretrainSeed = file.pretrainSeed;
+  if (file.pretrainFrom !== undefined) {
+    const recorded = recordedPretraining(file.pretrainFrom, where);
+    for (const key of ['data', 'model'] as const) {
+      const d = firstDifference(recorded[key], file[key]);
+      if (d)
+        throw new StudyError(
+          `${where}:\n  ${key}${d.path === '(whole value)' ? '' : `.${d.path}`}: the pre-training in pretrainFrom (${file.pretrainFrom}) was trained with ${show(d.a)}, the study says ${show(d.b)}`,
+        );
+    }
+    const { seed, ...recordedTrain } = recorded.train as Omit<TrainConfig, 'seed'> & {
+      seed: number;
+    };
+    if (pretrain !== undefined) {
+      const d = firstDifference(recordedTrain, pretrain);
+      if (d)
+        throw new StudyError(
+          `${where}:\n  pretrain.${d.path}: the pre-training in pretrainFrom (${file.pretrainFrom}) has ${show(d.a)}, the study says ${show(d.b)} (leave pretrain out to take it from there)`,
+        );
+    }
+    if (pretrainSeed !== undefined && pretrainSeed !== seed)
+      throw new StudyError(
+        `${where}:\n  pretrainSeed: the pre-training in pretrainFrom (${file.pretrainFrom}) has seed ${seed}, the study says ${pretrainSeed} (leave pretrainSeed out)`,
+      );
+    pretrain = recordedTrain;
+    pretrainSeed = seed;
+  }
   if (file.protocol === 'scratch' && file.finetune !== undefined)
     throw new StudyError(
       `${where}:\n  finetune: only the finetune protocol fine-tunes (protocol is "scratch"); remove it or set protocol "finetune"`,
@@ -368,13 +418,35 @@ export function parseStudy(input: unknown, where = 'study'): Study {
     protocol: file.protocol,
     methods: file.methods,
     seeds: file.seeds,
-    ...(file.pretrainSeed !== undefined ? { pretrainSeed: file.pretrainSeed } : {}),
-    pretrain,
+    ...(pretrainSeed !== undefined ? { pretrainSeed } : {}),
+    ...(file.pretrainFrom !== undefined ? { pretrainFrom: file.pretrainFrom } : {}),
+    pretrain: pretrain!,
     ...(finetune ? { finetune } : {}),
     quantizerConfigs: file.quantizerConfigs,
     ...(file.reference !== undefined ? { reference: file.reference } : {}),
   };
   return study;
+}
+
+/**
+ * The recorded configuration of a finished FP32 pre-training folder
+ * (`pretrainFrom`): its identity.json, which must say `pretrain`, next to a
+ * done.json and a checkpoint.
+ */
+function recordedPretraining(dir: string, where: string): PretrainIdentity {
+  const bad = (why: string) => new StudyError(`${where}:\n  pretrainFrom: ${dir} ${why}`);
+  if (!existsSync(path.join(dir, 'done.json')) || !existsSync(path.join(dir, 'checkpoint')))
+    throw bad('is not a finished FP32 pre-training (no done.json and checkpoint/ inside)');
+  let identity: ReturnType<typeof readIdentity>;
+  try {
+    identity = readIdentity(dir);
+  } catch (err) {
+    throw bad(`has a bad record: ${(err as Error).message}`);
+  }
+  if (identity === undefined)
+    throw bad('has no recorded configuration (identity.json; written by an older trit)');
+  if (identity.kind !== 'pretrain') throw bad(`records a ${identity.kind}, not a pre-training`);
+  return identity;
 }
 
 /** The largest study file read (a study is a few KiB; this bounds memory on a wrong path). */
@@ -419,7 +491,9 @@ export function readStudyFile(file: string): Record<string, unknown> {
     raw = raw.study;
   }
   const study = raw as Record<string, unknown>;
-  // Relative imports are relative to the study file.
+  // Relative paths in a study are relative to the study file.
+  if (typeof study.pretrainFrom === 'string')
+    study.pretrainFrom = path.resolve(path.dirname(path.resolve(file)), study.pretrainFrom);
   if (Array.isArray(study.imports)) {
     const dir = path.dirname(path.resolve(file));
     study.imports = study.imports.map((m) =>
