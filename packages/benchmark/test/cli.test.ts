@@ -1,11 +1,11 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatMachine } from '../src/bench/outputs.js';
 import { presetNames } from '../src/bench/presets.js';
 import { machineInfo, type PretrainingResult, type RunResult } from '../src/bench/run.js';
 import type { EpochRecord } from '../src/training/train.js';
-import { assertCliBuilt, removeDir, runCli, tempDir } from './bench-support.js';
+import { assertCliBuilt, PACKAGE_DIR, removeDir, runCli, tempDir } from './bench-support.js';
 
 let work: string;
 beforeAll(() => {
@@ -83,7 +83,14 @@ describe('trit (child process)', () => {
       [['--shard', 'two'], '"two" is not of the form i/N (e.g. 2/4)'],
       [['--epochs', '0'], '"0" is not a positive integer'],
       [['--seeds', '1,x'], '"x" is not a non-negative integer'],
-      [['--methods', 'fp32,nope,ttq'], 'trit: unknown method(s) nope; registered quantizers: '],
+      [['--methods', 'fp32,nope,ttq'], '  methods[1]: unknown quantizer "nope"; registered: '],
+      [['--methods', 'fp32,fp32'], '  methods[1]: method label "fp32" is used twice'],
+      [['--seeds', '1,1'], '  seeds: seed 1 is listed twice (value: [1,1])'],
+      [
+        ['--seeds', '99999999999'],
+        '  seeds[0]: Too big: expected number to be <=2147483647 (value: 99999999999)',
+      ],
+      [['--study', 'nope.json'], 'nope.json: cannot read the study file (ENOENT)'],
     ];
     for (const [args, message] of cases) {
       const r = await runCli([
@@ -177,5 +184,159 @@ describe('trit (child process)', () => {
     expect(bad.stderr).toContain(
       `trit: ${notBench}: not a trit bench output folder (no runs/ inside)`,
     );
+  });
+});
+
+describe('study files and plugins from the command line', () => {
+  const EXAMPLE = path.join(PACKAGE_DIR, '..', '..', 'examples', 'study-plugin', 'study.json');
+  const quick = ['--epochs', '1', '--pretrain-epochs', '1', '--no-progress'];
+
+  it('--print-study prints the resolved study, with the plugin loaded and its path made absolute', async () => {
+    const r = await runCli(['bench', '--study', EXAMPLE, '--print-study']);
+    expect(r.code, r.stderr).toBe(0);
+    const study = JSON.parse(r.stdout);
+    expect(study.name).toBe('plugin-example');
+    expect(study.imports).toEqual([path.join(path.dirname(EXAMPLE), 'ternary-percentile.mjs')]);
+    expect(study.finetune).toMatchObject({
+      epochs: 2,
+      weightDecay: { kernel: 1e-4 },
+      augment: true,
+    });
+  });
+
+  it("a quantizer from outside the repository's packages runs head-to-head with fp32 and twn; results.json re-runs the study", async () => {
+    const out = path.join(work, 'plugin');
+    const r = await runCli([
+      'bench',
+      '--study',
+      EXAMPLE,
+      '--methods',
+      'fp32,twn,ternary-percentile,tp-sparse',
+      '--seeds',
+      '0',
+      ...quick,
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
+      study: { name: string; methods: unknown[] };
+      runs: RunResult[];
+    };
+    expect(json.runs.map((x) => [x.method, x.quantizer.name, x.quantizer.config])).toEqual([
+      ['fp32', 'fp32', {}],
+      ['twn', 'twn', { perChannel: false }],
+      ['ternary-percentile', 'ternary-percentile', { sparsity: 0.5 }],
+      ['tp-sparse', 'ternary-percentile', { sparsity: 0.8 }],
+    ]);
+    // Its fixed sparsity is what the table reports.
+    const sparsity = Object.fromEntries(json.runs.map((x) => [x.method, x.sparsity]));
+    expect(sparsity['ternary-percentile']).toBeCloseTo(0.5, 2);
+    expect(sparsity['tp-sparse']).toBeCloseTo(0.8, 2);
+    expect(readFileSync(path.join(out, 'summary.md'), 'utf8')).toMatch(/^\| tp-sparse \| 1 \| /m);
+    expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('ternary-percentile');
+    expect(json.study.name).toBe('plugin-example');
+    // The recorded study re-runs: same resolved study from the results file.
+    const again = await runCli([
+      'bench',
+      '--study',
+      path.join(out, 'results.json'),
+      '--print-study',
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual(json.study);
+  });
+
+  it('--import loads a module given on the command line; a missing one is an error naming it', async () => {
+    const plugin = path.join(path.dirname(EXAMPLE), 'ternary-percentile.mjs');
+    const r = await runCli([
+      'bench',
+      '--preset',
+      'smoke',
+      '--import',
+      plugin,
+      '--methods',
+      'ternary-percentile:sparsity=0.3',
+      '--print-study',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).imports).toEqual([plugin]);
+    const missing = await runCli([
+      'bench',
+      '--preset',
+      'smoke',
+      '--import',
+      './no-such-plugin.mjs',
+      '--print-study',
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(
+      `import "./no-such-plugin.mjs": no such file ${path.join(PACKAGE_DIR, 'no-such-plugin.mjs')}`,
+    );
+  });
+
+  it('shards of one study merge into the unsharded tables; shards of different studies are refused, naming the field', async () => {
+    const args = (out: string, extra: string[] = []) => [
+      'bench',
+      '--preset',
+      'smoke',
+      '--methods',
+      'fp32,twn,bwn',
+      ...quick,
+      '--out',
+      out,
+      ...extra,
+    ];
+    const whole = path.join(work, 'whole');
+    const s1 = path.join(work, 'shard1');
+    const s2 = path.join(work, 'shard2');
+    for (const [out, extra] of [
+      [whole, []],
+      [s1, ['--shard', '1/2']],
+      [s2, ['--shard', '2/2']],
+    ] as const) {
+      const r = await runCli(args(out, [...extra]));
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const merged = path.join(work, 'merged');
+    const m = await runCli(['bench', 'merge', s1, s2, '--out', merged]);
+    expect(m.code, m.stderr).toBe(0);
+    const table = (dir: string) =>
+      readFileSync(path.join(dir, 'summary.md'), 'utf8')
+        .split('\n')
+        .filter((l) => /^\| (fp32|twn|bwn) \|/.test(l))
+        .map((l) => l.split('|').slice(1, 4).join('|'));
+    expect(table(merged)).toEqual(table(whole));
+    // A shard of another study (2 fine-tuning epochs): refused, nothing written.
+    const other = path.join(work, 'other');
+    const o = await runCli([
+      'bench',
+      '--preset',
+      'smoke',
+      '--methods',
+      'fp32',
+      '--epochs',
+      '2',
+      '--pretrain-epochs',
+      '1',
+      '--no-progress',
+      '--out',
+      other,
+    ]);
+    expect(o.code, o.stderr).toBe(0);
+    const refused = path.join(work, 'refused');
+    const bad = await runCli(['bench', 'merge', s1, other, '--out', refused]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(
+      `bench merge: ${other} and ${s1} hold different studies: finetune.epochs differs: ${s1} has 1, ${other} has 2`,
+    );
+    expect(existsSync(refused)).toBe(false);
+    // A malformed result.json in a shard: an error naming the file, nothing written.
+    const file = path.join(s2, 'runs', 'twn-seed0', 'result.json');
+    writeFileSync(file, '{"method": "twn"}');
+    const malformed = await runCli(['bench', 'merge', s1, s2, '--out', refused]);
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toContain(`${file}: malformed result.json (seed is missing: `);
+    expect(existsSync(refused)).toBe(false);
   });
 });
