@@ -246,6 +246,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     }
     const { spec, config: qconfig } = resolved.get(method)!;
     const { model } = quantizeModel(base, { default: spec.quantizer, defaultConfig: qconfig });
+    base.dispose(); // quantizeModel copied its weights
     log(`[bench] ${method} seed ${seed}: training ${runConfig.epochs} epochs (${preset.protocol})`);
     mark = performance.now();
     const r = await train({

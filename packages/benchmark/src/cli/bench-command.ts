@@ -12,23 +12,9 @@ import { exportBenchRuns } from '../export/bench.js';
 import { syntheticData } from '../training/synthetic-data.js';
 import type { TrainData } from '../training/train.js';
 import { TrainingDivergedError } from '../training/train.js';
+import { assertWritableFolder, methodList, seedList } from './bench-options.js';
 import { loadPresetData } from './load-data.js';
 import { packageVersions } from './versions.js';
-
-const list = (v: string) =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-function intList(v: string): number[] {
-  return list(v).map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 0)
-      throw new InvalidArgumentError(`"${s}" is not a non-negative integer`);
-    return n;
-  });
-}
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -65,9 +51,9 @@ export function registerBenchCommands(program: Command): void {
     .option(
       '--methods <list>',
       "comma-separated quantizer names, each optionally with options, e.g. fp32,ttq,ttq:init=mean (default: the preset's)",
-      list,
+      methodList,
     )
-    .option('--seeds <list>', "comma-separated seeds (default: the preset's)", intList)
+    .option('--seeds <list>', "comma-separated seeds (default: the preset's)", seedList)
     .option(
       '--epochs <n>',
       "epochs of each method's run (fine-tuning in the finetune protocol)",
@@ -106,8 +92,9 @@ export function registerBenchCommands(program: Command): void {
         throw new Error(
           `unknown method(s) ${unknown.join(', ')}; registered quantizers: ${known.join(', ')}`,
         );
-      const backend = await initBackend({ prefer: opts.backend as BackendName });
       const outDir = path.resolve(opts.out ?? path.join('runs', preset.name));
+      assertWritableFolder('--out', outDir);
+      const backend = await initBackend({ prefer: opts.backend as BackendName });
       if (existsSync(path.join(outDir, 'runs')) && !opts.resume && !opts.shard) {
         console.error(
           `[bench] ${outDir} already has runs; pass --resume to continue them (finished runs are reused).`,
