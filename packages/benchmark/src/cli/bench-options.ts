@@ -10,7 +10,7 @@ import { MAX_SEED } from '../training/train.js';
 /** The entries of a comma-separated list: none empty, none twice. */
 function entries(value: string, what: string): string[] {
   const parts = value.split(',').map((s) => s.trim());
-  if (parts.every((p) => p === '')) throw new InvalidArgumentError(`it names no ${what}`);
+  if (parts.every((p) => p === '')) throw new InvalidArgumentError(`the list names no ${what}`);
   const empty = parts.indexOf('');
   if (empty >= 0) {
     throw new InvalidArgumentError(
