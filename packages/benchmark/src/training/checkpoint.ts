@@ -215,10 +215,10 @@ function isComplete(dir: string): boolean {
  * Repairs what a process killed inside {@link saveCheckpoint} leaves next to
  * `dir`: without `dir`, the newest complete temp folder (`dir.tmp-<pid>`, the
  * checkpoint being written) becomes `dir`, else the newest complete
- * `dir.old-<pid>` (the previous checkpoint that version-1 writers moved
- * aside). Every other `dir.tmp-*` / `dir.old-*` is removed; `<dir>.prev` is
- * left for {@link loadLatestCheckpoint}. Call it before reading a checkpoint
- * that a killed run may have been writing.
+ * `dir.old-<pid>` (the checkpoint a version-1 writer, or a save with
+ * `keepPrevious: false`, moved aside). Every other `dir.tmp-*` / `dir.old-*`
+ * is removed; `<dir>.prev` is left for {@link loadLatestCheckpoint}. Call it
+ * before reading a checkpoint that a killed run may have been writing.
  */
 export function recoverCheckpoint(dir: string): void {
   const parent = path.dirname(dir);
