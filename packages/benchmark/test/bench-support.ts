@@ -109,13 +109,15 @@ export interface CliResult {
 /** Runs `trit <args>` in a child process. */
 export function runCli(
   args: readonly string[],
-  options: { cwd?: string; timeoutMs?: number } = {},
+  options: { cwd?: string; timeoutMs?: number; uid?: number; gid?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd ?? PACKAGE_DIR,
       env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      uid: options.uid,
+      gid: options.gid,
     });
     let stdout = '';
     let stderr = '';

@@ -33,6 +33,7 @@ import { registerInferCommand } from '../src/cli/infer-command.js';
 import type { ExportRunReport } from '../src/export/export-run.js';
 import { loadExported } from '../src/export/infer.js';
 import { loadRun } from '../src/export/run-dir.js';
+import { readCheckpointIndex } from '../src/training/checkpoint.js';
 import { syntheticData } from '../src/training/synthetic-data.js';
 
 const METHODS = ['fp32', 'bwn', 'twn', 'ttq', 'sq', 'hla'] as const;
@@ -390,6 +391,53 @@ describe('trit export and trit infer: paths and bad input', () => {
     );
     expect(e2.message).toMatch(
       /tensors\.bin: 1000 bytes, the index expects \d+ \(truncated or mismatched\)/,
+    );
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('a flipped byte or a bad field in the checkpoint: export names the file and the tensor or field, writes nothing', async () => {
+    // Before checksums, this exported a model that scored 75% instead of 100%, without a word.
+    const bad = path.join(work, 'flipped', 'runs', 'ttq-seed0');
+    cpSync(runDir('ttq'), bad, { recursive: true });
+    const ck = path.join(bad, 'checkpoint');
+    const kernel = readCheckpointIndex(ck).tensors.find(
+      (t) => t.group === 'model' && t.name.startsWith('s2b1_conv1/'),
+    )!;
+    const bin = path.join(ck, 'tensors.bin');
+    const good = readFileSync(bin);
+    const flipped = Buffer.from(good);
+    flipped[kernel.offset + 7]! ^= 0x40;
+    writeFileSync(bin, flipped);
+    const target = path.join(work, 'never-written-flipped');
+    const e = await rejection(() => trit('export', bad, '--out', target, '--dataset', 'synthetic'));
+    expect(e.message).toMatch(
+      new RegExp(
+        `^${bin}: tensor "${kernel.name}" \\(model\\) fails its checksum: CRC-32 is [0-9a-f]{8}, the index says ${kernel.crc32} \\(corrupted\\)$`,
+      ),
+    );
+    expect(existsSync(target)).toBe(false);
+
+    // With a previous checkpoint kept next to it, the error says where and what to do.
+    cpSync(runDir('ttq'), path.join(work, 'flipped', 'copy'), { recursive: true });
+    cpSync(path.join(work, 'flipped', 'copy', 'checkpoint'), `${ck}.prev`, { recursive: true });
+    const e2 = await rejection(() =>
+      trit('export', bad, '--out', target, '--dataset', 'synthetic'),
+    );
+    expect(e2.message).toContain(
+      `(corrupted). The previous checkpoint is kept at ${ck}.prev: export it, or resume the run (trit bench --resume), which falls back to it and trains the last epoch again`,
+    );
+
+    // A state field: the epoch the export reports comes from it.
+    writeFileSync(bin, good);
+    const json = path.join(ck, 'checkpoint.json');
+    const index = JSON.parse(readFileSync(json, 'utf8'));
+    index.state.epoch = 'two';
+    writeFileSync(json, JSON.stringify(index));
+    const e3 = await rejection(() =>
+      trit('export', bad, '--out', target, '--dataset', 'synthetic'),
+    );
+    expect(e3.message).toMatch(
+      new RegExp(`^${json}: field "state.epoch": Invalid input: expected number, received string`),
     );
     expect(existsSync(target)).toBe(false);
   });

@@ -147,8 +147,10 @@ describe('trit bench sweeps (child processes)', () => {
       `[bench] fp32 seed 0: already done, reusing ${path.join(out, 'runs', 'fp32-seed0', 'result.json')}`,
     );
     expect(resumed.stderr).not.toContain('pre-training FP32');
+    // The newest checkpoint and the one before it (the fall-back if the newest is bad).
     expect(readdirSync(path.join(out, 'runs', 'twn-seed0')).sort()).toEqual([
       'checkpoint',
+      'checkpoint.prev',
       'model.json',
       'result.json',
     ]);

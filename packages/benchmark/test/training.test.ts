@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, quantizeModel } from '@trit/quant-core';
@@ -410,7 +410,11 @@ describe('resume', () => {
     });
     expect(rest.resumedFromEpoch).toBe(2);
     expect(withoutTiming(rest.history)).toEqual(withoutTiming(full.history));
-    expect(readdirSync(dir('split')).sort()).toEqual(['checkpoint', 'model.json']);
+    expect(readdirSync(dir('split')).sort()).toEqual([
+      'checkpoint',
+      'checkpoint.prev',
+      'model.json',
+    ]);
   });
 
   it('refuses to resume a checkpoint written with another training config', async () => {
@@ -434,6 +438,222 @@ describe('resume', () => {
     ).rejects.toThrow(
       `${path.join(dir('r'), 'checkpoint')} was written by a run with a different training config; refusing to resume`,
     );
+  });
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: the tests edit a checkpoint's JSON freely, as a broken tool would
+type JsonObject = Record<string, any>;
+
+describe('resume from a damaged checkpoint', () => {
+  const config: TrainConfigInput = {
+    epochs: 3,
+    batchSize: 16,
+    optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 },
+  };
+  const ck = () => path.join(dir('run'), 'checkpoint');
+  const json = () => path.join(ck(), 'checkpoint.json');
+  const run = (options: { seed?: number; resume?: boolean; stop?: number; log?: string[] } = {}) =>
+    train({
+      model: tinyModel('twn', options.seed ?? 1),
+      data: tinyData(),
+      config,
+      outDir: dir('run'),
+      progress: false,
+      resume: options.resume,
+      stopAfterEpochs: options.stop,
+      log: (l) => options.log?.push(l),
+    });
+  const editIndex = (folder: string, edit: (index: JsonObject) => void) => {
+    const file = path.join(folder, 'checkpoint.json');
+    const index = JSON.parse(readFileSync(file, 'utf8'));
+    edit(index);
+    writeFileSync(file, JSON.stringify(index));
+  };
+  const flipByte = (folder: string, at: number) => {
+    const file = path.join(folder, 'tensors.bin');
+    const bin = readFileSync(file);
+    bin[at]! ^= 0x10;
+    writeFileSync(file, bin);
+  };
+  /** The uninterrupted run, for comparison. */
+  const reference = async () => {
+    const model = tinyModel('twn', 1);
+    const r = await train({
+      model,
+      data: tinyData(),
+      config,
+      outDir: dir('full'),
+      progress: false,
+    });
+    return { history: withoutTiming(r.history), weights: weightValues(model) };
+  };
+
+  it('a bad state or tensor with no previous checkpoint: an error naming the file and the field or tensor', async () => {
+    await run({ stop: 1 });
+    expect(readdirSync(dir('run')).sort()).toEqual(['checkpoint', 'model.json']);
+    const saved = path.join(work, 'saved');
+    cpSync(ck(), saved, { recursive: true });
+    const first = readCheckpointIndex(ck()).tensors[0]!;
+    const cases: [(i: JsonObject) => void, string | RegExp][] = [
+      // Before: epoch "two" resumed as a finished run, history null was a TypeError.
+      [
+        (i) => (i.state.epoch = 'two'),
+        `${json()}: field "state.epoch": Invalid input: expected number, received string`,
+      ],
+      [
+        (i) => (i.state.history = null),
+        `${json()}: field "state.history": Invalid input: expected array, received null`,
+      ],
+      [(i) => (i.state.epoch = -1), `${json()}: field "state.epoch": Too small`],
+      [
+        (i) => (i.state.epoch = 2),
+        `${json()}: field "state.history": 1 epoch records, but "state.epoch" is 2`,
+      ],
+      [
+        (i) => (i.state.history[0].epoch = 3),
+        `${json()}: field "state.history.0.epoch": 3, expected 1`,
+      ],
+      [
+        (i) => (i.state.history[0].testAccuracy = 1.5),
+        `${json()}: field "state.history.0.testAccuracy"`,
+      ],
+      [(i) => delete i.state.history[0].layers, `${json()}: field "state.history.0.layers"`],
+      [(i) => delete i.state.configKey, `${json()}: field "state.configKey"`],
+      [(i) => (i.state.quantizerStates = null), `${json()}: field "state.quantizerStates"`],
+      [(i) => (i.state.surprise = 1), `${json()}: field "state": Unrecognized key: "surprise"`],
+      [
+        (i) => (i.tensors[0].length = 4),
+        `${json()}: tensor "${first.name}" (tensors.0): length 4 bytes, its shape [${first.shape}] needs ${first.length} (float32)`,
+      ],
+    ];
+    for (const [edit, message] of cases) {
+      rmSync(ck(), { recursive: true });
+      cpSync(saved, ck(), { recursive: true });
+      editIndex(ck(), edit);
+      await expect(run({ resume: true }), String(message)).rejects.toThrow(message);
+    }
+    rmSync(ck(), { recursive: true });
+    cpSync(saved, ck(), { recursive: true });
+    flipByte(ck(), first.offset + 2);
+    await expect(run({ resume: true })).rejects.toThrow(
+      new RegExp(
+        `^${path.join(ck(), 'tensors.bin')}: tensor "${first.name}" \\(model\\) fails its checksum`,
+      ),
+    );
+  });
+
+  it('a corrupted newest checkpoint: resume falls back to the previous one, says so, and ends as the uninterrupted run', async () => {
+    const full = await reference();
+    await run({ stop: 2 });
+    expect(readCheckpointIndex(`${ck()}.prev`).state.epoch).toBe(1);
+    const index = readCheckpointIndex(ck());
+    const kernel = index.tensors.find((t) => t.group === 'model' && t.shape.length === 4)!;
+    flipByte(ck(), kernel.offset + 5);
+    const log: string[] = [];
+    const model = tinyModel('twn', 9);
+    const r = await train({
+      model,
+      data: tinyData(),
+      config,
+      outDir: dir('run'),
+      progress: false,
+      resume: true,
+      log: (l) => log.push(l),
+    });
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatch(
+      new RegExp(
+        `^checkpoint ${ck()} is unusable \\(${path.join(ck(), 'tensors.bin')}: tensor "${kernel.name}" \\(model\\) fails its checksum: .*\\); falling back to the previous checkpoint ${ck()}\\.prev$`,
+      ),
+    );
+    expect(r.resumedFromEpoch).toBe(1);
+    expect(withoutTiming(r.history)).toEqual(full.history);
+    expect(weightValues(model)).toEqual(full.weights);
+    // The bad checkpoint is kept aside; the good ones are the newest and its previous.
+    expect(readdirSync(dir('run')).sort()).toEqual([
+      'checkpoint',
+      'checkpoint.prev',
+      'checkpoint.rejected',
+      'model.json',
+    ]);
+    expect(readCheckpointIndex(ck()).state.epoch).toBe(3);
+    expect(readCheckpointIndex(`${ck()}.prev`).state.epoch).toBe(2);
+  });
+
+  it('a newest checkpoint saying epoch "two" falls back to the previous one too', async () => {
+    await run({ stop: 2 });
+    editIndex(ck(), (i) => (i.state.epoch = 'two'));
+    const log: string[] = [];
+    const r = await run({ resume: true, stop: 0, log });
+    expect(r.resumedFromEpoch).toBe(1);
+    expect(r.completed).toBe(false);
+    expect(log).toEqual([
+      `checkpoint ${ck()} is unusable (${json()}: field "state.epoch": Invalid input: expected number, received string); falling back to the previous checkpoint ${ck()}.prev`,
+    ]);
+  });
+
+  it('a version-1 checkpoint (no checksums) resumes with a one-line notice to the same result; the next one is version 2', async () => {
+    const full = await reference();
+    await run({ stop: 1 });
+    editIndex(ck(), (i) => {
+      i.version = 1;
+      for (const t of i.tensors) delete t.crc32;
+    });
+    const log: string[] = [];
+    const model = tinyModel('twn', 9);
+    const r = await train({
+      model,
+      data: tinyData(),
+      config,
+      outDir: dir('run'),
+      progress: false,
+      resume: true,
+      stopAfterEpochs: 1,
+      log: (l) => log.push(l),
+    });
+    expect(log).toEqual([
+      `${ck()}: checkpoint format version 1 has no checksums, its tensors are loaded unverified (checkpoints written from now on are version 2)`,
+    ]);
+    expect(readCheckpointIndex(ck()).version).toBe(2);
+    expect(readCheckpointIndex(`${ck()}.prev`).version).toBe(1);
+    const rest = await run({ seed: 5, resume: true });
+    expect(r.resumedFromEpoch).toBe(1);
+    expect(rest.resumedFromEpoch).toBe(2);
+    expect(withoutTiming(rest.history)).toEqual(full.history);
+  });
+
+  it('a run started afresh does not keep an earlier run’s checkpoint as its fall-back', async () => {
+    await run({ stop: 2 });
+    expect(readdirSync(dir('run')).sort()).toEqual(['checkpoint', 'checkpoint.prev', 'model.json']);
+    await run({ seed: 3, stop: 1 });
+    expect(readdirSync(dir('run')).sort()).toEqual(['checkpoint', 'model.json']);
+    expect(readCheckpointIndex(ck()).state.epoch).toBe(1);
+  });
+});
+
+describe('memory', () => {
+  it('train() leaves no tensors behind but the model’s (optimizer slots, per-step scalars)', async () => {
+    // SQ has a regularizer (its per-step value is a kept scalar); momentum has one slot per variable.
+    const model = tinyModel('sq', 1);
+    const before = tf.memory().numTensors;
+    const r = await train({
+      model,
+      data: tinyData(),
+      config: { epochs: 2, batchSize: 16, optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 } },
+      outDir: dir('memory'),
+      progress: false,
+    });
+    expect(r.history).toHaveLength(2);
+    expect(tf.memory().numTensors).toBe(before);
+    const adam = await train({
+      model,
+      data: tinyData(),
+      config: { epochs: 1, batchSize: 16, optimizer: { type: 'adam', lr: 0.01 } },
+      outDir: dir('memory-adam'),
+      progress: false,
+    });
+    expect(adam.history).toHaveLength(1);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

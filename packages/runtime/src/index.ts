@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 
-export { crc32 } from './crc32.js';
+export { crc32, crc32Hex } from './crc32.js';
 export { decodeModel } from './decode.js';
 export { type EncodedModel, type EncodeOptions, encodeModel } from './encode.js';
 export { type TritErrorCode, TritFormatError } from './errors.js';

@@ -307,6 +307,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       default: m.quantizer,
       defaultConfig: { ...m.quantizerConfig },
     });
+    base.dispose(); // quantizeModel copied its weights
     mkdirSync(dir, { recursive: true });
     const identity = runIdentity(study, m, seed);
     claimFolder(dir, identity, 'a run');

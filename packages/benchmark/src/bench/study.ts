@@ -4,7 +4,7 @@ import { getQuantizer, listQuantizers } from '@trit/quant-core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { listModels, modelEntry } from '../models/registry.js';
-import { type TrainConfig, TrainConfigSchema } from '../training/train.js';
+import { MAX_SEED, type TrainConfig, TrainConfigSchema } from '../training/train.js';
 import { firstDifference, type PretrainIdentity, readIdentity } from './identity.js';
 import { parseMethod } from './method-spec.js';
 
@@ -115,20 +115,14 @@ export const StudyFileSchema = z.strictObject({
       'the rows: a quantizer name (with options after colons) or an entry with its own label, options and training overrides',
     ),
   seeds: z
-    .array(
-      z
-        .number()
-        .int()
-        .min(0)
-        .max(2 ** 31 - 1),
-    )
+    .array(z.number().int().min(0).max(MAX_SEED))
     .min(1)
     .describe('seeds; each method runs once per seed'),
   pretrainSeed: z
     .number()
     .int()
     .min(0)
-    .max(2 ** 31 - 1)
+    .max(MAX_SEED)
     .optional()
     .describe(
       'finetune protocol: pre-train FP32 once with this seed and fine-tune every seed from it (the seeds then vary the fine-tuning only); absent: one pre-training per seed',

@@ -22,22 +22,8 @@ import {
 import { readStudyFile, resolveStudy, type Study, StudyError } from '../bench/study.js';
 import { exportBenchRuns } from '../export/bench.js';
 import { TrainingDivergedError } from '../training/train.js';
+import { assertWritableFolder, methodList, seedList } from './bench-options.js';
 import { packageVersions } from './versions.js';
-
-const list = (v: string) =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-function intList(v: string): number[] {
-  return list(v).map((s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < 0)
-      throw new InvalidArgumentError(`"${s}" is not a non-negative integer`);
-    return n;
-  });
-}
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -156,9 +142,9 @@ export function registerBenchCommands(program: Command): void {
     .option(
       '--methods <list>',
       "comma-separated methods: a study entry's label, or a quantizer name with options, e.g. fp32,ttq,ttq:init=mean (default: the study's)",
-      list,
+      methodList,
     )
-    .option('--seeds <list>', "comma-separated seeds (default: the study's)", intList)
+    .option('--seeds <list>', "comma-separated seeds (default: the study's)", seedList)
     .option(
       '--epochs <n>',
       "epochs of each method's run (fine-tuning in the finetune protocol)",
@@ -213,8 +199,9 @@ export function registerBenchCommands(program: Command): void {
         console.log(JSON.stringify(study, null, 2));
         return;
       }
-      const backend = await initBackend({ prefer: opts.backend as BackendName });
       const outDir = path.resolve(opts.out ?? path.join('runs', study.name));
+      assertWritableFolder('--out', outDir);
+      const backend = await initBackend({ prefer: opts.backend as BackendName });
       const labels = methodLabels(study);
       console.error(
         `[bench] study ${study.name}: ${labels.join(', ')} x seeds ${study.seeds.join(', ')} on ${backendLine(backend)} -> ${outDir}`,

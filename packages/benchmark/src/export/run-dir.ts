@@ -12,10 +12,16 @@ import '../models/index.js'; // registers TritChannelPadShortcut for deserializa
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type QuantizerState, quantLayers } from '@trit/quant-core';
+import { quantLayers } from '@trit/quant-core';
 import type { RunResult } from '../bench/run.js';
 import type { Study } from '../bench/study.js';
-import { loadCheckpoint, readCheckpointIndex } from '../training/checkpoint.js';
+import {
+  CheckpointError,
+  loadCheckpoint,
+  previousCheckpointDir,
+  readCheckpointIndex,
+} from '../training/checkpoint.js';
+import { parseTrainState } from '../training/train-state.js';
 
 /** A trained model rebuilt from a run folder, with what the folder says about it. */
 export interface LoadedRun {
@@ -70,7 +76,7 @@ export function resolveRunDir(dir: string): { runDir: string; checkpointDir: str
   if (!existsSync(path.join(checkpointDir, 'checkpoint.json'))) {
     const base = path.basename(checkpointDir);
     const interrupted = readdirSync(path.dirname(checkpointDir)).some(
-      (n) => n.startsWith(`${base}.tmp-`) || n.startsWith(`${base}.old-`),
+      (n) => n.startsWith(`${base}.tmp-`) || n.startsWith(`${base}.old-`) || n === `${base}.prev`,
     );
     throw new Error(
       `${runDir} has no checkpoint (missing ${path.join(checkpointDir, 'checkpoint.json')}): ` +
@@ -108,7 +114,10 @@ export function findBenchPreset(runDir: string): Pick<Study, 'data'> | null {
  * shortcut are registered by this module's imports), the checkpoint's
  * weights (by order, checked by shape), and each quantized layer's schedule
  * state from the checkpoint (e.g. HLA's phase; `model.json` holds the state at
- * the start of training). On any failure the partly built model is disposed.
+ * the start of training). The checkpoint passes every check first (checksums,
+ * every field of its state): a bad one is an error naming the file and the
+ * tensor or field, never a model with damaged weights. On any failure the
+ * partly built model is disposed.
  */
 export async function loadRun(dir: string): Promise<LoadedRun> {
   const { runDir, checkpointDir } = resolveRunDir(dir);
@@ -116,7 +125,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     path.join(runDir, 'model.json'),
     'model topology',
   ) as tf.io.ModelJSON['modelTopology'];
-  const index = readCheckpointIndex(checkpointDir);
+  readCheckpointIndex(checkpointDir); // a malformed index fails before the model is built
   let model: tf.LayersModel;
   try {
     model = await tf.models.modelFromJSON(topology as tf.serialization.ConfigDict);
@@ -125,19 +134,31 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
       `cannot rebuild the model from ${path.join(runDir, 'model.json')}: ${(err as Error).message}`,
     );
   }
+  let epoch: number;
   try {
-    await loadCheckpoint(checkpointDir, model);
-    const states = (index.state.quantizerStates ?? {}) as Record<string, QuantizerState>;
+    const { state } = await loadCheckpoint(checkpointDir, model, undefined, {
+      parseState: parseTrainState,
+    });
+    epoch = state.epoch;
     for (const layer of quantLayers(model)) {
-      const s = states[layer.name];
+      const s = state.quantizerStates[layer.name];
       if (s && Object.keys(s).length > 0) layer.quantizer.setState(s);
     }
   } catch (err) {
     model.dispose();
-    throw err;
+    throw err instanceof CheckpointError ? withPreviousHint(err, checkpointDir) : err;
   }
   const resultFile = path.join(runDir, 'result.json');
   const result = existsSync(resultFile) ? (readJson(resultFile, 'run result') as RunResult) : null;
-  const epoch = typeof index.state.epoch === 'number' ? index.state.epoch : null;
   return { model, runDir, checkpointDir, epoch, result, preset: findBenchPreset(runDir) };
+}
+
+/** A bad checkpoint's error, plus where the previous one is and how to get a good newest one from it. */
+function withPreviousHint(err: CheckpointError, checkpointDir: string): CheckpointError {
+  const prev = previousCheckpointDir(checkpointDir);
+  if (!existsSync(path.join(prev, 'checkpoint.json'))) return err;
+  return new CheckpointError(
+    `${err.message}. The previous checkpoint is kept at ${prev}: export it, or resume the run ` +
+      '(trit bench --resume), which falls back to it and trains the last epoch again',
+  );
 }

@@ -1,9 +1,17 @@
 export {
+  CHECKPOINT_VERSION,
   type Checkpoint,
+  CheckpointError,
   type CheckpointIndex,
+  discardNewestCheckpoint,
+  type LatestCheckpoint,
+  type LoadCheckpointOptions,
   loadCheckpoint,
+  loadLatestCheckpoint,
+  previousCheckpointDir,
   readCheckpointIndex,
   recoverCheckpoint,
+  type SaveCheckpointOptions,
   saveCheckpoint,
 } from './checkpoint.js';
 export {
@@ -20,6 +28,7 @@ export {
   type ArrayBatch,
   type EpochRecord,
   type LayerStatsRecord,
+  MAX_SEED,
   type TrainConfig,
   type TrainConfigInput,
   TrainConfigSchema,
@@ -30,3 +39,10 @@ export {
   train,
   WeightDecaySchema,
 } from './train.js';
+export {
+  EpochRecordSchema,
+  LayerStatsRecordSchema,
+  parseTrainState,
+  type TrainState,
+  TrainStateSchema,
+} from './train-state.js';

@@ -62,17 +62,28 @@ export function learningRateAt(
 export interface ScheduledOptimizer {
   readonly optimizer: tf.Optimizer;
   setLearningRate(lr: number): void;
+  /** Releases every tensor the optimizer holds (its slots and constants). */
+  dispose(): void;
 }
 
 export function makeOptimizer(config: OptimizerConfig): ScheduledOptimizer {
   if (config.type === 'sgd') {
     const opt = tf.train.momentum(config.lr, config.momentum, config.nesterov);
-    return { optimizer: opt, setLearningRate: (lr) => opt.setLearningRate(lr) };
+    return {
+      optimizer: opt,
+      setLearningRate: (lr) => opt.setLearningRate(lr),
+      dispose: () => {
+        opt.dispose();
+        // MomentumOptimizer.dispose() skips SGDOptimizer's: its learning-rate scalar would stay.
+        tf.SGDOptimizer.prototype.dispose.call(opt);
+      },
+    };
   }
   const opt = tf.train.adam(config.lr, config.beta1, config.beta2, config.epsilon);
   // AdamOptimizer reads `learningRate` on every applyGradients but has no setter.
   return {
     optimizer: opt,
     setLearningRate: (lr) => ((opt as unknown as { learningRate: number }).learningRate = lr),
+    dispose: () => opt.dispose(),
   };
 }

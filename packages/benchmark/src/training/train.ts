@@ -1,9 +1,8 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   clipQuantizerParams,
-  type LayerQuantStats,
   quantizerStep,
   quantLayers,
   quantRegularizationLoss,
@@ -11,12 +10,27 @@ import {
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
 import {
-  loadCheckpoint,
-  readCheckpointIndex,
+  CheckpointError,
+  discardNewestCheckpoint,
+  loadLatestCheckpoint,
   recoverCheckpoint,
   saveCheckpoint,
 } from './checkpoint.js';
-import { learningRateAt, makeOptimizer, OptimizerSchema, ScheduleSchema } from './optimizer.js';
+import {
+  learningRateAt,
+  makeOptimizer,
+  OptimizerSchema,
+  type ScheduledOptimizer,
+  ScheduleSchema,
+} from './optimizer.js';
+import {
+  type EpochRecord,
+  type LayerStatsRecord,
+  parseTrainState,
+  type TrainState,
+} from './train-state.js';
+
+export type { EpochRecord, LayerStatsRecord } from './train-state.js';
 
 /**
  * Weight decay per parameter group: `wd · w` is added to each variable's
@@ -34,6 +48,12 @@ export const WeightDecaySchema = z.strictObject({
   batchNorm: z.number().nonnegative().default(0),
 });
 
+/**
+ * Largest seed: the input pipeline's PRNG takes 32-bit seeds (`seed >>> 0`),
+ * so a larger one would repeat a smaller one's batches.
+ */
+export const MAX_SEED = 0xffff_ffff;
+
 export const TrainConfigSchema = z.strictObject({
   epochs: z.number().int().positive(),
   batchSize: z.number().int().positive(),
@@ -45,7 +65,7 @@ export const TrainConfigSchema = z.strictObject({
     bias: 0,
     batchNorm: 0,
   }),
-  seed: z.number().int().nonnegative().default(0),
+  seed: z.number().int().nonnegative().max(MAX_SEED).default(0),
   augment: z.boolean().default(true),
   /** Steps per epoch cap (for smoke runs); default: the whole training split. */
   maxStepsPerEpoch: z.number().int().positive().optional(),
@@ -77,43 +97,13 @@ export interface TrainData {
   testBatches(batchSize: number): Iterable<ArrayBatch>;
 }
 
-export interface LayerStatsRecord extends LayerQuantStats {
-  readonly layer: string;
-}
-
-export interface EpochRecord {
-  readonly epoch: number;
-  readonly lr: number;
-  /**
-   * Mean training loss of the epoch: cross-entropy plus the quantizers'
-   * regularizers. Weight decay is not included (it acts on the gradients, as
-   * PyTorch's `weight_decay` does); records written before commit b720cf4 (2026-11-22) included it.
-   */
-  readonly trainLoss: number;
-  readonly trainAccuracy: number;
-  /** Mean of the quantizers' regularization terms (part of `trainLoss`). */
-  readonly regularizationLoss: number;
-  readonly testLoss: number;
-  readonly testAccuracy: number;
-  /** Training images per second of the epoch's training loop. */
-  readonly imagesPerSecond: number;
-  /** Seconds of the epoch's training loop (the test evaluation after it is in `evalSeconds`). */
-  readonly seconds: number;
-  /**
-   * Seconds of the test evaluation after the training loop. Absent in records
-   * written before it was measured (older checkpoints and results still load).
-   */
-  readonly evalSeconds?: number;
-  readonly layers: readonly LayerStatsRecord[];
-}
-
 export interface TrainOptions {
   readonly model: tf.LayersModel;
   readonly data: TrainData;
   readonly config: TrainConfigInput;
   /** Folder for the checkpoint (`checkpoint/`); created if missing. */
   readonly outDir: string;
-  /** Continue from `outDir/checkpoint` if it exists. */
+  /** Continue from `outDir/checkpoint` (or `checkpoint.prev` when that one is bad) if it exists. */
   readonly resume?: boolean;
   /** Show a progress bar on stderr (default true). */
   readonly progress?: boolean;
@@ -123,6 +113,8 @@ export interface TrainOptions {
   readonly onEpoch?: (record: EpochRecord) => void;
   /** Stop after this many epochs of this call (for tests of interruption). */
   readonly stopAfterEpochs?: number;
+  /** Where notices about the checkpoint go (a fall-back to the previous one, an old format); default stderr. */
+  readonly log?: (line: string) => void;
 }
 
 export interface TrainResult {
@@ -221,22 +213,42 @@ function layerStats(model: tf.LayersModel): LayerStatsRecord[] {
  * decay by group, each quantizer's schedule and regularizer, clipping of
  * quantizer parameters after every step, a test evaluation with the
  * quantized weights and per-layer statistics every epoch, and an atomic
- * checkpoint after every epoch. `resume` continues an interrupted run to the
- * same result. A NaN or infinite loss stops the run with
+ * checkpoint after every epoch (the previous one kept as `checkpoint.prev`).
+ * `resume` continues an interrupted run to the same result, from the newest
+ * checkpoint that passes every check (checksums, every field of its state),
+ * falling back to the previous one with a logged line when the newest is
+ * bad. A NaN or infinite loss stops the run with
  * {@link TrainingDivergedError} and keeps the last good checkpoint.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = TrainConfigSchema.parse(options.config);
-  const { model, data } = options;
   mkdirSync(options.outDir, { recursive: true });
   const checkpointDir = path.join(options.outDir, 'checkpoint');
-  const { optimizer, setLearningRate } = makeOptimizer(config.optimizer);
+  const scheduled = makeOptimizer(config.optimizer);
+  try {
+    return await trainLoop(options, config, scheduled, checkpointDir);
+  } finally {
+    // The optimizer's slots (momentum, Adam moments) would outlive the run otherwise.
+    scheduled.dispose();
+  }
+}
+
+async function trainLoop(
+  options: TrainOptions,
+  config: TrainConfig,
+  { optimizer, setLearningRate }: ScheduledOptimizer,
+  checkpointDir: string,
+): Promise<TrainResult> {
+  const { model, data } = options;
+  const log =
+    options.log ??
+    ((line: string) => process.stderr.write(`[${options.label ?? 'train'}] ${line}\n`));
   const groups = decayGroups(model);
   const varList = groups.map((g) => g.variable);
   const decays = groups.filter((g) => g.group !== 'none' && config.weightDecay[g.group] > 0);
 
   let history: EpochRecord[] = [];
-  let initialLayers = layerStats(model);
+  let initialLayers: readonly LayerStatsRecord[] = layerStats(model);
   let startEpoch = 0;
   // The topology next to the checkpoint, so `trit export <run>` can rebuild the model.
   const topology = path.join(options.outDir, 'model.json');
@@ -244,23 +256,41 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   renameSync(`${topology}.tmp`, topology);
   // A run killed while writing its checkpoint leaves it in a temp folder (or the previous one aside).
   recoverCheckpoint(checkpointDir);
-  if (options.resume && existsSync(path.join(checkpointDir, 'checkpoint.json'))) {
-    const saved = readCheckpointIndex(checkpointDir).state;
-    if (saved.configKey !== configKey(config)) {
-      throw new Error(
-        `${checkpointDir} was written by a run with a different training config; ` +
-          `refusing to resume (saved ${String(saved.configKey)}, now ${configKey(config)})`,
-      );
+  // A fresh run must not keep what an earlier run left in checkpoint/ as its fall-back.
+  let keepPrevious = false;
+  if (options.resume) {
+    const key = configKey(config);
+    const loaded = await loadLatestCheckpoint(checkpointDir, model, optimizer, {
+      log,
+      parseState: (raw, file): TrainState => {
+        const state = parseTrainState(raw, file);
+        if (state.configKey !== key) {
+          throw new Error(
+            `${checkpointDir} was written by a run with a different training config; ` +
+              `refusing to resume (saved ${state.configKey}, now ${key})`,
+          );
+        }
+        // The config (epochs included) matches, so more epochs than it has is damage.
+        if (state.epoch > config.epochs) {
+          throw new CheckpointError(
+            `${file}: field "state.epoch": ${state.epoch} is more than the run's ${config.epochs} epochs`,
+          );
+        }
+        return state;
+      },
+    });
+    if (loaded) {
+      if (loaded.fellBackBecause !== undefined) discardNewestCheckpoint(checkpointDir);
+      const { state } = loaded;
+      history = [...state.history];
+      initialLayers = state.initialLayers ?? initialLayers;
+      startEpoch = state.epoch;
+      for (const l of quantLayers(model)) {
+        const s = state.quantizerStates[l.name];
+        if (s) l.quantizer.setState(s);
+      }
+      keepPrevious = true;
     }
-    const { state } = await loadCheckpoint(checkpointDir, model, optimizer);
-    history = state.history as EpochRecord[];
-    initialLayers = (state.initialLayers as LayerStatsRecord[] | undefined) ?? initialLayers;
-    startEpoch = state.epoch as number;
-    const states = (state.quantizerStates ?? {}) as Record<
-      string,
-      Record<string, number | string | boolean>
-    >;
-    for (const l of quantLayers(model)) if (states[l.name]) l.quantizer.setState(states[l.name]!);
   }
 
   const [h, w, c] = data.inputShape;
@@ -338,7 +368,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           grads[d.variable.name] = g ? tf.add(g, decay) : decay;
         }
         optimizer.applyGradients(grads);
-        return [cost.dataSync()[0]!, regValue.dataSync()[0]!, hitsValue.dataSync()[0]!];
+        const values: [number, number, number] = [
+          cost.dataSync()[0]!,
+          regValue.dataSync()[0]!,
+          hitsValue.dataSync()[0]!,
+        ];
+        // tf.keep took them out of the tidy scopes (to leave the gradient function): release them here.
+        tf.dispose([regValue, hitsValue]);
+        return values;
       });
       if (!Number.isFinite(loss)) {
         bar?.stop();
@@ -388,13 +425,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const quantizerStates = Object.fromEntries(
       quantLayers(model).map((l) => [l.name, l.quantizer.getState()]),
     );
-    await saveCheckpoint(checkpointDir, model, optimizer, {
+    const state: TrainState = {
       epoch: epoch + 1,
       history,
       initialLayers,
       configKey: configKey(config),
       quantizerStates,
-    });
+    };
+    await saveCheckpoint(checkpointDir, model, optimizer, { ...state }, { keepPrevious });
+    keepPrevious = true;
     if (showBar) {
       process.stderr.write(
         `${options.label ?? 'train'} epoch ${record.epoch}/${config.epochs}: loss ${record.trainLoss.toFixed(4)}, ` +
