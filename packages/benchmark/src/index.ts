@@ -5,11 +5,18 @@ export {
   pretrainingLines,
   pretrainingMarkdown,
   runsCsv,
+  type SummaryOptions,
+  statisticsNote,
   summarize,
   summaryMarkdown,
 } from './bench/aggregate.js';
 export { type MethodSpec, parseMethod, resolveMethod } from './bench/method-spec.js';
-export { type BenchMeta, formatMachine, writeBenchOutputs } from './bench/outputs.js';
+export {
+  type BenchMeta,
+  formatMachine,
+  type OutputOptions,
+  writeBenchOutputs,
+} from './bench/outputs.js';
 export { type DataSpec, getPreset, type ModelSpec, PRESETS, type Preset } from './bench/presets.js';
 export { type ReportContext, renderReport } from './bench/report.js';
 export {
@@ -25,6 +32,7 @@ export {
   runBench,
   runDirName,
 } from './bench/run.js';
+export type { Interval, PairedDifference } from './bench/statistics.js';
 export { loadPresetData } from './cli/load-data.js';
 export * from './data/index.js';
 export * from './export/index.js';
