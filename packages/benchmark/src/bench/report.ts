@@ -140,7 +140,7 @@ const quantizerOf = (r: RunResult): string => r.quantizer.name;
 const which = (r: RunResult): string =>
   r.method === quantizerOf(r) ? `seed ${r.seed}` : `${r.method}, seed ${r.seed}`;
 
-/** Per epoch over a method's seeds: mean, lowest and highest test accuracy (%), and how many seeds have the epoch. */
+/** Per epoch over a method’s seeds (those that reached it): mean, lowest and highest test accuracy (%). */
 function accuracyByEpoch(runs: readonly RunResult[]) {
   const epochs = [...new Set(runs.flatMap((r) => r.history.map((h) => h.epoch)))].sort(
     (a, b) => a - b,
@@ -149,7 +149,7 @@ function accuracyByEpoch(runs: readonly RunResult[]) {
     const ys = runs.flatMap((r) =>
       r.history.filter((h) => h.epoch === epoch).map((h) => h.testAccuracy * 100),
     );
-    return { epoch, mean: mean(ys), min: Math.min(...ys), max: Math.max(...ys), n: ys.length };
+    return { epoch, mean: mean(ys), min: Math.min(...ys), max: Math.max(...ys) };
   });
 }
 
