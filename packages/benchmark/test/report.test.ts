@@ -14,7 +14,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MethodSummary, summarize } from '../src/bench/aggregate.js';
 import { getPreset } from '../src/bench/presets.js';
-import { methodColors, paretoFront, renderReport } from '../src/bench/report.js';
+import { methodColors, niceLog, paretoFront, renderReport } from '../src/bench/report.js';
 import {
   collectPretraining,
   type PretrainingResult,
@@ -273,6 +273,16 @@ describe('renderReport (static checks)', () => {
     // the same memory twice: only the more accurate one
     expect(paretoFront([p(5, 70), p(5, 75)])).toEqual([p(5, 75)]);
     expect(paretoFront([])).toEqual([]);
+  });
+
+  it('niceLog: the axis ends of the memory chart are 1, 2 or 5 × 10^k', () => {
+    expect(niceLog(6.2, 'down')).toBe(5);
+    expect(niceLog(94, 'up')).toBe(100);
+    expect(niceLog(1500, 'up')).toBe(2000);
+    expect(niceLog(1500, 'down')).toBe(1000);
+    expect(niceLog(0.3, 'down')).toBeCloseTo(0.2, 12);
+    expect(niceLog(5, 'down')).toBe(5);
+    expect(niceLog(5, 'up')).toBe(5);
   });
 
   it('one colour per method, fixed for the built-ins and stable for any other name', () => {

@@ -198,17 +198,27 @@ function accuracyChart(
   );
 }
 
-/** Marker shapes of the accuracy-against-memory chart, in table order. */
-const MARKERS = [
-  'circle',
-  'rect',
-  'triangle',
-  'rectRot',
-  'star',
-  'crossRot',
-  'rectRounded',
-  'cross',
-];
+/** Marker shapes of the accuracy-against-memory chart: fixed for the built-ins, from the name's hash for others. */
+const METHOD_MARKERS: Readonly<Record<string, string>> = {
+  fp32: 'circle',
+  bwn: 'rect',
+  twn: 'triangle',
+  ttq: 'rectRot',
+  sq: 'star',
+  hla: 'crossRot',
+};
+const OTHER_MARKERS = ['circle', 'rect', 'triangle', 'rectRot', 'rectRounded', 'cross'];
+const markerOf = (method: string) =>
+  METHOD_MARKERS[method] ?? OTHER_MARKERS[hashName(method) % OTHER_MARKERS.length]!;
+
+/** The nearest of 1, 2, 5 × 10^k below or above v > 0: an axis end whose tick label reads well. */
+export function niceLog(v: number, direction: 'down' | 'up'): number {
+  const k = Math.floor(Math.log10(v));
+  const steps = [1, 2, 5, 10].map((m) => m * 10 ** k);
+  return direction === 'down'
+    ? steps.filter((x) => x <= v * (1 + 1e-12)).at(-1)!
+    : steps.find((x) => x >= v * (1 - 1e-12))!;
+}
 
 /**
  * The methods that no other beats on both axes (less or equal memory and
@@ -244,7 +254,7 @@ function paretoChart(
     };
   });
   const front = paretoFront(points);
-  const datasets: object[] = points.map(({ method, n, ...point }, i) => {
+  const datasets: object[] = points.map(({ method, n, ...point }) => {
     const c = colors.get(method)!;
     return {
       label: `${method} (n = ${n})`,
@@ -253,7 +263,7 @@ function paretoChart(
       // Half-filled markers of different shapes: methods at the same spot stay visible.
       backgroundColor: translucent(c, '80'),
       borderWidth: 2,
-      pointStyle: MARKERS[i % MARKERS.length],
+      pointStyle: markerOf(method),
       radius: 7,
       hoverRadius: 9,
       errorBarColor: c,
@@ -265,6 +275,8 @@ function paretoChart(
       clip: { left: 10, top: 10, right: 10, bottom: 10 },
     };
   });
+  // Room around the points on the log axis (a factor, not an offset), so none sits on its edge.
+  const xs = points.flatMap((p) => [p.x, p.xMin ?? p.x, p.xMax ?? p.x]);
   // Accuracy lies in [0, 100] %; a t interval of few seeds can reach past it: the bar is cut at the edge.
   const ends = summary.flatMap((m) => m.accuracyCi95?.map((v) => v * 100) ?? []);
   if (front.length > 1)
@@ -297,6 +309,8 @@ function paretoChart(
           x: {
             type: 'logarithmic',
             title: { display: true, text: 'weight memory (KiB, log scale)' },
+            min: niceLog(Math.min(...xs) / 1.25, 'down'),
+            max: niceLog(Math.max(...xs) * 1.25, 'up'),
           },
           y: {
             title: { display: true, text: 'test accuracy (%), mean and 95% CI' },
