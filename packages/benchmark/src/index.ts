@@ -5,6 +5,8 @@ export {
   pretrainingLines,
   pretrainingMarkdown,
   runsCsv,
+  type SummaryOptions,
+  statisticsNote,
   summarize,
   summaryMarkdown,
 } from './bench/aggregate.js';
@@ -16,7 +18,12 @@ export {
 } from './bench/data-sources.js';
 export { firstDifference, StaleResultsError } from './bench/identity.js';
 export { type MethodSpec, parseMethod, resolveMethod } from './bench/method-spec.js';
-export { type BenchMeta, formatMachine, writeBenchOutputs } from './bench/outputs.js';
+export {
+  type BenchMeta,
+  formatMachine,
+  type OutputOptions,
+  writeBenchOutputs,
+} from './bench/outputs.js';
 export { getPreset, presetNames } from './bench/presets.js';
 export { type ReportContext, renderReport } from './bench/report.js';
 export { MalformedResultError } from './bench/result-schema.js';
@@ -33,6 +40,7 @@ export {
   runBench,
   runDirName,
 } from './bench/run.js';
+export type { Interval, PairedDifference } from './bench/statistics.js';
 export {
   type DataSpec,
   type MethodEntry,

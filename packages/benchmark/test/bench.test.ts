@@ -163,43 +163,154 @@ describe('summarize / summaryMarkdown / runsCsv', () => {
     }),
   ];
 
-  it('mean and sample std over seeds, gap to FP32 in points, means of memory/sparsity/speed, summed wall time', () => {
+  // t quantiles: t(0.975, 1) = 12.706205, t(0.975, 2) = 4.302653 (the tables' 12.706 and 4.303).
+  const T1 = 12.706204736;
+  const T2 = 4.30265273;
+
+  it('mean, sample std and 95% CI over seeds, gap to FP32 in points with its paired CI, means of memory/sparsity/speed, summed wall time', () => {
     const [fp32, twn] = summarize(runs, ['fp32', 'twn']);
     expect(fp32!.method).toBe('fp32');
     expect(fp32!.seeds).toEqual([0, 1]);
     expect(fp32!.accuracyMean).toBeCloseTo(0.91, 12); // (0.90 + 0.92) / 2
     expect(fp32!.accuracyStd).toBeCloseTo(0.0141421356, 9); // √((0.01² + 0.01²) / 1)
+    // 0.91 ± t(0.975, 1) · 0.0141421 / √2 = 0.91 ± 0.127062
+    expect(fp32!.accuracyCi95![0]).toBeCloseTo(0.91 - T1 / 100, 9);
+    expect(fp32!.accuracyCi95![1]).toBeCloseTo(0.91 + T1 / 100, 9);
     expect(fp32!.gapToFp32).toBeCloseTo(0, 12);
+    expect(fp32!.gapToFp32Ci95).toBeNull(); // FP32 is the reference
+    expect(fp32!.pairedToFp32).toBeNull();
     expect(twn!.accuracyMean).toBeCloseTo(0.87, 12);
     expect(twn!.accuracyStd).toBeCloseTo(0.0282842712, 9); // √((0.02² + 0.02²) / 1)
+    // 0.87 ± 12.706205 · 0.0282843 / √2 = 0.87 ± 0.254124
+    expect(twn!.accuracyCi95![0]).toBeCloseTo(0.87 - (2 * T1) / 100, 9);
+    expect(twn!.accuracyCi95![1]).toBeCloseTo(0.87 + (2 * T1) / 100, 9);
     expect(twn!.gapToFp32).toBeCloseTo(-4, 10); // (0.87 − 0.91) · 100
+    // paired by seed, in points: d = 85 − 90, 89 − 92 = −5, −3; d̄ = −4, s_d = √2, −4 ± 12.706205 · √2 / √2
+    expect(twn!.pairedToFp32!.seeds).toEqual([0, 1]);
+    expect(twn!.pairedToFp32!.mean).toBeCloseTo(-4, 10);
+    expect(twn!.gapToFp32Ci95![0]).toBeCloseTo(-4 - T1, 8);
+    expect(twn!.gapToFp32Ci95![1]).toBeCloseTo(-4 + T1, 8);
+    expect(twn!.pairedToFp32!.containsZero).toBe(true);
     expect(twn!.sparsity).toBeCloseTo(0.405, 12);
     expect(twn!.trainImagesPerSecond).toBe(650);
     expect(twn!.wallSeconds).toBe(180);
     expect(twn!.weightMemoryBytes).toBe(7920);
+    expect('reference' in twn!).toBe(false); // no reference chosen
   });
 
-  it('orders rows by the given order, then alphabetically; one seed has std 0; no FP32 run means no gap', () => {
+  it('three seeds: t(0.975, 2); a paired interval clear of 0; unpaired seeds are left out of the pairs', () => {
+    const three = [
+      ...[0.9, 0.91, 0.95].map((a, seed) => fakeRun('fp32', seed, { finalTestAccuracy: a })),
+      ...[0.8, 0.84, 0.88, 0.5].map((a, seed) => fakeRun('ttq', seed, { finalTestAccuracy: a })),
+    ];
+    const [, ttq] = summarize(three, ['fp32', 'ttq']);
+    // 4 seeds: 80, 84, 88, 50 → x̄ = 75.5, s = √((20.25 + 72.25 + 156.25 + 650.25) / 3) = √299.666…
+    expect(ttq!.accuracyMean).toBeCloseTo(0.755, 12);
+    expect(ttq!.accuracyStd * 100).toBeCloseTo(Math.sqrt(899 / 3), 9);
+    // gap: difference of the means over all seeds = 75.5 − 92 = −16.5 points
+    expect(ttq!.gapToFp32).toBeCloseTo(-16.5, 10);
+    // pairs: seeds 0, 1, 2 (seed 3 has no FP32 run): d = −10, −7, −7; d̄ = −8, s_d = √3;
+    // −8 ± 4.302653 · √3 / √3 = [−12.302653, −3.697347]
+    expect(ttq!.pairedToFp32!.seeds).toEqual([0, 1, 2]);
+    expect(ttq!.pairedToFp32!.mean).toBeCloseTo(-8, 10);
+    expect(ttq!.pairedToFp32!.std).toBeCloseTo(Math.sqrt(3), 10);
+    expect(ttq!.gapToFp32Ci95![0]).toBeCloseTo(-8 - T2, 7);
+    expect(ttq!.gapToFp32Ci95![1]).toBeCloseTo(-8 + T2, 7);
+    expect(ttq!.pairedToFp32!.containsZero).toBe(false);
+    expect(summaryMarkdown(summarize(three, ['fp32', 'ttq'])).split('\n')[3]).toContain(
+      '| ttq | 4 | 75.50 ± 17.31 | [47.95, 103.05] | -16.50 | paired mean -8.00, [-12.30, -3.70] (3 pairs) |',
+    );
+  });
+
+  it('orders rows by the given order, then alphabetically; one seed has no spread and no interval; no FP32 run means no gap', () => {
     expect(summarize(runs, ['twn', 'fp32']).map((r) => r.method)).toEqual(['twn', 'fp32']);
     expect(summarize(runs).map((r) => r.method)).toEqual(['fp32', 'twn']);
     expect(summarize(runs, ['twn']).map((r) => r.method)).toEqual(['twn', 'fp32']);
     const [only] = summarize([runs[0]!]);
     expect(only!.accuracyStd).toBe(0);
+    expect(only!.accuracyCi95).toBeNull();
     expect(only!.gapToFp32).toBeNull();
+    expect(only!.gapToFp32Ci95).toBeNull();
+    expect(only!.pairedToFp32).toBeNull();
+    // one seed each: the gap, but one pair gives no interval
+    const [, one] = summarize([runs[0]!, runs[3]!], ['fp32', 'twn']);
+    expect(one!.gapToFp32).toBeCloseTo(-3, 10); // 89 − 92
+    expect(one!.gapToFp32Ci95).toBeNull();
+    expect(one!.pairedToFp32).toEqual({
+      reference: 'fp32',
+      seeds: [1],
+      mean: expect.closeTo(-3, 10),
+      std: null,
+      ci95: null,
+      containsZero: null,
+    });
+    // no common seed: no pairs at all
+    expect(summarize([runs[0]!, runs[1]!])[1]!.pairedToFp32).toBeNull();
   });
 
-  it('the Markdown table', () => {
+  it('a reference method besides FP32: paired by seed, two more columns', () => {
+    const withTtq = [
+      ...runs,
+      fakeRun('ttq', 0, { finalTestAccuracy: 0.8 }),
+      fakeRun('ttq', 1, { finalTestAccuracy: 0.88 }),
+    ];
+    const rows = summarize(withTtq, ['fp32', 'twn', 'ttq'], { reference: 'twn' });
+    expect(rows.map((r) => [r.method, r.reference])).toEqual([
+      ['fp32', 'twn'],
+      ['twn', 'twn'],
+      ['ttq', 'twn'],
+    ]);
+    expect(rows[1]!.pairedToReference).toBeNull(); // the reference itself
+    // ttq − twn by seed: 80 − 85, 88 − 89 = −5, −1; d̄ = −3, s_d = √8, −3 ± 12.706205 · √8 / √2 = −3 ± 25.412409
+    const ttq = rows[2]!.pairedToReference!;
+    expect(ttq.mean).toBeCloseTo(-3, 10);
+    expect(ttq.std).toBeCloseTo(Math.sqrt(8), 10);
+    expect(ttq.ci95![0]).toBeCloseTo(-3 - 2 * T1, 7);
+    expect(ttq.ci95![1]).toBeCloseTo(-3 + 2 * T1, 7);
+    // fp32 − twn: 90 − 85, 92 − 89 = 5, 3; 4 ± 12.706205
+    expect(rows[0]!.pairedToReference!.ci95![0]).toBeCloseTo(4 - T1, 7);
+    const md = summaryMarkdown(rows).split('\n');
+    expect(md[0]).toBe(
+      '| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired | gap to twn (points) | 95% CI of gap to twn, paired | weight memory | compression | sparsity | train images/s | wall time |',
+    );
+    expect(md[1]).toBe(
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    expect(md[2]).toContain(
+      '| fp32 | 2 | 91.00 ± 1.41 | [78.29, 103.71] | reference | — | +4.00 | [-8.71, 16.71] † (2 pairs) |',
+    );
+    expect(md[3]).toContain(
+      '| twn | 2 | 87.00 ± 2.83 | [61.59, 112.41] | -4.00 | [-16.71, 8.71] † (2 pairs) | reference | — |',
+    );
+    expect(md[4]).toContain(
+      '| ttq | 2 | 84.00 ± 5.66 | [33.18, 134.82] | -7.00 | [-45.12, 31.12] † (2 pairs) | -3.00 | [-28.41, 22.41] † (2 pairs) |',
+    );
+    // FP32 as the reference adds nothing: its comparison is always there
+    expect(summarize(withTtq, [], { reference: 'fp32' }).some((r) => 'reference' in r)).toBe(false);
+  });
+
+  it('bad input: an unknown reference or two runs of one (method, seed) are errors naming them', () => {
+    expect(() => summarize(runs, [], { reference: 'ttq' })).toThrow(
+      'reference method "ttq" has no finished run; methods with runs: fp32, twn',
+    );
+    expect(() => summarize([...runs, fakeRun('twn', 1, {})])).toThrow(
+      'method "twn" has more than one run with seed 1',
+    );
+  });
+
+  it('the Markdown table: n, mean ± std, 95% CI, gap and its paired CI marked † when it contains 0', () => {
     expect(summaryMarkdown(summarize(runs, ['fp32', 'twn']))).toBe(
       [
-        '| method | seeds | test accuracy (%) | gap to FP32 (points) | weight memory | compression | sparsity | train images/s | wall time |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-        // 77000 B / 1024 = 75.2 KiB; 2.0 s summed
-        '| fp32 | 2 | 91.00 ± 1.41 | +0.00 | 75.2 KiB | 1.0x | 0.0% | 750 | 2.0 s |',
-        // 7920 B / 1024 = 7.7 KiB; 180 s = 3.0 min
-        '| twn | 2 | 87.00 ± 2.83 | -4.00 | 7.7 KiB | 9.7x | 40.5% | 650 | 3.0 min |',
+        '| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired | weight memory | compression | sparsity | train images/s | wall time |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        // 91 ± 12.706205 = [78.29, 103.71]; 77000 B / 1024 = 75.2 KiB; 2.0 s summed
+        '| fp32 | 2 | 91.00 ± 1.41 | [78.29, 103.71] | reference | — | 75.2 KiB | 1.0x | 0.0% | 750 | 2.0 s |',
+        // 87 ± 25.412409 = [61.59, 112.41]; −4 ± 12.706205 = [−16.71, 8.71] contains 0; 7920 B / 1024 = 7.7 KiB; 180 s = 3.0 min
+        '| twn | 2 | 87.00 ± 2.83 | [61.59, 112.41] | -4.00 | [-16.71, 8.71] † (2 pairs) | 7.7 KiB | 9.7x | 40.5% | 650 | 3.0 min |',
         '',
       ].join('\n'),
     );
+    // one seed: n = 1, no spread (never "± 0.00"), no interval
     const big = summaryMarkdown(
       summarize([
         fakeRun('sq', 0, {
@@ -210,8 +321,17 @@ describe('summarize / summaryMarkdown / runsCsv', () => {
       ]),
     );
     expect(big.split('\n')[2]).toBe(
-      '| sq | 1 | 50.00 ± 0.00 | n/a | 3.00 MiB | 1.0x | 0.0% | 0 | 2.00 h |',
+      '| sq | 1 | 50.00 | n/a | n/a | n/a | 3.00 MiB | 1.0x | 0.0% | 0 | 2.00 h |',
     );
+    // one pair, and no common seed
+    const lone = summaryMarkdown(
+      summarize(
+        [runs[1]!, runs[2]!, fakeRun('sq', 5, { finalTestAccuracy: 0.6 })],
+        ['fp32', 'twn'],
+      ),
+    ).split('\n');
+    expect(lone[3]).toContain('| twn | 1 | 85.00 | n/a | -5.00 | n/a (1 pair) |');
+    expect(lone[4]).toContain('| sq | 1 | 60.00 | n/a | -30.00 | n/a (no common seed) |');
   });
 
   it('the CSV: one row per run, sorted by method then seed', () => {
@@ -247,6 +367,140 @@ function benchMeta(machine: Record<string, unknown>): BenchMeta {
     methodOrder: ['fp32', 'twn'],
   };
 }
+
+describe('writeBenchOutputs: statistics in results.json, summary.md and report.html', () => {
+  /** A run with a one-epoch history (the report draws it) and the given final accuracy. */
+  const run = (method: string, seed: number, accuracy: number): RunResult =>
+    fakeRun(method, seed, {
+      finalTestAccuracy: accuracy,
+      weightMemoryBytes: method === 'fp32' ? 77000 : 7920,
+      history: [
+        {
+          epoch: 1,
+          lr: 0.01,
+          trainLoss: 1,
+          trainAccuracy: accuracy,
+          regularizationLoss: 0,
+          testLoss: 1,
+          testAccuracy: accuracy,
+          imagesPerSecond: 100,
+          seconds: 1,
+          evalSeconds: 0.5,
+          layers: [],
+        },
+      ],
+    });
+  const runs = [
+    run('fp32', 0, 0.9),
+    run('fp32', 1, 0.92),
+    run('twn', 0, 0.85),
+    run('twn', 1, 0.89),
+    run('ttq', 0, 0.8),
+  ];
+  const meta = { ...benchMeta(FULL_MACHINE), methodOrder: ['fp32', 'twn', 'ttq'] };
+  const study = { name: 'my-study', methods: ['fp32', 'twn', 'ttq'], seeds: [0, 1] };
+
+  it('results.json: accuracyCi95 (fraction) and gapToFp32Ci95 (points, paired) per summary entry; the study and the reference recorded', () => {
+    const out = path.join(work, 'outputs-stats');
+    mkdirSync(out, { recursive: true });
+    writeBenchOutputs(out, runs, meta, [], { reference: 'twn', study });
+    const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
+      study: unknown;
+      reference: string;
+      summary: Record<string, unknown>[];
+    };
+    expect(json.study).toEqual(study);
+    expect(json.reference).toBe('twn');
+    const [fp32, twn, ttq] = json.summary as [
+      Record<string, unknown>,
+      Record<string, unknown>,
+      Record<string, unknown>,
+    ];
+    // the existing fields stay
+    expect(Object.keys(twn)).toEqual(
+      expect.arrayContaining([
+        'method',
+        'seeds',
+        'accuracyMean',
+        'accuracyStd',
+        'gapToFp32',
+        'weightMemoryBytes',
+        'compressionRatio',
+        'sparsity',
+        'trainImagesPerSecond',
+        'wallSeconds',
+      ]),
+    );
+    const close = (v: unknown, [lo, hi]: [number, number], digits: number) => {
+      expect(v).toHaveLength(2);
+      const [a, b] = v as [number, number];
+      expect(a).toBeCloseTo(lo, digits);
+      expect(b).toBeCloseTo(hi, digits);
+    };
+    // fp32: 0.91 ± 12.706205 · 0.0141421 / √2 = 0.91 ± 0.127062
+    close(fp32.accuracyCi95, [0.91 - 0.12706204736, 0.91 + 0.12706204736], 9);
+    expect(fp32.gapToFp32Ci95).toBeNull();
+    // twn: 0.87 ± 0.254124; gap −4 points, paired −4 ± 12.706205
+    close(twn.accuracyCi95, [0.87 - 0.25412409472, 0.87 + 0.25412409472], 9);
+    expect(twn.gapToFp32).toBeCloseTo(-4, 10);
+    close(twn.gapToFp32Ci95, [-4 - 12.706204736, -4 + 12.706204736], 7);
+    expect(twn.pairedToFp32).toMatchObject({
+      reference: 'fp32',
+      seeds: [0, 1],
+      containsZero: true,
+    });
+    expect(twn.reference).toBe('twn');
+    expect(twn.pairedToReference).toBeNull();
+    // ttq: one seed, so no interval; one pair with FP32 (seed 0), so no paired interval
+    expect(ttq.accuracyCi95).toBeNull();
+    expect(ttq.gapToFp32Ci95).toBeNull();
+    expect(ttq.pairedToFp32).toMatchObject({ seeds: [0], ci95: null });
+    expect(ttq.pairedToReference).toMatchObject({ reference: 'twn', seeds: [0], ci95: null });
+  });
+
+  it('summary.md and report.html: n, the CIs, † and what they mean', () => {
+    const out = path.join(work, 'outputs-stats-md');
+    mkdirSync(out, { recursive: true });
+    writeBenchOutputs(out, runs, meta);
+    const lines = readFileSync(path.join(out, 'summary.md'), 'utf8').split('\n');
+    const rows = lines.filter((l) => l.startsWith('| '));
+    expect(rows[0]).toBe(
+      '| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired | weight memory | compression | sparsity | train images/s | wall time |',
+    );
+    expect(rows.slice(2).map((r) => r.split(' | ').slice(0, 6).join(' | '))).toEqual([
+      '| fp32 | 2 | 91.00 ± 1.41 | [78.29, 103.71] | reference | —',
+      '| twn | 2 | 87.00 ± 2.83 | [61.59, 112.41] | -4.00 | [-16.71, 8.71] † (2 pairs)',
+      '| ttq | 1 | 80.00 | n/a | -11.00 | n/a (1 pair)',
+    ]);
+    const note =
+      'n is the number of seeds (n = 1, 2). Test accuracy is the mean over them ± their sample standard deviation ' +
+      '(no spread is shown for n = 1); its 95% CI is the Student-t interval of the mean, mean ± t(0.975, n − 1) · std / √n. ' +
+      'A gap is the difference of the mean accuracies in points; its 95% CI pairs the runs of the same seed ' +
+      '(method − reference per seed) and is the t interval of the mean difference over the pairs (pairs − 1 degrees of freedom), ' +
+      'n/a below 2 pairs. † marks an interval that contains 0: with these seeds the difference is not distinguishable from none.';
+    expect(lines).toContain(note);
+    expect(lines).toContain(
+      'Test accuracy is the final epoch’s, evaluated with the quantized weights.',
+    );
+    expect(lines.join('\n')).not.toContain('± 0.00');
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain(`<p class="caption">${note}</p>`);
+    expect(html).toContain('<canvas id="pareto">');
+    // without a study or a reference, results.json has neither key
+    const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8'));
+    expect(Object.keys(json)).not.toContain('study');
+    expect(Object.keys(json)).not.toContain('reference');
+  });
+
+  it('an unknown reference fails before anything is written', () => {
+    const out = path.join(work, 'outputs-bad-reference');
+    mkdirSync(out, { recursive: true });
+    expect(() => writeBenchOutputs(out, runs, meta, [], { reference: 'sq' })).toThrow(
+      'reference method "sq" has no finished run; methods with runs: fp32, twn, ttq',
+    );
+    expect(readdirSync(out)).toEqual([]);
+  });
+});
 
 describe('formatMachine', () => {
   it('a full machineInfo() record reads as one line', () => {
@@ -522,7 +776,7 @@ describe('runBench (smoke preset, in process)', () => {
     expect(lines.slice(at)).toEqual([
       '## FP32 pre-training (shared starting point of every method)',
       '',
-      'Every method in the table is fine-tuned from the FP32 model of its seed trained here; this pre-training is not in the table’s wall time.',
+      'Every method in the table is fine-tuned from the FP32 model trained here (the one of its seed, or the one a study shares across seeds with pretrainSeed); this pre-training is not in the table’s wall time.',
       '',
       `- ${pretrainLine}`,
       '',

@@ -1,12 +1,20 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@trit/quant-core';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { summarize } from '../src/bench/aggregate.js';
-import { renderReport } from '../src/bench/report.js';
+import { type MethodSummary, summarize } from '../src/bench/aggregate.js';
+import { getPreset } from '../src/bench/presets.js';
+import { methodColors, niceLog, paretoFront, renderReport } from '../src/bench/report.js';
 import {
   collectPretraining,
   type PretrainingResult,
@@ -17,8 +25,10 @@ import { syntheticData } from '../src/training/synthetic-data.js';
 import { removeDir, smokeStudy, tempDir } from './bench-support.js';
 
 const METHODS = ['fp32', 'bwn', 'twn', 'ttq', 'sq', 'hla'];
+const SEEDS = [0, 1];
 const CHARTS = [
   'pretrain-accuracy',
+  'pareto',
   'accuracy',
   'sparsity',
   'ttq-scales',
@@ -45,14 +55,37 @@ interface CanvasLike {
 interface ChartLike {
   readonly config: { readonly type: string };
   readonly data: {
-    readonly datasets: readonly { readonly label: string; readonly data: readonly unknown[] }[];
+    readonly datasets: readonly {
+      readonly label: string;
+      readonly data: readonly unknown[];
+      readonly type?: string;
+      readonly borderColor?: string;
+      readonly backgroundColor?: string;
+      readonly hideInLegend?: boolean;
+      readonly fill?: unknown;
+    }[];
   };
   readonly scales: Readonly<
-    Record<string, { readonly ticks: readonly { readonly value: number }[] }>
+    Record<
+      string,
+      {
+        readonly type: string;
+        readonly min: number;
+        readonly max: number;
+        readonly ticks: readonly { readonly value: number }[];
+        getPixelForValue(v: number): number;
+      }
+    >
   >;
+  readonly legend: { readonly legendItems: readonly { readonly text: string }[] };
+  getDatasetMeta(i: number): {
+    readonly data: readonly { readonly x: number; readonly y: number }[];
+  };
 }
 interface PageGlobals {
-  readonly document: { querySelectorAll(selector: string): Iterable<CanvasLike> };
+  readonly document: {
+    querySelectorAll(selector: string): Iterable<CanvasLike>;
+  };
   readonly Chart?: { getChart(canvas: CanvasLike): ChartLike | undefined };
   readonly __injected?: number;
 }
@@ -81,21 +114,26 @@ function findChromium(): string {
 let work: string;
 let runs: RunResult[];
 let pretraining: PretrainingResult[];
+let summary: MethodSummary[];
 let html: string;
 let htmlFile: string;
 
 beforeAll(async () => {
   work = tempDir('trit-report-');
   const backend = await initBackend({ quiet: true });
+  // A noisier smoke task than the preset's: the seeds then differ, so spread and intervals show.
+  const smoke = getPreset('smoke');
   runs = await runBench({
-    study: smokeStudy({ methods: METHODS, pretrainEpochs: 2, epochs: 2 }),
+    study: smokeStudy(
+      { methods: METHODS, seeds: SEEDS, pretrainEpochs: 2, epochs: 2 },
+      { data: { ...(smoke.data as object), noise: 1.6 } },
+    ),
     outDir: path.join(work, 'bench'),
-    loadData: async (p) => syntheticData(p.data as Parameters<typeof syntheticData>[0]),
     backend,
     progress: false,
     log: () => {},
   });
-  const summary = summarize(runs, METHODS);
+  summary = summarize(runs, METHODS);
   pretraining = collectPretraining([path.join(work, 'bench')]);
   html = renderReport(
     runs,
@@ -143,18 +181,29 @@ describe('renderReport (static checks)', () => {
     expect(html).toContain(
       '<p class="caption">Wall time is &#60;training&#62; &#38; evaluation.</p>',
     );
-    expect(pretraining).toHaveLength(1);
-    const p = pretraining[0]!;
-    expect(p.epochs).toBe(2);
+    expect(pretraining.map((p) => [p.seed, p.epochs])).toEqual([
+      [0, 2],
+      [1, 2],
+    ]);
     const acc = (x: number) => (x * 100).toFixed(2);
     expect(html).toContain(
       '<section id="pretraining"><h2>FP32 pre-training (shared starting point of every method)</h2>',
     );
+    for (const p of pretraining) {
+      expect(html).toContain(
+        `<li>seed ${p.seed}: 2 epochs, final test accuracy ${acc(p.history[1]!.testAccuracy)}% ` +
+          `(best ${acc(Math.max(p.history[0]!.testAccuracy, p.history[1]!.testAccuracy))}%), ` +
+          `${((p.history[0]!.imagesPerSecond + p.history[1]!.imagesPerSecond) / 2).toFixed(0)} train images/s, ` +
+          `wall time ${p.history.reduce((a, h) => a + h.seconds + h.evalSeconds!, 0).toFixed(1)} s</li>`,
+      );
+    }
+    // The mean over the 2 seeds with its 95% CI by hand: mean ± t(0.975, 1) · s / √2, s = |a − b| / √2.
+    const [a, b] = pretraining.map((p) => p.finalTestAccuracy * 100) as [number, number];
+    const s = Math.abs(a - b) / Math.SQRT2;
+    const half = (12.706204736 * s) / Math.SQRT2;
     expect(html).toContain(
-      `<li>seed 0: 2 epochs, final test accuracy ${acc(p.history[1]!.testAccuracy)}% ` +
-        `(best ${acc(Math.max(p.history[0]!.testAccuracy, p.history[1]!.testAccuracy))}%), ` +
-        `${((p.history[0]!.imagesPerSecond + p.history[1]!.imagesPerSecond) / 2).toFixed(0)} train images/s, ` +
-        `wall time ${p.history.reduce((a, h) => a + h.seconds + h.evalSeconds!, 0).toFixed(1)} s</li>`,
+      `<li>mean over 2 seeds: final test accuracy ${((a + b) / 2).toFixed(2)} ± ${s.toFixed(2)}% ` +
+        `(95% CI [${((a + b) / 2 - half).toFixed(2)}, ${((a + b) / 2 + half).toFixed(2)}]), wall time `,
     );
     // before the method charts
     expect(html.indexOf('id="pretraining"')).toBeLessThan(html.indexOf('<canvas id="accuracy">'));
@@ -176,6 +225,7 @@ describe('renderReport (static checks)', () => {
     const order = ['fp32', 'ttq:init=mean'];
     const page = renderReport(variants, summarize(variants, order), BARE_CONTEXT);
     expect([...page.matchAll(/<canvas id="([^"]+)">/g)].map((m) => m[1])).toEqual([
+      'pareto',
       'accuracy',
       'sparsity',
       'ttq-scales',
@@ -183,6 +233,70 @@ describe('renderReport (static checks)', () => {
     ]);
     expect(page).toContain('TTQ: Wp and −Wn per layer over training (ttq:init=mean, seed 0)');
     expect(html).toContain('TTQ: Wp and −Wn per layer over training (seed 0)');
+  });
+
+  it('one seed: the table says n = 1 and shows no spread and no interval', () => {
+    const one = runs.filter((r) => r.seed === 0);
+    const page = renderReport(one, summarize(one, METHODS), BARE_CONTEXT);
+    const rows = [...page.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) =>
+      [...m[1]!.matchAll(/<t[hd]>(.*?)<\/t[hd]>/g)].map((c) =>
+        c[1]!.replace(/<span[^>]*><\/span>/, ''),
+      ),
+    );
+    expect(rows[0]!.slice(0, 6)).toEqual([
+      'method',
+      'n',
+      'test accuracy (%)',
+      '95% CI (%)',
+      'gap to FP32 (points)',
+      '95% CI of gap, paired',
+    ]);
+    for (const r of rows.slice(1)) {
+      const run = one.find((x) => x.method === r[0])!;
+      expect(r.slice(1, 4)).toEqual(['1', (run.finalTestAccuracy * 100).toFixed(2), 'n/a']);
+      expect(r[5]).toBe(r[0] === 'fp32' ? '—' : 'n/a (1 pair)');
+    }
+    expect(page).not.toContain('± 0.00');
+  });
+
+  it('the Pareto front: by increasing memory, the methods more accurate than every smaller one', () => {
+    const p = (x: number, y: number) => ({ x, y });
+    // (10, 80) is beaten by (5, 85); (40, 85) ties (5, 85) with more memory; (20, 90) and (80, 95) improve.
+    expect(paretoFront([p(80, 95), p(10, 80), p(5, 85), p(40, 85), p(20, 90)])).toEqual([
+      p(5, 85),
+      p(20, 90),
+      p(80, 95),
+    ]);
+    // the same memory twice: only the more accurate one
+    expect(paretoFront([p(5, 70), p(5, 75)])).toEqual([p(5, 75)]);
+    expect(paretoFront([])).toEqual([]);
+  });
+
+  it('niceLog: the axis ends of the memory chart are 1, 2 or 5 × 10^k', () => {
+    expect(niceLog(6.2, 'down')).toBe(5);
+    expect(niceLog(94, 'up')).toBe(100);
+    expect(niceLog(1500, 'up')).toBe(2000);
+    expect(niceLog(1500, 'down')).toBe(1000);
+    expect(niceLog(0.3, 'down')).toBeCloseTo(0.2, 12);
+    expect(niceLog(5, 'down')).toBe(5);
+    expect(niceLog(5, 'up')).toBe(5);
+  });
+
+  it('one colour per method, fixed for the built-ins and stable for any other name', () => {
+    const a = methodColors(['fp32', 'twn', 'mine', 'ttq:init=mean']);
+    const b = methodColors(['mine', 'hla', 'ttq:init=mean', 'other']);
+    expect(a.get('fp32')).toBe('#7f7f7f');
+    expect(a.get('twn')).toBe('#1f77b4');
+    expect(b.get('hla')).toBe('#d62728');
+    // the same name, the same colour in another report; never a built-in's colour
+    expect(b.get('mine')).toBe(a.get('mine'));
+    expect(b.get('ttq:init=mean')).toBe(a.get('ttq:init=mean'));
+    const builtIn = new Set([...methodColors(METHODS).values()]);
+    expect(builtIn.size).toBe(6);
+    for (const m of ['mine', 'ttq:init=mean', 'other']) expect(builtIn.has(b.get(m)!)).toBe(false);
+    // within one report, no two methods share a colour (collisions move to the next free colour)
+    const many = Array.from({ length: 12 }, (_, i) => `plugin-${i}`);
+    expect(new Set(methodColors([...METHODS, ...many]).values()).size).toBe(18);
   });
 });
 
@@ -254,7 +368,22 @@ describe('renderReport in headless Chromium', () => {
             colours.add((pixels[i]! << 16) | (pixels[i + 1]! << 8) | pixels[i + 2]!);
           }
         }
+        /** Whether an opaque pixel of exactly `hex` lies within 3 px of (x, y). */
+        const colourNear = (hex: string, x: number, y: number) => {
+          const want = Number.parseInt(hex.slice(1, 7), 16);
+          for (let dy = -3; dy <= 3; dy++)
+            for (let dx = -3; dx <= 3; dx++) {
+              const px = Math.round(x) + dx;
+              const py = Math.round(y) + dy;
+              if (px < 0 || py < 0 || px >= width || py >= height) continue;
+              const i = (py * width + px) * 4;
+              const rgb = (pixels[i]! << 16) | (pixels[i + 1]! << 8) | pixels[i + 2]!;
+              if (pixels[i + 3] === 255 && rgb === want) return true;
+            }
+          return false;
+        };
         const chart = g.Chart!.getChart(canvas)!;
+        const datasets = chart.data.datasets;
         return {
           id: canvas.id,
           width,
@@ -262,14 +391,49 @@ describe('renderReport in headless Chromium', () => {
           painted,
           colours: colours.size,
           type: chart.config.type,
-          datasets: chart.data.datasets.length,
-          labels: chart.data.datasets.map((d) => d.label),
+          xScale: chart.scales.x?.type,
+          yMax: chart.scales.y?.max,
+          datasets: datasets.length,
+          labels: datasets.map((d) => d.label),
+          legend: chart.legend.legendItems.map((l) => l.text),
+          borderColors: datasets.map((d) => d.borderColor ?? null),
+          backgroundColors: datasets.map((d) => d.backgroundColor ?? null),
+          hidden: datasets.map((d) => d.hideInLegend === true),
+          fills: datasets.map((d) => d.fill ?? null),
           xTicks: chart.config.type === 'line' ? chart.scales.x!.ticks.map((t) => t.value) : [],
-          points: chart.data.datasets.map((d) => d.data.length),
+          points: datasets.map((d) => d.data.length),
+          raw: datasets.map((d) => d.data),
           ys:
             chart.config.type === 'line'
-              ? chart.data.datasets.map((d) => d.data.map((p) => (p as { y: number | null }).y))
+              ? datasets.map((d) => d.data.map((p) => (p as { y: number | null }).y))
               : [],
+          // For each dataset's first point: its pixel position, its error bar's ends (if any) and
+          // whether the dataset's colour is painted at them.
+          // For each dataset's point with an error bar: the pixel rows of the point and of the bar's
+          // ends (an end past the axis is cut at its edge: taken 2 px inside), and whether the
+          // dataset's colour is painted at those ends.
+          bars: datasets.map((d, i) => {
+            const el = chart.getDatasetMeta(i).data[0];
+            const point = d.data[0] as { yMin?: number; yMax?: number } | undefined;
+            if (!el || point?.yMin === undefined || point.yMax === undefined || !d.borderColor)
+              return null;
+            const y = chart.scales.y!;
+            const at = (v: number, inward: number) =>
+              v > y.max
+                ? y.getPixelForValue(y.max) + inward
+                : v < y.min
+                  ? y.getPixelForValue(y.min) - inward
+                  : y.getPixelForValue(v);
+            const yMin = at(point.yMin, 2);
+            const yMax = at(point.yMax, 2);
+            return {
+              y: el.y,
+              yMin,
+              yMax,
+              paintedAtMin: colourNear(d.borderColor, el.x, yMin),
+              paintedAtMax: colourNear(d.borderColor, el.x, yMax),
+            };
+          }),
           dataUrlLength: canvas.toDataURL('image/png').length,
         };
       });
@@ -286,25 +450,94 @@ describe('renderReport in headless Chromium', () => {
       expect(Math.min(...c.points), c.id).toBeGreaterThan(0);
     }
     const byId = Object.fromEntries(charts.map((c) => [c.id, c]));
-    // FP32 pre-training: one line per seed, its test accuracy (%) after each of its 2 epochs
-    expect(byId['pretrain-accuracy']!.labels).toEqual(['FP32 pre-training (seed 0)']);
-    expect(byId['pretrain-accuracy']!.ys).toEqual([
-      pretraining[0]!.history.map((h) => h.testAccuracy * 100),
+    const colors = methodColors(METHODS);
+    const runsOf = (m: string) =>
+      runs.filter((r) => r.method === m).sort((a, b) => a.seed - b.seed);
+
+    // FP32 pre-training: one line per seed in FP32's colour, its test accuracy (%) after each of its 2 epochs
+    expect(byId['pretrain-accuracy']!.labels).toEqual([
+      'FP32 pre-training (seed 0)',
+      'FP32 pre-training (seed 1)',
     ]);
-    // accuracy: one line per run with one point per epoch
-    expect(byId.accuracy!.datasets).toBe(6);
-    expect(byId.accuracy!.points).toEqual([2, 2, 2, 2, 2, 2]);
-    // legend in the summary table's method order, not alphabetical
-    expect(byId.accuracy!.labels).toEqual(METHODS.map((m) => `${m} (seed 0)`));
+    expect(byId['pretrain-accuracy']!.ys).toEqual(
+      pretraining.map((p) => p.history.map((h) => h.testAccuracy * 100)),
+    );
+    expect(byId['pretrain-accuracy']!.borderColors).toEqual(['#7f7f7f', '#7f7f7f']);
+
+    // Accuracy against weight memory: one point per method (legend in table order), the mean
+    // accuracy with its 95% CI as the error bar, log-scale memory; the Pareto front last.
+    const pareto = byId.pareto!;
+    expect(pareto.type).toBe('scatterWithErrorBars');
+    expect(pareto.xScale).toBe('logarithmic');
+    expect(pareto.legend.slice(0, 6)).toEqual(METHODS.map((m) => `${m} (n = 2)`));
+    // the front by hand: by increasing memory, each method more accurate than every smaller one
+    const front: { x: number; y: number }[] = [];
+    for (const r of [...summary].sort(
+      (a, b) => a.weightMemoryBytes - b.weightMemoryBytes || b.accuracyMean - a.accuracyMean,
+    ))
+      if (!front.length || r.accuracyMean * 100 > front.at(-1)!.y)
+        front.push({ x: r.weightMemoryBytes / 1024, y: r.accuracyMean * 100 });
+    if (front.length > 1) {
+      expect(pareto.legend.at(-1)).toBe('Pareto front (mean accuracy)');
+      expect(pareto.raw.at(-1)).toEqual(front);
+    } else expect(pareto.legend).toHaveLength(METHODS.length);
+    expect(pareto.borderColors.slice(0, 6)).toEqual(METHODS.map((m) => colors.get(m)));
+    for (const [i, m] of METHODS.entries()) {
+      const row = summary.find((r) => r.method === m)!;
+      expect(pareto.raw[i], m).toEqual([
+        expect.objectContaining({
+          x: row.weightMemoryBytes / 1024,
+          y: row.accuracyMean * 100,
+          yMin: row.accuracyCi95![0] * 100,
+          yMax: row.accuracyCi95![1] * 100,
+        }),
+      ]);
+    }
+    // The error bars are drawn: the method's colour at both ends of every bar longer than the
+    // marker (radius 7 px plus its border).
+    const long = pareto.bars.filter(
+      (b): b is NonNullable<typeof b> =>
+        b !== null && Math.min(Math.abs(b.y - b.yMin), Math.abs(b.yMax - b.y)) > 10,
+    );
+    expect(long.length).toBeGreaterThan(0);
+    for (const b of long) expect([b.paintedAtMin, b.paintedAtMax]).toEqual([true, true]);
+    // a CI past 100 % is cut at 100 %, the axis's top
+    const past = summary.some((r) => r.accuracyCi95![1] > 1);
+    expect(pareto.yMax).toBe(past ? 100 : expect.any(Number));
+
+    // Accuracy per epoch: per method the mean over seeds as a line, with a min–max band out of the legend.
+    const accuracy = byId.accuracy!;
+    expect(accuracy.datasets).toBe(3 * METHODS.length);
+    expect(accuracy.legend).toEqual(METHODS.map((m) => `${m} (mean of 2 seeds)`));
+    for (const [i, m] of METHODS.entries()) {
+      const [s0, s1] = runsOf(m) as [RunResult, RunResult];
+      const at = (k: number, r: RunResult) => r.history[k]!.testAccuracy * 100;
+      const [hi, lo, line] = [3 * i, 3 * i + 1, 3 * i + 2];
+      expect(accuracy.ys[line], m).toEqual([0, 1].map((k) => (at(k, s0) + at(k, s1)) / 2));
+      expect(accuracy.ys[hi], m).toEqual([0, 1].map((k) => Math.max(at(k, s0), at(k, s1))));
+      expect(accuracy.ys[lo], m).toEqual([0, 1].map((k) => Math.min(at(k, s0), at(k, s1))));
+      expect([accuracy.hidden[hi], accuracy.hidden[lo], accuracy.hidden[line]]).toEqual([
+        true,
+        true,
+        false,
+      ]);
+      expect(accuracy.fills[lo], m).toBe('-1'); // the band: lowest filled up to highest
+      expect(accuracy.borderColors[line], m).toBe(colors.get(m));
+    }
     // epoch axes: whole-number ticks only (a 2-epoch run would otherwise get 1.1, 1.2, ...)
     for (const c of charts.filter((c) => c.type === 'line')) {
       expect(c.xTicks.length, c.id).toBeGreaterThan(1);
       expect(c.xTicks.every(Number.isInteger), `${c.id}: ${c.xTicks.join(', ')}`).toBe(true);
     }
+    // Sparsity: one bar per quantized method (mean over its seeds), in the method's colour.
+    expect(byId.sparsity!.labels).toEqual(METHODS.slice(1).map((m) => `${m} (mean of 2 seeds)`));
+    expect(byId.sparsity!.backgroundColors).toEqual(METHODS.slice(1).map((m) => colors.get(m)));
+    // SQ's bars: SQ's colour (the all-ternary comparison hollow, in the same colour)
+    expect(byId['sq-bits']!.type).toBe('bar');
+    expect(byId['sq-bits']!.backgroundColors).toEqual([colors.get('sq'), `${colors.get('sq')}40`]);
     // TTQ/HLA curves start at epoch 0 (before fine-tuning): 3 points for 2 epochs
     expect(byId['ttq-scales']!.points.every((n) => n === 3)).toBe(true);
     expect(byId['hla-cosine']!.points.every((n) => n === 3)).toBe(true);
-    expect(byId['sq-bits']!.type).toBe('bar');
 
     const rows = await page.$$eval('table tr', (trs) =>
       trs.map((tr) =>
@@ -315,12 +548,34 @@ describe('renderReport in headless Chromium', () => {
       ),
     );
     expect(rows).toHaveLength(1 + METHODS.length);
-    expect(rows[0]!.slice(0, 3)).toEqual(['method', 'seeds', 'test accuracy (%)']);
+    expect(rows[0]!.slice(0, 6)).toEqual([
+      'method',
+      'n',
+      'test accuracy (%)',
+      '95% CI (%)',
+      'gap to FP32 (points)',
+      '95% CI of gap, paired',
+    ]);
     expect(rows.slice(1).map((r) => r[0])).toEqual(METHODS);
-    for (const r of rows.slice(1)) expect(r[2]).toMatch(/^\d+\.\d\d ± 0\.00$/);
+    for (const r of rows.slice(1)) {
+      expect(r[1]).toBe('2');
+      expect(r[2]).toMatch(/^\d+\.\d\d ± \d+\.\d\d$/);
+      expect(r[3]).toMatch(/^\[-?\d+\.\d\d, \d+\.\d\d\]$/);
+      if (r[0] === 'fp32') expect(r.slice(4, 6)).toEqual(['reference', '—']);
+      else expect(r[5]).toMatch(/^\[-?\d+\.\d\d, -?\d+\.\d\d\]( †)? \(2 pairs\)$/);
+    }
+    // the table's swatches have the charts' colours
+    const swatches = await page.$$eval('table .swatch', (els) =>
+      els.map((e) => (e as unknown as { style: { background: string } }).style.background),
+    );
+    const rgb = (hex: string) =>
+      `rgb(${[1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
+    expect(swatches).toEqual(METHODS.map((m) => rgb(colors.get(m)!)));
     expect(await page.textContent('p.meta')).toContain(COMMAND);
     expect(await page.$$eval('#pretraining li', (lis) => lis.map((li) => li.textContent))).toEqual([
       expect.stringMatching(/^seed 0: 2 epochs, final test accuracy \d+\.\d\d% \(best /),
+      expect.stringMatching(/^seed 1: 2 epochs, final test accuracy \d+\.\d\d% \(best /),
+      expect.stringMatching(/^mean over 2 seeds: final test accuracy .* \(95% CI \[/),
     ]);
     expect(
       await page.evaluate(() => (globalThis as unknown as PageGlobals).__injected),
@@ -333,8 +588,19 @@ describe('renderReport in headless Chromium', () => {
       Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     );
     expect(png.readUInt32BE(16)).toBe(1200); // IHDR width
-    expect(png.readUInt32BE(20)).toBeGreaterThan(7 * 380); // seven 380-px charts, full page
+    expect(png.readUInt32BE(20)).toBeGreaterThan(CHARTS.length * 380); // eight 380-px charts, full page
     expect(statSync(shot).size).toBeGreaterThan(50_000);
+    // The new chart alone, as the docs show it.
+    const paretoShot = path.join(work, 'pareto.png');
+    await (await page.$('section:has(#pareto)'))!.screenshot({ path: paretoShot });
+    expect(readFileSync(paretoShot).subarray(1, 4).toString()).toBe('PNG');
+    expect(statSync(paretoShot).size).toBeGreaterThan(10_000);
+    // TRIT_REPORT_SCREENSHOTS=<dir> keeps the screenshots (the temp folder is removed).
+    const keep = process.env.TRIT_REPORT_SCREENSHOTS;
+    if (keep) {
+      mkdirSync(keep, { recursive: true });
+      for (const f of [shot, paretoShot]) copyFileSync(f, path.join(keep, path.basename(f)));
+    }
 
     expect(problems).toEqual([]);
     expect(requests).toEqual([]);

@@ -1,9 +1,10 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../atomic-write.js';
 import {
   type MethodSummary,
   pretrainingMarkdown,
   runsCsv,
+  statisticsNote,
   summarize,
   summaryMarkdown,
 } from './aggregate.js';
@@ -20,14 +21,17 @@ export interface BenchMeta {
   readonly versions: Record<string, string>;
   readonly machine: Record<string, unknown>;
   readonly methodOrder: readonly string[];
-  /** The resolved study the runs belong to: `trit bench --study results.json` re-runs it. */
-  readonly study?: unknown;
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+/** Options of {@link writeBenchOutputs}. */
+export interface OutputOptions {
+  /**
+   * A method every other one is also compared with, paired by seed, besides
+   * FP32 (two more columns in the tables; see summarize). Must have runs.
+   */
+  readonly reference?: string;
+  /** The fully resolved study the runs followed, recorded as results.json's `study`. */
+  readonly study?: unknown;
 }
 
 const MACHINE_KEYS = ['cpu', 'cores', 'memoryGiB', 'platform', 'node'];
@@ -71,25 +75,35 @@ export function formatMachine(machine: unknown): string {
  * Writes results.json, results.csv, summary.md and report.html into `outDir`.
  * `pretraining` (finetune protocol, from {@link collectPretraining}) adds the
  * FP32 pre-training of each seed to results.json, summary.md and the report;
- * without it (scratch protocol) nothing is added.
+ * without it (scratch protocol) nothing is added. `options.reference` adds
+ * the paired comparison with that method; `options.study` is recorded.
  */
 export function writeBenchOutputs(
   outDir: string,
   runs: readonly RunResult[],
   meta: BenchMeta,
   pretraining: readonly PretrainingResult[] = [],
+  options: OutputOptions = {},
 ): MethodSummary[] {
-  const summary = summarize(runs, meta.methodOrder);
+  const summary = summarize(runs, meta.methodOrder, { reference: options.reference });
   const generatedAt = new Date().toISOString();
-  writeAtomic(
-    path.join(outDir, 'results.json'),
-    `${JSON.stringify(
-      { ...meta, generatedAt, summary, ...(pretraining.length ? { pretraining } : {}), runs },
-      null,
-      1,
-    )}\n`,
-  );
-  writeAtomic(path.join(outDir, 'results.csv'), runsCsv(runs));
+  // Every output is rendered before any is written, so a failure leaves the
+  // folder's previous outputs as they were (never a new results.json beside an
+  // old summary.md).
+  const resultsJson = `${JSON.stringify(
+    {
+      ...meta,
+      generatedAt,
+      ...(options.study === undefined ? {} : { study: options.study }),
+      ...(options.reference === undefined ? {} : { reference: options.reference }),
+      summary,
+      ...(pretraining.length ? { pretraining } : {}),
+      runs,
+    },
+    null,
+    1,
+  )}\n`;
+  const csv = runsCsv(runs);
   const backend = `${meta.backend.name}${meta.backend.tensorflowVersion ? ` (TensorFlow ${meta.backend.tensorflowVersion})` : ''}`;
   const machine = formatMachine(meta.machine);
   const finetune = runs.some((r) => r.protocol === 'finetune') || pretraining.length > 0;
@@ -99,7 +113,8 @@ export function writeBenchOutputs(
   // Runs written before the evaluation was timed (e.g. merged from older folders) have training time only.
   const untimed = runs.filter((r) => r.history.some((h) => h.evalSeconds === undefined)).length;
   const notes = [
-    'Test accuracy is the final epoch’s, evaluated with the quantized weights; ± is the standard deviation over seeds.',
+    'Test accuracy is the final epoch’s, evaluated with the quantized weights.',
+    statisticsNote(summary),
     'Weight memory counts quantized kernels at their bit-width and everything else (first/last layers, biases, BatchNorm) at 32 bits.',
     'Sparsity is the share of zero codes over the quantized layers. ' +
       `Wall time, summed over a method’s seeds, is the training plus the test evaluation after every epoch; ${excluded}.` +
@@ -125,22 +140,25 @@ export function writeBenchOutputs(
     // After the table: the FP32 pre-training every method started from (finetune protocol).
     ...(pretraining.length ? [pretrainingMarkdown(pretraining)] : []),
   ].join('\n');
-  writeAtomic(path.join(outDir, 'summary.md'), md);
-  writeAtomic(
-    path.join(outDir, 'report.html'),
-    renderReport(
-      runs,
-      summary,
-      {
-        title: `trit bench: ${meta.preset}`,
-        command: meta.command,
-        backend,
-        machine,
-        generatedAt,
-        notes,
-      },
-      pretraining,
-    ),
+  const html = renderReport(
+    runs,
+    summary,
+    {
+      title: `trit bench: ${meta.preset}`,
+      command: meta.command,
+      backend,
+      machine,
+      generatedAt,
+      notes,
+    },
+    pretraining,
   );
+  const files: [string, string][] = [
+    ['results.json', resultsJson],
+    ['results.csv', csv],
+    ['summary.md', md],
+    ['report.html', html],
+  ];
+  for (const [name, text] of files) writeFileAtomic(path.join(outDir, name), text);
   return summary;
 }

@@ -25,6 +25,12 @@ export const DataSpecSchema = z.discriminatedUnion('type', [
       numClasses: z.number().int().min(2).max(1000),
       numTrain: z.number().int().positive().max(1_000_000),
       numTest: z.number().int().positive().max(1_000_000),
+      noise: z
+        .number()
+        .nonnegative()
+        .max(10)
+        .optional()
+        .describe('amplitude of the pixel noise (default 0.35): higher makes the task harder'),
     })
     .describe('a generated image task (seconds to train; tests and smoke runs)'),
   z

@@ -7,7 +7,7 @@ import { pretrainingMarkdown, summaryMarkdown } from '../bench/aggregate.js';
 import { loadStudyData } from '../bench/data-sources.js';
 import { describeDifference, StaleResultsError } from '../bench/identity.js';
 import { loadImports, resolveImport } from '../bench/imports.js';
-import { writeBenchOutputs } from '../bench/outputs.js';
+import { type OutputOptions, writeBenchOutputs } from '../bench/outputs.js';
 import { presetFile, presetNames } from '../bench/presets.js';
 import {
   collectPretraining,
@@ -117,6 +117,15 @@ export async function loadStudy(opts: {
 
 function backendLine(backend: BackendInfo): string {
   return `${backend.name}${backend.tensorflowVersion ? ` (TensorFlow ${backend.tensorflowVersion})` : ''}`;
+}
+
+/** The study recorded in results.json, and its reference method once it has runs (a shard may have none). */
+function outputOptions(study: Study, runs: readonly { method: string }[]): OutputOptions {
+  const reference =
+    study.reference !== undefined && runs.some((r) => r.method === study.reference)
+      ? study.reference
+      : undefined;
+  return { study, ...(reference !== undefined ? { reference } : {}) };
 }
 
 function methodLabels(study: Study): string[] {
@@ -244,7 +253,6 @@ export function registerBenchCommands(program: Command): void {
           preset: study.name,
           command: `trit ${process.argv.slice(2).join(' ')}`,
           config: { shard: opts.shard },
-          study: folderStudy,
           backend: { ...backend },
           versions: packageVersions(),
           machine: machineInfo(),
@@ -252,6 +260,7 @@ export function registerBenchCommands(program: Command): void {
           methodOrder: [...new Set([...labels, ...methodLabels(folderStudy)])],
         },
         pretraining,
+        outputOptions(folderStudy, runs),
       );
       console.log(`\n${summaryMarkdown(summary)}`);
       if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
@@ -311,13 +320,13 @@ export function registerBenchCommands(program: Command): void {
           preset: study.name,
           command: `trit ${process.argv.slice(2).join(' ')}`,
           config: { mergedFrom: dirs },
-          study,
           backend: (meta.backend as Record<string, unknown>) ?? {},
           versions: (meta.versions as Record<string, string>) ?? packageVersions(),
           machine: (meta.machine as Record<string, unknown>) ?? machineInfo(),
           methodOrder: methodLabels(study),
         },
         pretraining,
+        outputOptions(study, runs),
       );
       console.log(summaryMarkdown(summary));
       if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
