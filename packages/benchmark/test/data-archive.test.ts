@@ -23,15 +23,23 @@ describe('archives and sources', () => {
   it('reads an uncompressed .tar and a .tgz', async () => {
     await makeCifarFolder(join(work, 'src'), { perClass: { train: 1, test: 1 } });
     const tar = await makeTar(join(work, 'c.tar'), join(work, 'src'), ['cifar10-jpeg']);
-    expect((await importDataset('cifar10', { from: tar, dataDir })).splits.train.count).toBe(10);
+    expect(
+      (await importDataset('cifar10', { from: tar, dataDir, allowNonStandardCount: true })).splits
+        .train.count,
+    ).toBe(10);
     const tgz = await makeTar(join(work, 'c.tgz'), join(work, 'src'), ['cifar10-jpeg']);
-    expect((await importDataset('cifar10', { from: tgz, dataDir })).source).toBe(tgz);
+    expect(
+      (await importDataset('cifar10', { from: tgz, dataDir, allowNonStandardCount: true })).source,
+    ).toBe(tgz);
   });
 
   it('finds the dataset two folders down in an archive', async () => {
     await makeCifarFolder(join(work, 'src', 'outer'), { perClass: { train: 1, test: 1 } });
     const archive = await makeTar(join(work, 'deep.tar.gz'), join(work, 'src'), ['outer']);
-    expect((await importDataset('cifar10', { from: archive, dataDir })).splits.test.count).toBe(10);
+    expect(
+      (await importDataset('cifar10', { from: archive, dataDir, allowNonStandardCount: true }))
+        .splits.test.count,
+    ).toBe(10);
   });
 
   it('a truncated .tar.gz is a clear error naming the archive, with nothing cached', async () => {
@@ -40,7 +48,7 @@ describe('archives and sources', () => {
     const cut = join(work, 'cut.tar.gz');
     await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
     await expectError(
-      importDataset('cifar10', { from: cut, dataDir }),
+      importDataset('cifar10', { from: cut, dataDir, allowNonStandardCount: true }),
       'BAD_ARCHIVE',
       `cannot read archive ${cut}`,
       /truncated or corrupt/,
@@ -53,7 +61,11 @@ describe('archives and sources', () => {
     const tar = await makeTar(join(work, 'c.tar'), join(work, 'src'), ['cifar10-jpeg']);
     const bytes = await readFile(tar);
     await writeFile(tar, bytes.subarray(0, 700)); // inside the first file's data
-    await expectError(importDataset('cifar10', { from: tar, dataDir }), 'BAD_ARCHIVE', tar);
+    await expectError(
+      importDataset('cifar10', { from: tar, dataDir, allowNonStandardCount: true }),
+      'BAD_ARCHIVE',
+      tar,
+    );
   });
 
   it('corrupt compressed bytes are a clear error', async () => {
@@ -61,26 +73,38 @@ describe('archives and sources', () => {
     const bytes = await readFile(archive);
     for (let i = 100; i < 400; i++) bytes[i] = (bytes[i]! * 31 + 7) & 255;
     await writeFile(archive, bytes);
-    await expectError(importDataset('cifar10', { from: archive, dataDir }), 'BAD_ARCHIVE', archive);
+    await expectError(
+      importDataset('cifar10', { from: archive, dataDir, allowNonStandardCount: true }),
+      'BAD_ARCHIVE',
+      archive,
+    );
     expect(await ls(dataDir)).toEqual([]);
   });
 
   it('a file that is not an archive at all is a clear error', async () => {
     const fake = join(work, 'fake.tar.gz');
     await writeFile(fake, 'this is plain text, not a tarball');
-    await expectError(importDataset('cifar10', { from: fake, dataDir }), 'BAD_ARCHIVE', fake);
+    await expectError(
+      importDataset('cifar10', { from: fake, dataDir, allowNonStandardCount: true }),
+      'BAD_ARCHIVE',
+      fake,
+    );
   });
 
   it('unsupported extensions and missing paths are BAD_SOURCE errors', async () => {
     const zip = join(work, 'x.zip');
     await writeFile(zip, 'PK');
     await expectError(
-      importDataset('cifar10', { from: zip, dataDir }),
+      importDataset('cifar10', { from: zip, dataDir, allowNonStandardCount: true }),
       'BAD_SOURCE',
       /unzip it and pass the folder/,
     );
     await expectError(
-      importDataset('cifar10', { from: join(work, 'nope.tar.gz'), dataDir }),
+      importDataset('cifar10', {
+        from: join(work, 'nope.tar.gz'),
+        dataDir,
+        allowNonStandardCount: true,
+      }),
       'BAD_SOURCE',
       /does not exist/,
     );
@@ -89,7 +113,7 @@ describe('archives and sources', () => {
   it('a source without the dataset layout lists the accepted layouts', async () => {
     await mkdir(join(work, 'empty', 'stuff'), { recursive: true });
     await expectError(
-      importDataset('cifar10', { from: join(work, 'empty'), dataDir }),
+      importDataset('cifar10', { from: join(work, 'empty'), dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /does not contain a cifar10 dataset/,
       /data_batch_\{1\.\.5\}\.bin/,
@@ -117,37 +141,57 @@ describe('names and options', () => {
   it('bad options are errors naming the option and value', async () => {
     await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, classes: 0 }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true, classes: 0 }),
       'BAD_OPTION',
       /"classes" must be a positive integer, got 0/,
     );
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, perClass: 2.5 }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true, perClass: 2.5 }),
       'BAD_OPTION',
       /"perClass" must be a positive integer, got 2.5/,
     );
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, onBadImage: 'ignore' as 'skip' }),
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+        onBadImage: 'ignore' as 'skip',
+      }),
       'BAD_OPTION',
       /"onBadImage" must be one of "error", "skip", got "ignore"/,
     );
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, perClas: 3 } as never),
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+        perClas: 3,
+      } as never),
       'BAD_OPTION',
       /unknown option "perClas"/,
     );
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, resize: { width: 8 } } as never),
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+        resize: { width: 8 },
+      } as never),
       'BAD_OPTION',
       /resize/,
     );
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, saveAs: '../evil' }),
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+        saveAs: '../evil',
+      }),
       'BAD_OPTION',
       /invalid saveAs name/,
     );
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, classes: 11 }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true, classes: 11 }),
       'BAD_OPTION',
       /asked for 11 classes but CIFAR-10 has only 10/,
     );
@@ -155,7 +199,7 @@ describe('names and options', () => {
 
   it('a dataset without a default source needs from, and the error gives the command', async () => {
     await expectError(
-      importDataset('cifar10', { dataDir }),
+      importDataset('cifar10', { dataDir, allowNonStandardCount: true }),
       'BAD_OPTION',
       /trit data import cifar10 --from <cifar-10-binary\.tar\.gz/,
       /trit data download cifar10/,
@@ -174,7 +218,7 @@ describe('names and options', () => {
     try {
       expect(listDatasets()).toContain('my-set');
       await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
-      const r = await importDataset('my-set', { from: work, dataDir });
+      const r = await importDataset('my-set', { from: work, dataDir, allowNonStandardCount: true });
       expect(r.classNames).toEqual(['airplane', 'automobile']);
       expect(() => registerDataset({ ...getDatasetPreset('my-set') })).toThrow(
         /already registered/,
@@ -194,7 +238,7 @@ describe('names and options', () => {
     // pid 1 is always alive
     await mkdir(join(dataDir, '.tmp-cifar10-1-live00'), { recursive: true });
     await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
-    await importDataset('cifar10', { from: work, dataDir });
+    await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
     expect(await ls(dataDir)).toEqual(['.tmp-cifar10-1-live00', 'cifar10']);
   });
 });

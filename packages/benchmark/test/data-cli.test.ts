@@ -49,6 +49,7 @@ describe('trit data', () => {
       dataDir,
       '--per-class',
       'train=2,test=1',
+      '--allow-non-standard-count',
     );
     expect(out).toContain(`imported cifar10 from ${archive} (cifar10-folder)`);
     expect(out).toContain('train: 20 images, test: 10 images, 32x32x3, 10 classes');
@@ -105,6 +106,7 @@ describe('trit data', () => {
       '16x16',
       '--fit',
       'fill',
+      '--allow-non-standard-count',
     );
     expect(out).toContain('imported cifar10 as c3');
     expect(out).toContain('train: 5 images, test: 3 images, 16x16x3, 3 classes');
@@ -159,6 +161,7 @@ describe('trit data', () => {
         sha,
         '--data-dir',
         dataDir,
+        '--allow-non-standard-count',
       );
       expect(out).toContain(`downloaded ${url}`);
       expect(out).toContain(`sha256 ${sha} (verified)`);

@@ -88,6 +88,9 @@ beforeEach(() => {
   served.ignoreRange = false;
 });
 
+/** The fixture archive holds 10 records per .bin file, not the official 10,000. */
+const small = { allowNonStandardCount: true };
+
 function table(sha256?: string): Record<string, DownloadSource> {
   return {
     cifar10: {
@@ -115,6 +118,7 @@ describe('downloadDataset', () => {
       dataDir,
       sources: table(),
       onProgress: (e) => events.push(e),
+      importOptions: small,
     });
     expect(r.downloaded).toBe(true);
     expect(r.attempts).toBe(1);
@@ -138,7 +142,12 @@ describe('downloadDataset', () => {
 
   it('an interrupted transfer resumes with a Range request in the same call', async () => {
     served.interruptNext = 1;
-    const r = await downloadDataset('cifar10', { dataDir, sources: table(), retryDelayMs: 0 });
+    const r = await downloadDataset('cifar10', {
+      dataDir,
+      sources: table(),
+      retryDelayMs: 0,
+      importOptions: small,
+    });
     expect(r.attempts).toBe(2);
     const half = Math.floor(served.body.length / 2);
     expect(served.ranges).toEqual([undefined, `bytes=${half}-`]);
@@ -149,7 +158,7 @@ describe('downloadDataset', () => {
   it('a failed call keeps the .part file and the next call resumes it', async () => {
     served.interruptNext = 1;
     const e = await expectError(
-      downloadDataset('cifar10', { dataDir, sources: table(), retries: 0 }),
+      downloadDataset('cifar10', { dataDir, sources: table(), retries: 0, importOptions: small }),
       'DOWNLOAD_FAILED',
       /failed after 1 attempt/,
       /run the download again to resume/,
@@ -159,7 +168,7 @@ describe('downloadDataset', () => {
     expect(e.message).toContain(`${half} bytes are kept in ${part}`);
     expect((await stat(part)).size).toBe(half);
     expect(await ls(dataDir)).toEqual(['.downloads']);
-    const r = await downloadDataset('cifar10', { dataDir, sources: table() });
+    const r = await downloadDataset('cifar10', { dataDir, sources: table(), importOptions: small });
     expect(r.resumedFrom).toBe(half);
     expect(served.ranges).toEqual([undefined, `bytes=${half}-`]);
     expect((await readFile(r.archive)).equals(served.body)).toBe(true);
@@ -199,7 +208,7 @@ describe('downloadDataset', () => {
     const r = await downloadDataset('cifar10', {
       dataDir,
       sources: table(),
-      importOptions: { classes: 2 },
+      importOptions: { ...small, classes: 2 },
     });
     expect(r.downloaded).toBe(false);
     expect(served.ranges).toEqual([]);

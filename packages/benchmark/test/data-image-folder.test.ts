@@ -31,7 +31,11 @@ describe('CIFAR-10 image folders', () => {
     const archive = await makeTar(join(work, 'cifar10-jpeg.tar.gz'), join(work, 'src'), [
       'cifar10-jpeg',
     ]);
-    const r = await importDataset('cifar10', { from: archive, dataDir });
+    const r = await importDataset('cifar10', {
+      from: archive,
+      dataDir,
+      allowNonStandardCount: true,
+    });
     expect(r.layout).toBe('cifar10-folder');
     expect(r.splits.train.count).toBe(110);
     expect(r.splits.test.count).toBe(20);
@@ -99,7 +103,7 @@ describe('CIFAR-10 image folders', () => {
           await jpeg(32, 32, () => 20 * l + 5),
         );
     }
-    const r = await importDataset('cifar10', { from: work, dataDir });
+    const r = await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
     expect(r.splits.train.count).toBe(10);
     const train = await loadDataset('cifar10', 'train', { dataDir });
     const img = imageAt(train.images, 7); // constant 20*7 + 5 = 145
@@ -113,7 +117,7 @@ describe('CIFAR-10 image folders', () => {
       await grayImage(32, 32, (x, y) => x * 8 + y, 'png'),
     );
     await put(join(base, 'train', 'cat', '0.png'), await grayImage(32, 32, () => 77, 'jpeg'));
-    const r = await importDataset('cifar10', { from: work, dataDir });
+    const r = await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
     expect(r.splits.train.count).toBe(10);
     const train = await loadDataset('cifar10', 'train', { dataDir });
     // bird (label 2): R = G = B = x*8 + y; pixel (x=3, y=5) -> 29 at HWC offset (5*32+3)*3 = 489
@@ -140,7 +144,7 @@ describe('CIFAR-10 image folders', () => {
     await writeFile(bad, good.subarray(0, 60)); // truncated PNG
     const archive = await makeTar(join(work, 'c.tar.gz'), join(work, 'src'), ['cifar10-jpeg']);
     await expectError(
-      importDataset('cifar10', { from: archive, dataDir }),
+      importDataset('cifar10', { from: archive, dataDir, allowNonStandardCount: true }),
       'BAD_IMAGE',
       `${archive}:cifar10-jpeg/train/deer/1.png`,
       /on-bad-image skip/,
@@ -149,7 +153,7 @@ describe('CIFAR-10 image folders', () => {
     // Same from the folder: the message names the file's path on disk.
     await writeFile(bad, Buffer.from('not an image at all'));
     await expectError(
-      importDataset('cifar10', { from: join(work, 'src'), dataDir }),
+      importDataset('cifar10', { from: join(work, 'src'), dataDir, allowNonStandardCount: true }),
       'BAD_IMAGE',
       bad,
     );
@@ -160,7 +164,12 @@ describe('CIFAR-10 image folders', () => {
     const base = await makeCifarFolder(work, { perClass: { train: 3, test: 2 } });
     await writeFile(join(base, 'train', 'deer', '1.png'), Buffer.from('garbage'));
     await writeFile(join(base, 'test', 'frog', '0.png'), Buffer.from('garbage'));
-    const r = await importDataset('cifar10', { from: work, dataDir, onBadImage: 'skip' });
+    const r = await importDataset('cifar10', {
+      from: work,
+      dataDir,
+      allowNonStandardCount: true,
+      onBadImage: 'skip',
+    });
     expect(r.skipped).toBe(2);
     expect(r.splits.train.count).toBe(29);
     expect(r.splits.test.count).toBe(19);
@@ -184,7 +193,12 @@ describe('CIFAR-10 image folders', () => {
     const base = await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
     await writeFile(join(base, 'train', 'ship', '0.png'), Buffer.from('garbage'));
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, onBadImage: 'skip' }),
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+        onBadImage: 'skip',
+      }),
       'EMPTY_CLASS',
       /class 8 "ship" has no usable train images.*skipped/,
     );
@@ -195,7 +209,7 @@ describe('CIFAR-10 image folders', () => {
     const base = await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
     await rm(join(base, 'test', 'horse'), { recursive: true });
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'MISSING_CLASS',
       `missing class folder ${join(base, 'test', 'horse')} (class 7 "horse")`,
     );
@@ -207,7 +221,7 @@ describe('CIFAR-10 image folders', () => {
     await rm(join(base, 'train', 'dog', '0.png'));
     await put(join(base, 'train', 'dog', 'notes.txt'), 'not an image');
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'EMPTY_CLASS',
       `class folder ${join(base, 'train', 'dog')} (class 5 "dog") contains no images`,
     );
@@ -217,7 +231,7 @@ describe('CIFAR-10 image folders', () => {
     const base = await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
     await put(join(base, 'train', 'zebra', '0.png'), await png(32, 32, () => 0));
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /unexpected folder .*zebra/,
     );
@@ -228,7 +242,7 @@ describe('CIFAR-10 image folders', () => {
     const odd = join(base, 'train', 'frog', '1.png');
     await put(odd, await png(40, 30, () => 9));
     const e = await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'WRONG_SIZE',
       odd,
       '40x30',
@@ -238,7 +252,12 @@ describe('CIFAR-10 image folders', () => {
     expect(await ls(dataDir)).toEqual([]);
     // skip does not hide a wrong size: sizes are a dataset problem, not a decoding one.
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, onBadImage: 'skip' }),
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+        onBadImage: 'skip',
+      }),
       'WRONG_SIZE',
       odd,
     );
@@ -250,6 +269,7 @@ describe('CIFAR-10 image folders', () => {
     const r = await importDataset('cifar10', {
       from: work,
       dataDir,
+      allowNonStandardCount: true,
       resize: { width: 32, height: 32, fit: 'fill' },
     });
     expect(r.width).toBe(32);
@@ -260,6 +280,7 @@ describe('CIFAR-10 image folders', () => {
     const r16 = await importDataset('cifar10', {
       from: work,
       dataDir,
+      allowNonStandardCount: true,
       resize: { width: 16, height: 8 },
       saveAs: 'cifar10-small',
     });
@@ -274,6 +295,7 @@ describe('CIFAR-10 image folders', () => {
     const r = await importDataset('cifar10', {
       from: work,
       dataDir,
+      allowNonStandardCount: true,
       classes: 2,
       perClass: { train: 10, test: 2 },
     });
@@ -287,16 +309,25 @@ describe('CIFAR-10 image folders', () => {
     );
     expect(train.meta.selection).toMatchObject({ classes: 2, perClass: 10 });
     // A single number applies to both splits.
-    const r2 = await importDataset('cifar10', { from: work, dataDir, perClass: 1, saveAs: 'c1' });
+    const r2 = await importDataset('cifar10', {
+      from: work,
+      dataDir,
+      allowNonStandardCount: true,
+      perClass: 1,
+      saveAs: 'c1',
+    });
     expect([r2.splits.train.count, r2.splits.test.count]).toEqual([10, 10]);
   });
 
   it('a failed re-import keeps the previous cache entry intact', async () => {
     const base = await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
-    await importDataset('cifar10', { from: work, dataDir });
+    await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
     const before = await readFile(join(dataDir, 'cifar10', 'train.images.u8'));
     await writeFile(join(base, 'train', 'cat', '0.png'), Buffer.from('garbage'));
-    await expectError(importDataset('cifar10', { from: work, dataDir }), 'BAD_IMAGE');
+    await expectError(
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
+      'BAD_IMAGE',
+    );
     expect(await ls(dataDir)).toEqual(['cifar10']);
     expect((await readFile(join(dataDir, 'cifar10', 'train.images.u8'))).equals(before)).toBe(true);
     expect((await loadDataset('cifar10', 'train', { dataDir })).count).toBe(10);
@@ -304,8 +335,13 @@ describe('CIFAR-10 image folders', () => {
 
   it('a successful re-import replaces the entry', async () => {
     await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
-    await importDataset('cifar10', { from: work, dataDir });
-    await importDataset('cifar10', { from: work, dataDir, classes: 4 });
+    await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
+    await importDataset('cifar10', {
+      from: work,
+      dataDir,
+      allowNonStandardCount: true,
+      classes: 4,
+    });
     expect(await ls(dataDir)).toEqual(['cifar10']);
     expect((await loadDataset('cifar10', 'train', { dataDir })).numClasses).toBe(4);
   });

@@ -63,7 +63,11 @@ describe('Tiny ImageNet layout', () => {
     const archive = await makeTar(join(work, 'tiny.tar.gz'), join(work, 'src'), [
       'tiny-imagenet-200',
     ]);
-    const r = await importDataset('tiny-imagenet-10', { from: archive, dataDir });
+    const r = await importDataset('tiny-imagenet-10', {
+      from: archive,
+      dataDir,
+      allowNonStandardCount: true,
+    });
     expect(r.layout).toBe('tiny-imagenet');
     expect([r.width, r.height]).toEqual([64, 64]);
     expect(r.splits.train.count).toBe(20);
@@ -101,13 +105,14 @@ describe('Tiny ImageNet layout', () => {
     const r = await importDataset('tiny-imagenet-10', {
       from: work,
       dataDir,
+      allowNonStandardCount: true,
       classes: 3,
       perClass: { test: 1 },
     });
     expect(r.splits.train.classCounts).toEqual([2, 2, 2]);
     expect(r.splits.test.classCounts).toEqual([1, 1, 1]);
     await expectError(
-      importDataset('tiny-imagenet-100', { from: work, dataDir }),
+      importDataset('tiny-imagenet-100', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_OPTION',
       /asked for 100 classes but .*wnids\.txt has only 12/,
     );
@@ -117,7 +122,7 @@ describe('Tiny ImageNet layout', () => {
     const base = await makeTiny(work);
     await rm(join(base, 'train', WNIDS[4]!), { recursive: true });
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'MISSING_CLASS',
       `missing class folder ${join(base, 'train', WNIDS[4]!)}`,
     );
@@ -129,7 +134,7 @@ describe('Tiny ImageNet layout', () => {
     for (const i of [0, 1])
       await rm(join(base, 'train', WNIDS[2]!, 'images', `${WNIDS[2]}_${i}.png`));
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'EMPTY_CLASS',
       `class folder ${join(base, 'train', WNIDS[2]!, 'images')} (class 2 "${WNIDS[2]}") contains no images`,
     );
@@ -141,35 +146,35 @@ describe('Tiny ImageNet layout', () => {
     // A listed image that does not exist.
     await rm(join(base, 'val', 'images', 'val_5.png'));
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /val_5\.png is listed in val_annotations\.txt \(line \d+\) but does not exist/,
     );
     // An unknown wnid.
     await writeFile(ann, 'val_0.png\tn99999999\t0\t0\t1\t1\n');
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       `${ann} line 1: class n99999999 is not in wnids.txt`,
     );
     // A malformed line.
     await writeFile(ann, `val_0.png\t${WNIDS[0]}\n\njust-one-field\n`);
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /line 3 is malformed/,
     );
     // A class without validation images.
     await writeFile(ann, `val_0.png\t${WNIDS[0]}\t0\t0\t1\t1\n`);
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'EMPTY_CLASS',
       `class 1 "${WNIDS[1]}" has no validation images`,
     );
     // No annotations at all.
     await rm(ann);
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /missing .*val_annotations\.txt/,
     );
@@ -181,7 +186,7 @@ describe('Tiny ImageNet layout', () => {
     const odd = join(base, 'val', 'images', 'val_3.png');
     await put(odd, await png(32, 32, () => 1));
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'WRONG_SIZE',
       odd,
       '32x32',

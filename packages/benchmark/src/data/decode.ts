@@ -42,6 +42,17 @@ export interface DecodedImage {
 }
 
 /**
+ * Width and height from an image's header, without decoding its pixels (a
+ * 16000x16000 JPEG costs a few KB here, 768 MB decoded). Throws sharp's error
+ * for data it cannot identify.
+ */
+export async function readImageSize(input: Uint8Array): Promise<{ width: number; height: number }> {
+  const { width, height } = await sharp(input).metadata();
+  if (!width || !height) throw new DatasetError('BAD_IMAGE', 'the image header has no size');
+  return { width, height };
+}
+
+/**
  * Decodes any image sharp reads (JPEG, PNG, WebP, GIF, TIFF) to 8-bit RGB:
  * grayscale is expanded to RGB, alpha is dropped, 16-bit is reduced to 8-bit,
  * CMYK and other colour spaces are converted to sRGB. Throws sharp's error for
