@@ -181,6 +181,68 @@ describe('CIFAR-10 binary release', () => {
     );
   });
 
+  it('a .bin cut at a record boundary is a WRONG_COUNT error naming the file, checked before anything is read', async () => {
+    // Official sizes: 10,000 records per file. Sparse files (all-zero records, label 0) cost nothing.
+    await makeCifarBinary(work, 1);
+    const dir = join(work, 'cifar-10-batches-bin');
+    const files = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`).concat('test_batch.bin');
+    for (const f of files) await truncate(join(dir, f), 10_000 * 3073);
+    await truncate(join(dir, 'data_batch_3.bin'), 9_000 * 3073);
+    const e = await expectError(
+      importDataset('cifar10', { from: work, dataDir }),
+      'WRONG_COUNT',
+      `${work} is not a complete cifar10 (the official release has 10,000 records per .bin file): ` +
+        `${join(dir, 'data_batch_3.bin')} holds 9,000 records, the official file 10,000. ` +
+        'A truncated or incomplete copy? To import a non-standard count on purpose, pass ' +
+        'allowNonStandardCount: true (CLI: --allow-non-standard-count)',
+    );
+    expect(e.message).not.toMatch(/data_batch_2/);
+    expect(await ls(dataDir)).toEqual([]);
+    // The official counts import without any option and carry no note.
+    await truncate(join(dir, 'data_batch_3.bin'), 10_000 * 3073);
+    const r = await importDataset('cifar10', { from: work, dataDir, classes: 1, perClass: 3 });
+    expect([r.splits.train.count, r.splits.test.count]).toEqual([3, 3]);
+    expect(r.splits.train.nonStandardCount).toEqual([]);
+    expect((await loadDataset('cifar10', 'test', { dataDir })).meta.nonStandardCount).toEqual([]);
+  });
+
+  it('a .bin larger than the official file is refused before it is read', async () => {
+    await makeCifarBinary(work, 1);
+    const file = join(work, 'cifar-10-batches-bin', 'test_batch.bin');
+    await truncate(file, 10_001 * 3073);
+    await expectError(
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
+      'TOO_LARGE',
+      `${file} is 29.3 MB (30733073 bytes), more than the 29.3 MB (30730000 bytes) allowed for a CIFAR-10 .bin file (10,000 records of 3073 bytes)`,
+    );
+    expect(await ls(dataDir)).toEqual([]);
+  });
+
+  it('allowNonStandardCount imports other counts and records the differences in the result and meta', async () => {
+    await makeCifarBinary(work, 10);
+    const r = await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
+    const dir = join(work, 'cifar-10-batches-bin');
+    expect(r.splits.train.nonStandardCount).toEqual(
+      [1, 2, 3, 4, 5].map(
+        (i) => `${join(dir, `data_batch_${i}.bin`)} holds 10 records, the official file 10,000`,
+      ),
+    );
+    expect(r.splits.test.nonStandardCount).toEqual([
+      `${join(dir, 'test_batch.bin')} holds 10 records, the official file 10,000`,
+    ]);
+    const meta = (await loadDataset('cifar10', 'train', { dataDir })).meta;
+    expect(meta.nonStandardCount).toEqual(r.splits.train.nonStandardCount);
+    await expectError(
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: 'yes' as unknown as boolean,
+      }),
+      'BAD_OPTION',
+      'option "allowNonStandardCount" must be true or false, got "yes"',
+    );
+  });
+
   it('resize is refused for the binary release (its images are 32x32)', async () => {
     await makeCifarBinary(work, 1);
     await expectError(

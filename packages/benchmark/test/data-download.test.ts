@@ -215,6 +215,52 @@ describe('downloadDataset', () => {
     expect(r.import?.classNames).toEqual(['airplane', 'automobile']);
   });
 
+  it('a server that never ends is stopped at the declared size, or at maxBytes when none is declared', async () => {
+    // Streams 64 KB chunks (chunked encoding, no Content-Length) until the client goes away.
+    let sent = 0;
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    await new Promise<void>((r) => endless.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(endless.address() as AddressInfo).port}/endless.tar.gz`;
+    const source = (size?: number) => ({
+      cifar10: { url, sha256: 'ab'.repeat(32), fileName: 'endless.tar.gz', size },
+    });
+    const part = join(dataDir, '.downloads', 'endless.tar.gz.part');
+    try {
+      await expectError(
+        downloadDataset('cifar10', { dataDir, sources: source(1_000_000), retryDelayMs: 0 }),
+        'DOWNLOAD_FAILED',
+        `${url} sent more than its declared size of 1000000 bytes; stopped after `,
+        `bytes and deleted ${part}`,
+      );
+      expect(await ls(join(dataDir, '.downloads'))).toEqual([]);
+      await expectError(
+        downloadDataset('cifar10', {
+          dataDir,
+          sources: source(),
+          maxBytes: 3 * 2 ** 20,
+          retryDelayMs: 0,
+        }),
+        'DOWNLOAD_FAILED',
+        `${url} sent more than the 3.0 MB cap for a download of undeclared size (option maxBytes)`,
+      );
+      expect(await ls(join(dataDir, '.downloads'))).toEqual([]);
+      expect(await ls(dataDir)).toEqual(['.downloads']);
+      // The server stopped too: nowhere near what an unbounded client would have taken.
+      expect(sent).toBeLessThan(64 * 2 ** 20);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((r) => endless.close(r));
+    }
+  }, 20_000);
+
   it('HTTP errors and unreachable servers are clear errors', async () => {
     const sources = {
       cifar10: { ...table().cifar10!, url: served.url.replace('/files/', '/missing/') },

@@ -1,7 +1,13 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CIFAR10_CLASSES, importDataset, loadDataset } from '../src/data/index.js';
+import {
+  CIFAR10_CLASSES,
+  importDataset,
+  loadDataset,
+  registerDataset,
+  unregisterDataset,
+} from '../src/data/index.js';
 import {
   cifarPixel,
   grayImage,
@@ -23,6 +29,22 @@ import {
 } from './data-fixtures/workspace.js';
 
 useTempWorkspace();
+
+/** `jpegBytes` with the frame header (SOF0/SOF2) rewritten to declare `width` x `height`. */
+function declaredSize(jpegBytes: Buffer, width: number, height: number): Buffer {
+  const out = Buffer.from(jpegBytes);
+  for (let i = 2; i + 9 < out.length; ) {
+    if (out[i] !== 0xff) throw new Error('not a JPEG marker');
+    const marker = out[i + 1]!;
+    if (marker === 0xc0 || marker === 0xc2) {
+      out.writeUInt16BE(height, i + 5);
+      out.writeUInt16BE(width, i + 7);
+      return out;
+    }
+    i += 2 + out.readUInt16BE(i + 2);
+  }
+  throw new Error('no SOF marker');
+}
 
 describe('CIFAR-10 image folders', () => {
   it('imports a .tar.gz: class order, natural file order, exact PNG pixels, meta', async () => {
@@ -235,6 +257,76 @@ describe('CIFAR-10 image folders', () => {
       'BAD_LAYOUT',
       /unexpected folder .*zebra/,
     );
+  });
+
+  it('the header size is checked before decoding: a JPEG declaring 16000x16000 is never decoded', async () => {
+    const base = await makeCifarFolder(work, { perClass: { train: 2, test: 1 } });
+    const bomb = join(base, 'train', 'deer', '1.jpg');
+    await put(bomb, declaredSize(await jpeg(32, 32, () => 50), 16000, 16000));
+    // Decoding would cost 768 MB (or fail on the missing data and, with 'skip', be skipped):
+    // the header alone decides, whatever the bad-image policy.
+    for (const onBadImage of ['error', 'skip'] as const) {
+      await expectError(
+        importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true, onBadImage }),
+        'WRONG_SIZE',
+        `image ${bomb} is 16000x16000 (width x height) but the cifar10 preset requires 32x32`,
+      );
+    }
+    expect(await ls(dataDir)).toEqual([]);
+    // Without a fixed size (the imagenet preset) the first image's header fixes it.
+    for (const [split, i] of [
+      ['train', 0],
+      ['train', 1],
+      ['val', 0],
+    ] as const) {
+      await put(join(work, 'inet', split, 'n01', `${i}.jpg`), await jpeg(24, 20, () => 9));
+    }
+    const later = join(work, 'inet', 'train', 'n01', '1.jpg');
+    await put(later, declaredSize(await jpeg(24, 20, () => 9), 15000, 15000));
+    await expectError(
+      importDataset('imagenet', { from: join(work, 'inet'), dataDir, onBadImage: 'skip' }),
+      'WRONG_SIZE',
+      `image ${later} is 15000x15000 (width x height) but the first image (${join(work, 'inet', 'train', 'n01', '0.jpg')}) requires 24x20`,
+    );
+  });
+
+  it('image counts are checked against the official release per class (WRONG_COUNT), before any decoding', async () => {
+    const base = await makeCifarFolder(work, { perClass: { train: 3, test: 2 } });
+    await expectError(
+      importDataset('cifar10', { from: work, dataDir }),
+      'WRONG_COUNT',
+      `${work} is not a complete cifar10 (the official release has 5,000 train / 1,000 test images per class): ` +
+        'class 0 "airplane" has 3 train images, the official release 5,000;',
+    );
+    // A registered dataset states its own counts: one missing image is named, whatever perClass selects.
+    registerDataset({
+      name: 'three-two',
+      description: 'test set',
+      layouts: ['cifar10-folder'],
+      imageSize: { height: 32, width: 32 },
+      expectedPerClass: { train: 3, test: 2 },
+      sourceHint: 'a folder',
+    });
+    try {
+      expect((await importDataset('three-two', { from: work, dataDir })).images).toBe(50);
+      await rm(join(base, 'test', 'horse', '1.png'));
+      await expectError(
+        importDataset('three-two', { from: work, dataDir, perClass: 1 }),
+        'WRONG_COUNT',
+        'class 7 "horse" has 1 test images, the official release 2. A truncated or incomplete copy?',
+      );
+      const r = await importDataset('three-two', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+      });
+      expect(r.splits.test.nonStandardCount).toEqual([
+        'class 7 "horse" has 1 test images, the official release 2',
+      ]);
+      expect(r.splits.train.nonStandardCount).toEqual([]);
+    } finally {
+      unregisterDataset('three-two');
+    }
   });
 
   it('a wrongly sized image is an error naming the path and both sizes', async () => {

@@ -169,9 +169,16 @@ class FolderTree implements SourceTree {
   }
 
   async load(files: ReadonlyMap<string, ByteCap>): Promise<void> {
-    // Files are read one at a time by readFile (which checks the cap); only
-    // check the paths here, so an escape fails before any image is decoded.
-    for (const path of files.keys()) await this.inside(path);
+    // Files are read one at a time by readFile (which checks again); check
+    // paths and sizes here, so an escape or an oversized file fails before
+    // any image is decoded.
+    for (const [path, cap] of files) {
+      const size = await this.fileSize(path);
+      if (size === undefined) {
+        throw new DatasetError('BAD_LAYOUT', `${this.display(path)} does not exist`);
+      }
+      if (size > cap.bytes) throw tooLarge(this.display(path), size, cap);
+    }
   }
 
   async readFile(path: string, cap: ByteCap): Promise<Buffer> {
@@ -398,7 +405,9 @@ async function streamArchive(
     });
     parser.on('error', (err: unknown) => finish(err));
     parser.on('end', () => finish());
-    const stream = createReadStream(location, { highWaterMark: 1 << 20 });
+    // Small reads bound the memory of one step: zlib inflates each chunk in one
+    // go, and 1 MB of a gzipped run of zeros is about 1 GB of output.
+    const stream = createReadStream(location, { highWaterMark: 64 << 10 });
     stream.on('data', (chunk) => {
       read += chunk.length;
       hash.update(chunk);
