@@ -1,7 +1,13 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commitStaging, makeStagingDir, removeStaleStaging } from './cache.js';
-import { decodeImage, type ResizePolicy, readImageSize, withoutSharpCache } from './decode.js';
+import {
+  decodeImage,
+  isPixelLimitError,
+  type ResizePolicy,
+  readImageSize,
+  withoutSharpCache,
+} from './decode.js';
 import { DatasetError, errorMessage } from './errors.js';
 import { dataDirArg } from './hints.js';
 import {
@@ -467,9 +473,9 @@ function isFatal(error: unknown): boolean {
 /**
  * Decodes the split's images with up to `concurrency` in flight and appends
  * them in plan order (so the cache, and which error is reported first, is
- * deterministic). Without a resize policy each image's header size is checked
- * against the required size before its pixels are decoded. Returns the
- * skipped images.
+ * deterministic). Without a resize policy an image declaring more pixels
+ * than the required size is refused from its header, before its pixels are
+ * decoded. Returns the skipped images.
  */
 async function writeImageSplit(
   plan: ImagePlan,
@@ -497,13 +503,19 @@ async function writeImageSplit(
       .readFile(item.path, ctx.imageCap)
       .then(async (buf) => {
         const want = ctx.resize ? undefined : ctx.size;
-        if (want) {
-          const got = await readImageSize(buf);
-          if (got.width !== want.size.width || got.height !== want.size.height) {
-            throw wrongSize(tree.display(item.path), got, want);
-          }
+        if (!want) return decodeImage(buf, ctx.resize);
+        // More pixels than the required size are refused from the header,
+        // before decoding; the same count in another shape is caught below.
+        try {
+          return await decodeImage(buf, undefined, {
+            maxPixels: want.size.width * want.size.height,
+          });
+        } catch (err) {
+          const got = isPixelLimitError(err)
+            ? await readImageSize(buf).catch(() => undefined)
+            : undefined;
+          throw got ? wrongSize(tree.display(item.path), got, want) : err;
         }
-        return decodeImage(buf, ctx.resize);
       })
       .then(
         (img): Decoded => ({ ok: true, ...img }),

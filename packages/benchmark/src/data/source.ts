@@ -17,7 +17,7 @@ export interface TreeEntry {
 /** The most bytes a file may have, and what kind of file it is (for the error message). */
 export interface ByteCap {
   readonly bytes: number;
-  /** e.g. `a 32x32 image`, `a CIFAR-10 .bin file (10,000 records)`. */
+  /** e.g. `an image file of a 32x32 dataset`, `an index file`. */
   readonly what: string;
 }
 
@@ -102,9 +102,10 @@ class FolderTree implements SourceTree {
   ) {}
 
   /**
-   * The absolute path of `path`, which must stay inside the source folder both
-   * as written and once symbolic links are resolved: paths built from index
-   * files (`../../outside`) or links pointing elsewhere are errors, never read.
+   * The real path of `path` (undefined if it does not exist), which must stay
+   * inside the source folder both as written and once symbolic links are
+   * resolved: paths built from index files (`../../outside`) or links pointing
+   * elsewhere are errors, never read.
    */
   private async inside(path: string): Promise<string | undefined> {
     const full = resolve(this.location, path);

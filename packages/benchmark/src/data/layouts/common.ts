@@ -167,7 +167,7 @@ export async function readLines(tree: SourceTree, path: string): Promise<Line[]>
 
 /**
  * Checks that a class id or file name read from an index file is one plain
- * path component (no `/` or `\\`, not `.` or `..`, no NUL), so that joining it
+ * path component (no `/` or backslash, not `.` or `..`, no NUL), so that joining it
  * to a folder of the source cannot leave that folder. Errors name the index
  * file and line.
  */
