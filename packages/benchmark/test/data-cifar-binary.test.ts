@@ -20,7 +20,7 @@ useTempWorkspace();
 describe('CIFAR-10 binary release', () => {
   it('imports a folder: planar CHW records become HWC pixels, labels and order kept', async () => {
     await makeCifarBinary(work, 10);
-    const r = await importDataset('cifar10', { from: work, dataDir });
+    const r = await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
     expect(r.layout).toBe('cifar10-binary');
     // 5 train files x 10 records, 1 test file x 10 records
     expect(r.splits.train.count).toBe(50);
@@ -54,7 +54,11 @@ describe('CIFAR-10 binary release', () => {
     const archive = await makeTar(join(work, 'cifar-10-binary.tar.gz'), join(work, 'src'), [
       'cifar-10-batches-bin',
     ]);
-    const r = await importDataset('cifar10', { from: archive, dataDir });
+    const r = await importDataset('cifar10', {
+      from: archive,
+      dataDir,
+      allowNonStandardCount: true,
+    });
     expect(r.splits.train.count).toBe(50);
     const meta = (await loadDataset('cifar10', 'train', { dataDir })).meta;
     expect(meta.source).toEqual({
@@ -77,6 +81,7 @@ describe('CIFAR-10 binary release', () => {
     const r = await importDataset('cifar10', {
       from: work,
       dataDir,
+      allowNonStandardCount: true,
       classes: 3,
       perClass: { train: 2 },
     });
@@ -111,7 +116,12 @@ describe('CIFAR-10 binary release', () => {
       );
       await writeFile(join(dir, `data_batch_${f}.bin`), rec);
     }
-    const r = await importDataset('cifar10', { from: work, dataDir, classes: 1 });
+    const r = await importDataset('cifar10', {
+      from: work,
+      dataDir,
+      allowNonStandardCount: true,
+      classes: 1,
+    });
     // R: mean = 255/5 = 51 -> 0.2; E[x^2] = 255^2/5 = 13005; var = 13005 - 51^2 = 10404; std = 102 -> 0.4
     // G: constant 51 -> mean 0.2, std 0 -> floored at 1/255
     // B: two of five images 255 -> mean 102 -> 0.4; E[x^2] = 2*65025/5 = 26010; var = 26010 - 10404 = 15606;
@@ -133,7 +143,7 @@ describe('CIFAR-10 binary release', () => {
     const file = join(work, 'cifar-10-batches-bin', 'data_batch_3.bin');
     await truncate(file, 3 * 3073 - 100); // record 2 loses its last 100 bytes
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_RECORD',
       'data_batch_3.bin',
       'record 2 has only 2973 of 3073 bytes',
@@ -148,7 +158,7 @@ describe('CIFAR-10 binary release', () => {
     buf[1 * 3073] = 12;
     await writeFile(file, buf);
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_RECORD',
       'test_batch.bin: record 1 has label 12',
     );
@@ -159,22 +169,89 @@ describe('CIFAR-10 binary release', () => {
     await makeCifarBinary(work, 1);
     await writeFile(join(work, 'cifar-10-batches-bin', 'data_batch_2.bin'), new Uint8Array(0));
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_RECORD',
       'data_batch_2.bin is empty',
     );
     await removeDir(join(work, 'cifar-10-batches-bin', 'test_batch.bin'));
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /missing .*test_batch\.bin/,
+    );
+  });
+
+  it('a .bin cut at a record boundary is a WRONG_COUNT error naming the file, checked before anything is read', async () => {
+    // Official sizes: 10,000 records per file. Sparse files (all-zero records, label 0) cost nothing.
+    await makeCifarBinary(work, 1);
+    const dir = join(work, 'cifar-10-batches-bin');
+    const files = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`).concat('test_batch.bin');
+    for (const f of files) await truncate(join(dir, f), 10_000 * 3073);
+    await truncate(join(dir, 'data_batch_3.bin'), 9_000 * 3073);
+    const e = await expectError(
+      importDataset('cifar10', { from: work, dataDir }),
+      'WRONG_COUNT',
+      `${work} is not a complete cifar10 (the official release has 10,000 records per .bin file): ` +
+        `${join(dir, 'data_batch_3.bin')} holds 9,000 records, the official file 10,000. ` +
+        'A truncated or incomplete copy? To import a non-standard count on purpose, pass ' +
+        'allowNonStandardCount: true (CLI: --allow-non-standard-count)',
+    );
+    expect(e.message).not.toMatch(/data_batch_2/);
+    expect(await ls(dataDir)).toEqual([]);
+    // The official counts import without any option and carry no note.
+    await truncate(join(dir, 'data_batch_3.bin'), 10_000 * 3073);
+    const r = await importDataset('cifar10', { from: work, dataDir, classes: 1, perClass: 3 });
+    expect([r.splits.train.count, r.splits.test.count]).toEqual([3, 3]);
+    expect(r.splits.train.nonStandardCount).toEqual([]);
+    expect((await loadDataset('cifar10', 'test', { dataDir })).meta.nonStandardCount).toEqual([]);
+  });
+
+  it('a .bin larger than the official file is refused before it is read', async () => {
+    await makeCifarBinary(work, 1);
+    const file = join(work, 'cifar-10-batches-bin', 'test_batch.bin');
+    await truncate(file, 10_001 * 3073);
+    await expectError(
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
+      'TOO_LARGE',
+      `${file} is 29.3 MB (30733073 bytes), more than the 29.3 MB (30730000 bytes) allowed for a CIFAR-10 .bin file (10,000 records of 3073 bytes)`,
+    );
+    expect(await ls(dataDir)).toEqual([]);
+  });
+
+  it('allowNonStandardCount imports other counts and records the differences in the result and meta', async () => {
+    await makeCifarBinary(work, 10);
+    const r = await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
+    const dir = join(work, 'cifar-10-batches-bin');
+    expect(r.splits.train.nonStandardCount).toEqual(
+      [1, 2, 3, 4, 5].map(
+        (i) => `${join(dir, `data_batch_${i}.bin`)} holds 10 records, the official file 10,000`,
+      ),
+    );
+    expect(r.splits.test.nonStandardCount).toEqual([
+      `${join(dir, 'test_batch.bin')} holds 10 records, the official file 10,000`,
+    ]);
+    const meta = (await loadDataset('cifar10', 'train', { dataDir })).meta;
+    expect(meta.nonStandardCount).toEqual(r.splits.train.nonStandardCount);
+    await expectError(
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: 'yes' as unknown as boolean,
+      }),
+      'BAD_OPTION',
+      'option "allowNonStandardCount" must be true or false, got "yes"',
     );
   });
 
   it('resize is refused for the binary release (its images are 32x32)', async () => {
     await makeCifarBinary(work, 1);
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, resize: { width: 64, height: 64 } }),
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+        resize: { width: 64, height: 64 },
+      }),
       'BAD_OPTION',
       'image-folder sources only',
     );

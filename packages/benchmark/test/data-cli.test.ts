@@ -49,9 +49,16 @@ describe('trit data', () => {
       dataDir,
       '--per-class',
       'train=2,test=1',
+      '--allow-non-standard-count',
     );
     expect(out).toContain(`imported cifar10 from ${archive} (cifar10-folder)`);
     expect(out).toContain('train: 20 images, test: 10 images, 32x32x3, 10 classes');
+    // The non-standard count imported on purpose is said, class by class.
+    expect(out).toContain(
+      '  NON-STANDARD COUNT (imported on purpose, --allow-non-standard-count): this is not the official cifar10:\n' +
+        '    class 0 "airplane" has 2 train images, the official release 5,000\n',
+    );
+    expect(out).toContain('    ... (10 more, listed in the meta files)');
     expect(out).toMatch(/30 images in [\d.]+ s \([\d,]+ img\/s\) -> .*cache\/cifar10/);
     expect(err).toMatch(/read archive: .* in [\d.]+ s/);
     expect(err).toMatch(/decode train: 20 in [\d.]+ s \([\d,]+ img\/s\)/);
@@ -82,6 +89,13 @@ describe('trit data', () => {
     });
   });
 
+  it('import without --allow-non-standard-count refuses a source with other counts, and says how', async () => {
+    await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
+    await expect(
+      trit('data', 'import', 'cifar10', '--from', work, '--data-dir', dataDir),
+    ).rejects.toThrow(/is not a complete cifar10 .*--allow-non-standard-count/s);
+  });
+
   it('import options reach the importer (classes, skip, save-as, resize)', async () => {
     const base = await makeCifarFolder(work, { perClass: { train: 2, test: 1 } });
     await import('node:fs/promises').then((fs) =>
@@ -105,6 +119,7 @@ describe('trit data', () => {
       '16x16',
       '--fit',
       'fill',
+      '--allow-non-standard-count',
     );
     expect(out).toContain('imported cifar10 as c3');
     expect(out).toContain('train: 5 images, test: 3 images, 16x16x3, 3 classes');
@@ -159,6 +174,7 @@ describe('trit data', () => {
         sha,
         '--data-dir',
         dataDir,
+        '--allow-non-standard-count',
       );
       expect(out).toContain(`downloaded ${url}`);
       expect(out).toContain(`sha256 ${sha} (verified)`);

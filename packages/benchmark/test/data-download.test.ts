@@ -88,6 +88,9 @@ beforeEach(() => {
   served.ignoreRange = false;
 });
 
+/** The fixture archive holds 10 records per .bin file, not the official 10,000. */
+const small = { allowNonStandardCount: true };
+
 function table(sha256?: string): Record<string, DownloadSource> {
   return {
     cifar10: {
@@ -115,6 +118,7 @@ describe('downloadDataset', () => {
       dataDir,
       sources: table(),
       onProgress: (e) => events.push(e),
+      importOptions: small,
     });
     expect(r.downloaded).toBe(true);
     expect(r.attempts).toBe(1);
@@ -138,7 +142,12 @@ describe('downloadDataset', () => {
 
   it('an interrupted transfer resumes with a Range request in the same call', async () => {
     served.interruptNext = 1;
-    const r = await downloadDataset('cifar10', { dataDir, sources: table(), retryDelayMs: 0 });
+    const r = await downloadDataset('cifar10', {
+      dataDir,
+      sources: table(),
+      retryDelayMs: 0,
+      importOptions: small,
+    });
     expect(r.attempts).toBe(2);
     const half = Math.floor(served.body.length / 2);
     expect(served.ranges).toEqual([undefined, `bytes=${half}-`]);
@@ -149,7 +158,7 @@ describe('downloadDataset', () => {
   it('a failed call keeps the .part file and the next call resumes it', async () => {
     served.interruptNext = 1;
     const e = await expectError(
-      downloadDataset('cifar10', { dataDir, sources: table(), retries: 0 }),
+      downloadDataset('cifar10', { dataDir, sources: table(), retries: 0, importOptions: small }),
       'DOWNLOAD_FAILED',
       /failed after 1 attempt/,
       /run the download again to resume/,
@@ -159,7 +168,7 @@ describe('downloadDataset', () => {
     expect(e.message).toContain(`${half} bytes are kept in ${part}`);
     expect((await stat(part)).size).toBe(half);
     expect(await ls(dataDir)).toEqual(['.downloads']);
-    const r = await downloadDataset('cifar10', { dataDir, sources: table() });
+    const r = await downloadDataset('cifar10', { dataDir, sources: table(), importOptions: small });
     expect(r.resumedFrom).toBe(half);
     expect(served.ranges).toEqual([undefined, `bytes=${half}-`]);
     expect((await readFile(r.archive)).equals(served.body)).toBe(true);
@@ -199,12 +208,58 @@ describe('downloadDataset', () => {
     const r = await downloadDataset('cifar10', {
       dataDir,
       sources: table(),
-      importOptions: { classes: 2 },
+      importOptions: { ...small, classes: 2 },
     });
     expect(r.downloaded).toBe(false);
     expect(served.ranges).toEqual([]);
     expect(r.import?.classNames).toEqual(['airplane', 'automobile']);
   });
+
+  it('a server that never ends is stopped at the declared size, or at maxBytes when none is declared', async () => {
+    // Streams 64 KB chunks (chunked encoding, no Content-Length) until the client goes away.
+    let sent = 0;
+    const endless = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    await new Promise<void>((r) => endless.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(endless.address() as AddressInfo).port}/endless.tar.gz`;
+    const source = (size?: number) => ({
+      cifar10: { url, sha256: 'ab'.repeat(32), fileName: 'endless.tar.gz', size },
+    });
+    const part = join(dataDir, '.downloads', 'endless.tar.gz.part');
+    try {
+      await expectError(
+        downloadDataset('cifar10', { dataDir, sources: source(1_000_000), retryDelayMs: 0 }),
+        'DOWNLOAD_FAILED',
+        `${url} sent more than its declared size of 1000000 bytes; stopped after `,
+        `bytes and deleted ${part}`,
+      );
+      expect(await ls(join(dataDir, '.downloads'))).toEqual([]);
+      await expectError(
+        downloadDataset('cifar10', {
+          dataDir,
+          sources: source(),
+          maxBytes: 3 * 2 ** 20,
+          retryDelayMs: 0,
+        }),
+        'DOWNLOAD_FAILED',
+        `${url} sent more than the 3.0 MB cap for a download of undeclared size (option maxBytes)`,
+      );
+      expect(await ls(join(dataDir, '.downloads'))).toEqual([]);
+      expect(await ls(dataDir)).toEqual(['.downloads']);
+      // The server stopped too: nowhere near what an unbounded client would have taken.
+      expect(sent).toBeLessThan(64 * 2 ** 20);
+    } finally {
+      endless.closeAllConnections();
+      await new Promise((r) => endless.close(r));
+    }
+  }, 20_000);
 
   it('HTTP errors and unreachable servers are clear errors', async () => {
     const sources = {

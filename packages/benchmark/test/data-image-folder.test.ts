@@ -1,7 +1,13 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CIFAR10_CLASSES, importDataset, loadDataset } from '../src/data/index.js';
+import {
+  CIFAR10_CLASSES,
+  importDataset,
+  loadDataset,
+  registerDataset,
+  unregisterDataset,
+} from '../src/data/index.js';
 import {
   cifarPixel,
   grayImage,
@@ -24,6 +30,22 @@ import {
 
 useTempWorkspace();
 
+/** `jpegBytes` with the frame header (SOF0/SOF2) rewritten to declare `width` x `height`. */
+function declaredSize(jpegBytes: Buffer, width: number, height: number): Buffer {
+  const out = Buffer.from(jpegBytes);
+  for (let i = 2; i + 9 < out.length; ) {
+    if (out[i] !== 0xff) throw new Error('not a JPEG marker');
+    const marker = out[i + 1]!;
+    if (marker === 0xc0 || marker === 0xc2) {
+      out.writeUInt16BE(height, i + 5);
+      out.writeUInt16BE(width, i + 7);
+      return out;
+    }
+    i += 2 + out.readUInt16BE(i + 2);
+  }
+  throw new Error('no SOF marker');
+}
+
 describe('CIFAR-10 image folders', () => {
   it('imports a .tar.gz: class order, natural file order, exact PNG pixels, meta', async () => {
     // 11 train images per class so that "10.png" must sort after "9.png" (natural order).
@@ -31,7 +53,11 @@ describe('CIFAR-10 image folders', () => {
     const archive = await makeTar(join(work, 'cifar10-jpeg.tar.gz'), join(work, 'src'), [
       'cifar10-jpeg',
     ]);
-    const r = await importDataset('cifar10', { from: archive, dataDir });
+    const r = await importDataset('cifar10', {
+      from: archive,
+      dataDir,
+      allowNonStandardCount: true,
+    });
     expect(r.layout).toBe('cifar10-folder');
     expect(r.splits.train.count).toBe(110);
     expect(r.splits.test.count).toBe(20);
@@ -99,7 +125,7 @@ describe('CIFAR-10 image folders', () => {
           await jpeg(32, 32, () => 20 * l + 5),
         );
     }
-    const r = await importDataset('cifar10', { from: work, dataDir });
+    const r = await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
     expect(r.splits.train.count).toBe(10);
     const train = await loadDataset('cifar10', 'train', { dataDir });
     const img = imageAt(train.images, 7); // constant 20*7 + 5 = 145
@@ -113,7 +139,7 @@ describe('CIFAR-10 image folders', () => {
       await grayImage(32, 32, (x, y) => x * 8 + y, 'png'),
     );
     await put(join(base, 'train', 'cat', '0.png'), await grayImage(32, 32, () => 77, 'jpeg'));
-    const r = await importDataset('cifar10', { from: work, dataDir });
+    const r = await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
     expect(r.splits.train.count).toBe(10);
     const train = await loadDataset('cifar10', 'train', { dataDir });
     // bird (label 2): R = G = B = x*8 + y; pixel (x=3, y=5) -> 29 at HWC offset (5*32+3)*3 = 489
@@ -140,7 +166,7 @@ describe('CIFAR-10 image folders', () => {
     await writeFile(bad, good.subarray(0, 60)); // truncated PNG
     const archive = await makeTar(join(work, 'c.tar.gz'), join(work, 'src'), ['cifar10-jpeg']);
     await expectError(
-      importDataset('cifar10', { from: archive, dataDir }),
+      importDataset('cifar10', { from: archive, dataDir, allowNonStandardCount: true }),
       'BAD_IMAGE',
       `${archive}:cifar10-jpeg/train/deer/1.png`,
       /on-bad-image skip/,
@@ -149,7 +175,7 @@ describe('CIFAR-10 image folders', () => {
     // Same from the folder: the message names the file's path on disk.
     await writeFile(bad, Buffer.from('not an image at all'));
     await expectError(
-      importDataset('cifar10', { from: join(work, 'src'), dataDir }),
+      importDataset('cifar10', { from: join(work, 'src'), dataDir, allowNonStandardCount: true }),
       'BAD_IMAGE',
       bad,
     );
@@ -160,7 +186,12 @@ describe('CIFAR-10 image folders', () => {
     const base = await makeCifarFolder(work, { perClass: { train: 3, test: 2 } });
     await writeFile(join(base, 'train', 'deer', '1.png'), Buffer.from('garbage'));
     await writeFile(join(base, 'test', 'frog', '0.png'), Buffer.from('garbage'));
-    const r = await importDataset('cifar10', { from: work, dataDir, onBadImage: 'skip' });
+    const r = await importDataset('cifar10', {
+      from: work,
+      dataDir,
+      allowNonStandardCount: true,
+      onBadImage: 'skip',
+    });
     expect(r.skipped).toBe(2);
     expect(r.splits.train.count).toBe(29);
     expect(r.splits.test.count).toBe(19);
@@ -184,7 +215,12 @@ describe('CIFAR-10 image folders', () => {
     const base = await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
     await writeFile(join(base, 'train', 'ship', '0.png'), Buffer.from('garbage'));
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, onBadImage: 'skip' }),
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+        onBadImage: 'skip',
+      }),
       'EMPTY_CLASS',
       /class 8 "ship" has no usable train images.*skipped/,
     );
@@ -195,7 +231,7 @@ describe('CIFAR-10 image folders', () => {
     const base = await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
     await rm(join(base, 'test', 'horse'), { recursive: true });
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'MISSING_CLASS',
       `missing class folder ${join(base, 'test', 'horse')} (class 7 "horse")`,
     );
@@ -207,7 +243,7 @@ describe('CIFAR-10 image folders', () => {
     await rm(join(base, 'train', 'dog', '0.png'));
     await put(join(base, 'train', 'dog', 'notes.txt'), 'not an image');
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'EMPTY_CLASS',
       `class folder ${join(base, 'train', 'dog')} (class 5 "dog") contains no images`,
     );
@@ -217,10 +253,80 @@ describe('CIFAR-10 image folders', () => {
     const base = await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
     await put(join(base, 'train', 'zebra', '0.png'), await png(32, 32, () => 0));
     await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /unexpected folder .*zebra/,
     );
+  });
+
+  it('the header size is checked before decoding: a JPEG declaring 16000x16000 is never decoded', async () => {
+    const base = await makeCifarFolder(work, { perClass: { train: 2, test: 1 } });
+    const bomb = join(base, 'train', 'deer', '1.jpg');
+    await put(bomb, declaredSize(await jpeg(32, 32, () => 50), 16000, 16000));
+    // Decoding would cost 768 MB (or fail on the missing data and, with 'skip', be skipped):
+    // the header alone decides, whatever the bad-image policy.
+    for (const onBadImage of ['error', 'skip'] as const) {
+      await expectError(
+        importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true, onBadImage }),
+        'WRONG_SIZE',
+        `image ${bomb} is 16000x16000 (width x height) but the cifar10 preset requires 32x32`,
+      );
+    }
+    expect(await ls(dataDir)).toEqual([]);
+    // Without a fixed size (the imagenet preset) the first image's header fixes it.
+    for (const [split, i] of [
+      ['train', 0],
+      ['train', 1],
+      ['val', 0],
+    ] as const) {
+      await put(join(work, 'inet', split, 'n01', `${i}.jpg`), await jpeg(24, 20, () => 9));
+    }
+    const later = join(work, 'inet', 'train', 'n01', '1.jpg');
+    await put(later, declaredSize(await jpeg(24, 20, () => 9), 15000, 15000));
+    await expectError(
+      importDataset('imagenet', { from: join(work, 'inet'), dataDir, onBadImage: 'skip' }),
+      'WRONG_SIZE',
+      `image ${later} is 15000x15000 (width x height) but the first image (${join(work, 'inet', 'train', 'n01', '0.jpg')}) requires 24x20`,
+    );
+  });
+
+  it('image counts are checked against the official release per class (WRONG_COUNT), before any decoding', async () => {
+    const base = await makeCifarFolder(work, { perClass: { train: 3, test: 2 } });
+    await expectError(
+      importDataset('cifar10', { from: work, dataDir }),
+      'WRONG_COUNT',
+      `${work} is not a complete cifar10 (the official release has 5,000 train / 1,000 test images per class): ` +
+        'class 0 "airplane" has 3 train images, the official release 5,000;',
+    );
+    // A registered dataset states its own counts: one missing image is named, whatever perClass selects.
+    registerDataset({
+      name: 'three-two',
+      description: 'test set',
+      layouts: ['cifar10-folder'],
+      imageSize: { height: 32, width: 32 },
+      expectedPerClass: { train: 3, test: 2 },
+      sourceHint: 'a folder',
+    });
+    try {
+      expect((await importDataset('three-two', { from: work, dataDir })).images).toBe(50);
+      await rm(join(base, 'test', 'horse', '1.png'));
+      await expectError(
+        importDataset('three-two', { from: work, dataDir, perClass: 1 }),
+        'WRONG_COUNT',
+        'class 7 "horse" has 1 test images, the official release 2. A truncated or incomplete copy?',
+      );
+      const r = await importDataset('three-two', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+      });
+      expect(r.splits.test.nonStandardCount).toEqual([
+        'class 7 "horse" has 1 test images, the official release 2',
+      ]);
+      expect(r.splits.train.nonStandardCount).toEqual([]);
+    } finally {
+      unregisterDataset('three-two');
+    }
   });
 
   it('a wrongly sized image is an error naming the path and both sizes', async () => {
@@ -228,7 +334,7 @@ describe('CIFAR-10 image folders', () => {
     const odd = join(base, 'train', 'frog', '1.png');
     await put(odd, await png(40, 30, () => 9));
     const e = await expectError(
-      importDataset('cifar10', { from: work, dataDir }),
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'WRONG_SIZE',
       odd,
       '40x30',
@@ -238,7 +344,12 @@ describe('CIFAR-10 image folders', () => {
     expect(await ls(dataDir)).toEqual([]);
     // skip does not hide a wrong size: sizes are a dataset problem, not a decoding one.
     await expectError(
-      importDataset('cifar10', { from: work, dataDir, onBadImage: 'skip' }),
+      importDataset('cifar10', {
+        from: work,
+        dataDir,
+        allowNonStandardCount: true,
+        onBadImage: 'skip',
+      }),
       'WRONG_SIZE',
       odd,
     );
@@ -250,6 +361,7 @@ describe('CIFAR-10 image folders', () => {
     const r = await importDataset('cifar10', {
       from: work,
       dataDir,
+      allowNonStandardCount: true,
       resize: { width: 32, height: 32, fit: 'fill' },
     });
     expect(r.width).toBe(32);
@@ -260,6 +372,7 @@ describe('CIFAR-10 image folders', () => {
     const r16 = await importDataset('cifar10', {
       from: work,
       dataDir,
+      allowNonStandardCount: true,
       resize: { width: 16, height: 8 },
       saveAs: 'cifar10-small',
     });
@@ -274,6 +387,7 @@ describe('CIFAR-10 image folders', () => {
     const r = await importDataset('cifar10', {
       from: work,
       dataDir,
+      allowNonStandardCount: true,
       classes: 2,
       perClass: { train: 10, test: 2 },
     });
@@ -287,16 +401,25 @@ describe('CIFAR-10 image folders', () => {
     );
     expect(train.meta.selection).toMatchObject({ classes: 2, perClass: 10 });
     // A single number applies to both splits.
-    const r2 = await importDataset('cifar10', { from: work, dataDir, perClass: 1, saveAs: 'c1' });
+    const r2 = await importDataset('cifar10', {
+      from: work,
+      dataDir,
+      allowNonStandardCount: true,
+      perClass: 1,
+      saveAs: 'c1',
+    });
     expect([r2.splits.train.count, r2.splits.test.count]).toEqual([10, 10]);
   });
 
   it('a failed re-import keeps the previous cache entry intact', async () => {
     const base = await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
-    await importDataset('cifar10', { from: work, dataDir });
+    await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
     const before = await readFile(join(dataDir, 'cifar10', 'train.images.u8'));
     await writeFile(join(base, 'train', 'cat', '0.png'), Buffer.from('garbage'));
-    await expectError(importDataset('cifar10', { from: work, dataDir }), 'BAD_IMAGE');
+    await expectError(
+      importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
+      'BAD_IMAGE',
+    );
     expect(await ls(dataDir)).toEqual(['cifar10']);
     expect((await readFile(join(dataDir, 'cifar10', 'train.images.u8'))).equals(before)).toBe(true);
     expect((await loadDataset('cifar10', 'train', { dataDir })).count).toBe(10);
@@ -304,8 +427,13 @@ describe('CIFAR-10 image folders', () => {
 
   it('a successful re-import replaces the entry', async () => {
     await makeCifarFolder(work, { perClass: { train: 1, test: 1 } });
-    await importDataset('cifar10', { from: work, dataDir });
-    await importDataset('cifar10', { from: work, dataDir, classes: 4 });
+    await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
+    await importDataset('cifar10', {
+      from: work,
+      dataDir,
+      allowNonStandardCount: true,
+      classes: 4,
+    });
     expect(await ls(dataDir)).toEqual(['cifar10']);
     expect((await loadDataset('cifar10', 'train', { dataDir })).numClasses).toBe(4);
   });

@@ -63,7 +63,11 @@ describe('Tiny ImageNet layout', () => {
     const archive = await makeTar(join(work, 'tiny.tar.gz'), join(work, 'src'), [
       'tiny-imagenet-200',
     ]);
-    const r = await importDataset('tiny-imagenet-10', { from: archive, dataDir });
+    const r = await importDataset('tiny-imagenet-10', {
+      from: archive,
+      dataDir,
+      allowNonStandardCount: true,
+    });
     expect(r.layout).toBe('tiny-imagenet');
     expect([r.width, r.height]).toEqual([64, 64]);
     expect(r.splits.train.count).toBe(20);
@@ -101,13 +105,14 @@ describe('Tiny ImageNet layout', () => {
     const r = await importDataset('tiny-imagenet-10', {
       from: work,
       dataDir,
+      allowNonStandardCount: true,
       classes: 3,
       perClass: { test: 1 },
     });
     expect(r.splits.train.classCounts).toEqual([2, 2, 2]);
     expect(r.splits.test.classCounts).toEqual([1, 1, 1]);
     await expectError(
-      importDataset('tiny-imagenet-100', { from: work, dataDir }),
+      importDataset('tiny-imagenet-100', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_OPTION',
       /asked for 100 classes but .*wnids\.txt has only 12/,
     );
@@ -117,7 +122,7 @@ describe('Tiny ImageNet layout', () => {
     const base = await makeTiny(work);
     await rm(join(base, 'train', WNIDS[4]!), { recursive: true });
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'MISSING_CLASS',
       `missing class folder ${join(base, 'train', WNIDS[4]!)}`,
     );
@@ -129,7 +134,7 @@ describe('Tiny ImageNet layout', () => {
     for (const i of [0, 1])
       await rm(join(base, 'train', WNIDS[2]!, 'images', `${WNIDS[2]}_${i}.png`));
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'EMPTY_CLASS',
       `class folder ${join(base, 'train', WNIDS[2]!, 'images')} (class 2 "${WNIDS[2]}") contains no images`,
     );
@@ -141,39 +146,121 @@ describe('Tiny ImageNet layout', () => {
     // A listed image that does not exist.
     await rm(join(base, 'val', 'images', 'val_5.png'));
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /val_5\.png is listed in val_annotations\.txt \(line \d+\) but does not exist/,
     );
     // An unknown wnid.
     await writeFile(ann, 'val_0.png\tn99999999\t0\t0\t1\t1\n');
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       `${ann} line 1: class n99999999 is not in wnids.txt`,
     );
     // A malformed line.
     await writeFile(ann, `val_0.png\t${WNIDS[0]}\n\njust-one-field\n`);
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /line 3 is malformed/,
     );
     // A class without validation images.
     await writeFile(ann, `val_0.png\t${WNIDS[0]}\t0\t0\t1\t1\n`);
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'EMPTY_CLASS',
       `class 1 "${WNIDS[1]}" has no validation images`,
     );
     // No annotations at all.
     await rm(ann);
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'BAD_LAYOUT',
       /missing .*val_annotations\.txt/,
     );
     expect(await ls(dataDir)).toEqual([]);
+  });
+
+  it('index entries that would leave the source folder are errors naming the file and line; nothing outside is read', async () => {
+    const base = await makeTiny(join(work, 'src'));
+    // What train/../../../outside reaches from the source folder, with images an import would take.
+    for (let i = 0; i < 2; i++) {
+      await put(join(work, 'outside', 'images', `secret_${i}.png`), await png(64, 64, () => 200));
+    }
+    const wnidsFile = join(base, 'wnids.txt');
+    const wnids = [...WNIDS];
+    wnids[2] = '../../../outside';
+    await writeFile(wnidsFile, `${wnids.join('\n')}\n`);
+    await expectError(
+      importDataset('tiny-imagenet-10', { from: base, dataDir, allowNonStandardCount: true }),
+      'BAD_LAYOUT',
+      `${wnidsFile} line 3: class id "../../../outside" is not a plain name`,
+    );
+    for (const bad of ['a/b', 'a\\b', '..', '.']) {
+      wnids[2] = bad;
+      await writeFile(wnidsFile, `${wnids.join('\n')}\n`);
+      await expectError(
+        importDataset('tiny-imagenet-10', { from: base, dataDir, allowNonStandardCount: true }),
+        'BAD_LAYOUT',
+        `${wnidsFile} line 3: class id ${JSON.stringify(bad)} is not a plain name`,
+      );
+    }
+    await writeFile(wnidsFile, `${WNIDS.join('\n')}\n`);
+    const ann = join(base, 'val', 'val_annotations.txt');
+    const lines = (await readFile(ann, 'utf8')).trimEnd().split('\n');
+    lines[1] = `../../train/${WNIDS[0]}/images/${WNIDS[0]}_0.png\t${WNIDS[0]}\t0\t0\t1\t1`;
+    await writeFile(ann, `${lines.join('\n')}\n`);
+    await expectError(
+      importDataset('tiny-imagenet-10', { from: base, dataDir, allowNonStandardCount: true }),
+      'BAD_LAYOUT',
+      `${ann} line 2: file name "../../train/${WNIDS[0]}/images/${WNIDS[0]}_0.png" is not a plain name`,
+    );
+    expect(await ls(dataDir)).toEqual([]);
+  });
+
+  it('an index file larger than its cap is refused before it is read (folder and archive)', async () => {
+    const base = await makeTiny(join(work, 'src'));
+    // 17 MiB of blank lines: parsed, it would be "empty"; it is never parsed.
+    await writeFile(join(base, 'wnids.txt'), Buffer.alloc(17 * 2 ** 20, 10));
+    await expectError(
+      importDataset('tiny-imagenet-10', { from: base, dataDir, allowNonStandardCount: true }),
+      'TOO_LARGE',
+      `${join(base, 'wnids.txt')} is 17.0 MB (17825792 bytes), more than the 16.0 MB (16777216 bytes) allowed for an index file`,
+    );
+    const archive = await makeTar(join(work, 'tiny.tar.gz'), join(work, 'src'), [
+      'tiny-imagenet-200',
+    ]);
+    await expectError(
+      importDataset('tiny-imagenet-10', { from: archive, dataDir, allowNonStandardCount: true }),
+      'TOO_LARGE',
+      `${archive}:tiny-imagenet-200/wnids.txt is 17.0 MB`,
+    );
+    expect(await ls(dataDir)).toEqual([]);
+  });
+
+  it('counts other than the official 500 train / 50 val images per class need allowNonStandardCount', async () => {
+    await makeTiny(work);
+    const e = await expectError(
+      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      'WRONG_COUNT',
+      'is not a complete tiny-imagenet-10 (the official release has 500 train / 50 test images per class)',
+      `class 0 "thing 0" has 2 train images, the official release 500`,
+      /and 15 more/,
+      'pass allowNonStandardCount: true (CLI: --allow-non-standard-count)',
+    );
+    expect(e.message).not.toMatch(/thing 10/); // classes outside the selection are not counted
+    expect(await ls(dataDir)).toEqual([]);
+    const r = await importDataset('tiny-imagenet-10', {
+      from: work,
+      dataDir,
+      allowNonStandardCount: true,
+    });
+    expect(r.splits.test.nonStandardCount).toHaveLength(10);
+    expect(r.splits.test.nonStandardCount[9]).toBe(
+      'class 9 "thing 9" has 2 val images, the official release 50',
+    );
+    const meta = (await loadDataset('tiny-imagenet-10', 'train', { dataDir })).meta;
+    expect(meta.nonStandardCount).toEqual(r.splits.train.nonStandardCount);
   });
 
   it('a wrongly sized Tiny ImageNet image is an error', async () => {
@@ -181,7 +268,7 @@ describe('Tiny ImageNet layout', () => {
     const odd = join(base, 'val', 'images', 'val_3.png');
     await put(odd, await png(32, 32, () => 1));
     await expectError(
-      importDataset('tiny-imagenet-10', { from: work, dataDir }),
+      importDataset('tiny-imagenet-10', { from: work, dataDir, allowNonStandardCount: true }),
       'WRONG_SIZE',
       odd,
       '32x32',

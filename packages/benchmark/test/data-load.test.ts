@@ -21,7 +21,7 @@ useTempWorkspace();
 
 async function imported(): Promise<void> {
   await makeCifarFolder(work, { perClass: { train: 2, test: 1 } });
-  await importDataset('cifar10', { from: work, dataDir });
+  await importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true });
 }
 
 describe('cache location', () => {
@@ -83,7 +83,13 @@ describe('loadDataset', () => {
 
   it('loads an entry imported with saveAs', async () => {
     await makeCifarFolder(work, { perClass: { train: 2, test: 1 } });
-    await importDataset('cifar10', { from: work, dataDir, perClass: 1, saveAs: 'cifar10-tiny' });
+    await importDataset('cifar10', {
+      from: work,
+      dataDir,
+      allowNonStandardCount: true,
+      perClass: 1,
+      saveAs: 'cifar10-tiny',
+    });
     const d = await loadDataset('cifar10-tiny', 'train', { dataDir });
     expect([d.name, d.dataset, d.count]).toEqual(['cifar10-tiny', 'cifar10', 10]);
     expect(await isImported('cifar10-tiny', { dataDir })).toBe(true);

@@ -129,6 +129,8 @@ function labelOf(e: ProgressEvent): string {
       return 'sha256';
     case 'read':
       return 'read archive';
+    case 'extract':
+      return 'extract from archive';
     case 'decode':
       return `decode ${e.split ?? ''}`.trim();
   }
@@ -142,6 +144,16 @@ function describeImport(r: ImportResult): string {
       `${r.width}x${r.height}x${r.channels}, ${r.classNames.length} classes`,
     `  normalization (train, pixel/255): mean ${r.normalization.mean.map((v) => v.toFixed(4)).join(' ')}  std ${r.normalization.std.map((v) => v.toFixed(4)).join(' ')}`,
   ];
+  const nonStandard = [...r.splits.train.nonStandardCount, ...r.splits.test.nonStandardCount];
+  if (nonStandard.length > 0) {
+    lines.push(
+      `  NON-STANDARD COUNT (imported on purpose, --allow-non-standard-count): this is not the official ${r.dataset}:`,
+    );
+    for (const note of nonStandard.slice(0, 10)) lines.push(`    ${note}`);
+    if (nonStandard.length > 10) {
+      lines.push(`    ... (${nonStandard.length - 10} more, listed in the meta files)`);
+    }
+  }
   if (r.skipped > 0) {
     lines.push(`  skipped ${r.skipped} undecodable image${r.skipped === 1 ? '' : 's'}:`);
     for (const s of [...r.splits.train.skipped, ...r.splits.test.skipped].slice(0, 10)) {
@@ -164,6 +176,7 @@ interface ImportFlags {
   resize?: { width: number; height: number };
   fit?: ResizeFit;
   saveAs?: string;
+  allowNonStandardCount?: boolean;
 }
 
 function importOptionsOf(flags: ImportFlags) {
@@ -176,6 +189,7 @@ function importOptionsOf(flags: ImportFlags) {
     onBadImage: flags.onBadImage,
     resize: flags.resize ? { ...flags.resize, fit: flags.fit ?? 'cover' } : undefined,
     saveAs: flags.saveAs,
+    allowNonStandardCount: flags.allowNonStandardCount,
   };
 }
 
@@ -205,7 +219,11 @@ function addImportOptions(cmd: Command): Command {
     .addOption(
       new Option('--fit <fit>', 'how --resize fits images').choices(['cover', 'contain', 'fill']),
     )
-    .option('--save-as <name>', 'cache entry name (default: the dataset name)');
+    .option('--save-as <name>', 'cache entry name (default: the dataset name)')
+    .option(
+      '--allow-non-standard-count',
+      'import a source whose image/record counts differ from the official release (otherwise an error; the summary and meta files list the differences)',
+    );
 }
 
 /**

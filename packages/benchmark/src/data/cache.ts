@@ -1,4 +1,5 @@
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorMessage } from './errors.js';
 import { metaFileName, parseSplitMeta, type SplitMeta } from './meta.js';
@@ -41,6 +42,26 @@ export async function removeStaleStaging(dataDir: string): Promise<string[]> {
     removed.push(name);
   }
   return removed;
+}
+
+/**
+ * Creates the staging folder `<dataDir>/.tmp-<entry>-<pid>-<random>` of an
+ * import. Unlike `mkdtemp` (always 0700) it follows the umask, like every file
+ * of the entry, so a cache shared by a group stays readable by the group.
+ */
+export async function makeStagingDir(dataDir: string, entry: string): Promise<string> {
+  for (;;) {
+    const dir = join(
+      dataDir,
+      `${STAGING_PREFIX}${entry}-${process.pid}-${randomBytes(6).toString('hex')}`,
+    );
+    try {
+      await mkdir(dir);
+      return dir;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
 }
 
 /**

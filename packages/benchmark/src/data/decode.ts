@@ -42,13 +42,35 @@ export interface DecodedImage {
 }
 
 /**
+ * Width and height from an image's header, without decoding its pixels (a
+ * 16000x16000 JPEG costs a few KB here, 768 MB decoded). Throws sharp's error
+ * for data it cannot identify.
+ */
+export async function readImageSize(input: Uint8Array): Promise<{ width: number; height: number }> {
+  const { width, height } = await sharp(input).metadata();
+  if (!width || !height) throw new DatasetError('BAD_IMAGE', 'the image header has no size');
+  return { width, height };
+}
+
+/** Whether `err` is sharp refusing an image whose header declares more than `maxPixels`. */
+export function isPixelLimitError(err: unknown): boolean {
+  return err instanceof Error && /exceeds pixel limit/.test(err.message);
+}
+
+/**
  * Decodes any image sharp reads (JPEG, PNG, WebP, GIF, TIFF) to 8-bit RGB:
  * grayscale is expanded to RGB, alpha is dropped, 16-bit is reduced to 8-bit,
  * CMYK and other colour spaces are converted to sRGB. Throws sharp's error for
- * undecodable or truncated data.
+ * undecodable or truncated data. With `maxPixels`, an image whose header
+ * declares more pixels is refused before anything is decoded (sharp's
+ * `limitInputPixels`; see {@link isPixelLimitError}), at no extra cost.
  */
-export async function decodeImage(input: Uint8Array, resize?: ResizePolicy): Promise<DecodedImage> {
-  let pipeline = sharp(input);
+export async function decodeImage(
+  input: Uint8Array,
+  resize?: ResizePolicy,
+  limits: { readonly maxPixels?: number } = {},
+): Promise<DecodedImage> {
+  let pipeline = sharp(input, limits.maxPixels ? { limitInputPixels: limits.maxPixels } : {});
   if (resize) {
     pipeline = pipeline.resize(resize.width, resize.height, {
       fit: resize.fit ?? 'cover',

@@ -4,9 +4,10 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DatasetError, errorMessage } from './errors.js';
+import { formatBytes } from './format.js';
 import { dataDirArg } from './hints.js';
 import { type ImportOptions, type ImportResult, importDataset } from './import.js';
-import { checkKeys } from './options.js';
+import { checkKeys, checkPositiveInt } from './options.js';
 import { resolveDataDir } from './paths.js';
 import { type DownloadSource, getDatasetPreset, listDatasetPresets } from './presets.js';
 import type { ProgressCallback } from './progress.js';
@@ -29,6 +30,12 @@ export interface DownloadOptions {
   readonly retryDelayMs?: number;
   /** Abort a transfer that receives nothing for this long (default 60000). */
   readonly idleTimeoutMs?: number;
+  /**
+   * Most bytes accepted when neither the source nor the server declares the
+   * size (default 4 GiB). A declared size (the source's `size`, the server's
+   * Content-Length or Content-Range) is always a hard limit.
+   */
+  readonly maxBytes?: number;
   /** Import after downloading (default true). */
   readonly import?: boolean;
   /** Options for that import. */
@@ -44,6 +51,7 @@ const DOWNLOAD_KEYS = [
   'retries',
   'retryDelayMs',
   'idleTimeoutMs',
+  'maxBytes',
   'import',
   'importOptions',
   'fetch',
@@ -111,6 +119,7 @@ export async function downloadDataset(
   const retries = options.retries ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 1000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+  const maxBytes = checkPositiveInt(owner, 'maxBytes', options.maxBytes) ?? DEFAULT_MAX_BYTES;
   const fetchImpl = options.fetch ?? globalThis.fetch;
 
   const dir = downloadsDir(dataDir);
@@ -130,7 +139,7 @@ export async function downloadDataset(
     for (;;) {
       attempts++;
       try {
-        await transfer(fetchImpl, source, part, idleTimeoutMs, options.onProgress);
+        await transfer(fetchImpl, source, part, idleTimeoutMs, maxBytes, options.onProgress);
         break;
       } catch (err) {
         if (!(err instanceof Retryable) || attempts > retries) {
@@ -182,6 +191,9 @@ export async function downloadDataset(
   };
 }
 
+/** Download cap when no size is declared anywhere. */
+const DEFAULT_MAX_BYTES = 4 * 2 ** 30;
+
 /** sha256 of a file, streamed, with `checksum` progress. */
 async function hashFile(path: string, onProgress?: ProgressCallback): Promise<string> {
   const total = (await stat(path)).size;
@@ -206,6 +218,7 @@ async function transfer(
   source: DownloadSource,
   part: string,
   idleTimeoutMs: number,
+  maxBytes: number,
   onProgress: ProgressCallback | undefined,
 ): Promise<void> {
   let have = (await stat(part).catch(() => undefined))?.size ?? 0;
@@ -216,7 +229,11 @@ async function transfer(
   if (source.size !== undefined && have === source.size) return; // complete: the checksum decides
   const controller = new AbortController();
   let timer = setTimeout(() => controller.abort(), idleTimeoutMs);
-  const headers: Record<string, string> = { 'user-agent': 'trit-benchmark' };
+  // identity: the declared length is then the length of the bytes written (no decompression bomb).
+  const headers: Record<string, string> = {
+    'user-agent': 'trit-benchmark',
+    'accept-encoding': 'identity',
+  };
   if (have > 0) headers.range = `bytes=${have}-`;
   try {
     let res: Response;
@@ -253,14 +270,26 @@ async function transfer(
       throw new DatasetError('DOWNLOAD_FAILED', message);
     }
     if (!res.body) throw new Retryable('empty response body');
+    // The file may not grow past its declared size (the smallest one declared), or the cap.
+    const declared = [source.size, total].filter((n): n is number => n !== undefined);
+    const limit = declared.length > 0 ? Math.min(...declared) : maxBytes;
+    const limitText =
+      declared.length > 0
+        ? `its declared size of ${limit} bytes`
+        : `the ${formatBytes(limit)} cap for a download of undeclared size (option maxBytes)`;
     const file = await open(part, start > 0 ? 'a' : 'w');
     let done = start;
     let last = 0;
+    let overflow = false;
     onProgress?.({ phase: 'download', done, total, unit: 'bytes', resumedFrom: start });
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         clearTimeout(timer);
         timer = setTimeout(() => controller.abort(), idleTimeoutMs);
+        if (done + chunk.length > limit) {
+          overflow = true;
+          break; // ends the iteration, which cancels the response body
+        }
         await file.write(chunk);
         done += chunk.length;
         if (done - last >= 1 << 20 || done === total) {
@@ -274,6 +303,15 @@ async function transfer(
       );
     } finally {
       await file.close();
+    }
+    if (overflow) {
+      controller.abort();
+      await rm(part, { force: true });
+      throw new DatasetError(
+        'DOWNLOAD_FAILED',
+        `${source.url} sent more than ${limitText}; stopped after ${done} bytes and deleted ${part} ` +
+          '(the server is misbehaving or serving another file)',
+      );
     }
     onProgress?.({ phase: 'download', done, total, unit: 'bytes', resumedFrom: start });
     if (total !== undefined && done !== total) {

@@ -20,6 +20,10 @@ export type DatasetErrorCode =
   | 'EMPTY_CLASS'
   /** A CIFAR-10 `.bin` file is truncated or holds an invalid record. */
   | 'BAD_RECORD'
+  /** A file is larger than its kind allows, or an archive's selection than the memory budget. */
+  | 'TOO_LARGE'
+  /** A source holds another number of images or records than the official release. */
+  | 'WRONG_COUNT'
   /** An image cannot be decoded. */
   | 'BAD_IMAGE'
   /** An image has the wrong size and no resize policy was given. */

@@ -1,16 +1,26 @@
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commitStaging, removeStaleStaging, STAGING_PREFIX } from './cache.js';
-import { decodeImage, type ResizePolicy, withoutSharpCache } from './decode.js';
+import { commitStaging, makeStagingDir, removeStaleStaging } from './cache.js';
+import {
+  decodeImage,
+  isPixelLimitError,
+  type ResizePolicy,
+  readImageSize,
+  withoutSharpCache,
+} from './decode.js';
 import { DatasetError, errorMessage } from './errors.js';
 import { dataDirArg } from './hints.js';
 import {
   type BinaryPlan,
+  CIFAR_BIN_CAP,
   CIFAR_RECORD_BYTES,
+  CIFAR_RECORDS_PER_FILE,
   checkCifarBinary,
   cifarRecordToHwc,
   type ImageItem,
   type ImagePlan,
+  type ImportPlan,
+  indexFileNames,
   planImport,
 } from './layouts/index.js';
 import { FORMAT_VERSION, metaFileName, type SplitMeta, SplitMetaSchema } from './meta.js';
@@ -27,7 +37,7 @@ import {
   type Split,
 } from './presets.js';
 import type { ProgressCallback } from './progress.js';
-import { openSource, type SourceTree } from './source.js';
+import { type ByteCap, openSource, type SourceTree } from './source.js';
 import { SplitWriter } from './writer.js';
 
 export type BadImagePolicy = 'error' | 'skip';
@@ -49,6 +59,14 @@ export interface ImportOptions {
   readonly saveAs?: string;
   /** Images decoded in parallel (default 8). */
   readonly concurrency?: number;
+  /**
+   * Import a source whose counts differ from the official release (`.bin`
+   * files of other than 10,000 records, classes with other than the preset's
+   * images per class). Off by default: such a source is a `WRONG_COUNT` error,
+   * since it is usually a truncated or incomplete copy. The differences are
+   * listed in the result and the meta files (`nonStandardCount`).
+   */
+  readonly allowNonStandardCount?: boolean;
   readonly onProgress?: ProgressCallback;
 }
 
@@ -61,6 +79,7 @@ const IMPORT_KEYS = [
   'resize',
   'saveAs',
   'concurrency',
+  'allowNonStandardCount',
   'onProgress',
 ];
 
@@ -75,6 +94,8 @@ export interface ImportedSplit {
   readonly sourceSplit: string;
   readonly classCounts: readonly number[];
   readonly skipped: readonly SkippedImage[];
+  /** How the source differs from the official release (empty when it does not; see `allowNonStandardCount`). */
+  readonly nonStandardCount: readonly string[];
 }
 
 export interface ImportResult {
@@ -105,6 +126,8 @@ interface SplitContext {
   readonly preset: DatasetPreset;
   readonly split: Split;
   readonly resize: ResizePolicy | undefined;
+  /** Largest image file read. */
+  readonly imageCap: ByteCap;
   readonly onBadImage: BadImagePolicy;
   readonly concurrency: number;
   readonly onProgress: ProgressCallback | undefined;
@@ -114,6 +137,86 @@ interface SplitContext {
 
 /** Largest number of skipped images listed in a meta file (all are counted). */
 const MAX_SKIPPED_IN_META = 100;
+
+/** Image file cap when any source size is accepted (a resize policy, or no fixed size). */
+const ANY_IMAGE_CAP = 64 * 2 ** 20;
+
+/**
+ * The largest image file read: 16x the raw RGB pixels of the required size
+ * (encoded images are smaller; the margin covers headers and metadata), at
+ * least 1 MiB; {@link ANY_IMAGE_CAP} when the size is not fixed.
+ */
+function imageByteCap(size: ImageSize | undefined): ByteCap {
+  if (!size) return { bytes: ANY_IMAGE_CAP, what: 'an image file' };
+  return {
+    bytes: Math.max(2 ** 20, 16 * size.width * size.height * 3),
+    what: `an image file of a ${size.width}x${size.height} dataset`,
+  };
+}
+
+/** How many differences a WRONG_COUNT message lists (all are counted). */
+const COUNTS_IN_MESSAGE = 5;
+
+/**
+ * Compares the source with the official release before anything is read:
+ * every CIFAR-10 `.bin` file must hold 10,000 records, and with image layouts
+ * every selected class the preset's `expectedPerClass` images (before the
+ * perClass selection). Differences are a `WRONG_COUNT` error (a truncated or
+ * incomplete copy imports silently otherwise), or, when allowed, the notes
+ * returned per split.
+ */
+async function checkCounts(
+  tree: SourceTree,
+  plan: ImportPlan,
+  preset: DatasetPreset,
+  allow: boolean,
+): Promise<Record<Split, string[]>> {
+  const notes: Record<Split, string[]> = { train: [], test: [] };
+  const amount = (n: number) => n.toLocaleString('en-US');
+  if (plan.kind === 'binary') {
+    for (const split of SPLITS) {
+      for (const path of plan.files[split]) {
+        const size = (await tree.fileSize(path)) ?? 0;
+        // Partial records (checkCifarBinary) and oversized files (load) have their own errors.
+        if (size % CIFAR_RECORD_BYTES !== 0 || size > CIFAR_BIN_CAP.bytes) continue;
+        const records = size / CIFAR_RECORD_BYTES;
+        if (records !== CIFAR_RECORDS_PER_FILE) {
+          notes[split].push(
+            `${tree.display(path)} holds ${amount(records)} records, the official file ${amount(CIFAR_RECORDS_PER_FILE)}`,
+          );
+        }
+      }
+    }
+  } else if (preset.expectedPerClass) {
+    for (const split of SPLITS) {
+      const { available, sourceSplit } = plan.splits[split];
+      const want = preset.expectedPerClass[split];
+      available.forEach((n, label) => {
+        if (n !== want) {
+          notes[split].push(
+            `class ${label} "${plan.classNames[label]}" has ${amount(n)} ${sourceSplit} images, the official release ${amount(want)}`,
+          );
+        }
+      });
+    }
+  }
+  const all = [...notes.train, ...notes.test];
+  if (all.length > 0 && !allow) {
+    const more = all.length - COUNTS_IN_MESSAGE;
+    const official =
+      plan.kind === 'binary'
+        ? `${amount(CIFAR_RECORDS_PER_FILE)} records per .bin file`
+        : `${amount(preset.expectedPerClass!.train)} train / ${amount(preset.expectedPerClass!.test)} test images per class`;
+    throw new DatasetError(
+      'WRONG_COUNT',
+      `${tree.location} is not a complete ${preset.name} (the official release has ${official}): ` +
+        `${all.slice(0, COUNTS_IN_MESSAGE).join('; ')}${more > 0 ? `; and ${more} more` : ''}. ` +
+        'A truncated or incomplete copy? To import a non-standard count on purpose, pass ' +
+        'allowNonStandardCount: true (CLI: --allow-non-standard-count)',
+    );
+  }
+  return notes;
+}
 
 /**
  * Imports a dataset into the cache: reads the archive or folder, decodes every
@@ -141,6 +244,13 @@ async function importInto(name: string, options: ImportOptions): Promise<ImportR
     checkEnum(owner, 'onBadImage', options.onBadImage, ['error', 'skip']) ?? 'error';
   const resize = checkResize(owner, options.resize);
   const concurrency = checkPositiveInt(owner, 'concurrency', options.concurrency) ?? 8;
+  const allowNonStandardCount = options.allowNonStandardCount ?? false;
+  if (typeof allowNonStandardCount !== 'boolean') {
+    throw new DatasetError(
+      'BAD_OPTION',
+      `${owner}: option "allowNonStandardCount" must be true or false, got ${JSON.stringify(allowNonStandardCount)}`,
+    );
+  }
   const entry = options.saveAs ?? name;
   checkDatasetName(entry, 'saveAs name');
   const from = options.from ?? preset.defaultFrom;
@@ -153,7 +263,10 @@ async function importInto(name: string, options: ImportOptions): Promise<ImportR
     );
   }
 
-  const tree = await openSource(from, options.onProgress);
+  const tree = await openSource(from, {
+    onProgress: options.onProgress,
+    indexFiles: indexFileNames(preset),
+  });
   const plan = await planImport(tree, preset, { classes, perClass });
   if (plan.kind === 'binary' && resize && (resize.width !== 32 || resize.height !== 32)) {
     throw new DatasetError(
@@ -161,18 +274,31 @@ async function importInto(name: string, options: ImportOptions): Promise<ImportR
       `${owner}: the CIFAR-10 binary release holds 32x32 images; resize is supported for image-folder sources only`,
     );
   }
+  const nonStandard = await checkCounts(tree, plan, preset, allowNonStandardCount);
+  const fixed = resize ?? (plan.kind === 'binary' ? { height: 32, width: 32 } : preset.imageSize);
+  // Source images must have the fixed size unless resized: cap their files by it.
+  const imageCap = imageByteCap(resize ? undefined : fixed);
+  const wanted = new Map<string, ByteCap>();
+  if (plan.kind === 'binary') {
+    for (const split of SPLITS) for (const f of plan.files[split]) wanted.set(f, CIFAR_BIN_CAP);
+  } else {
+    for (const split of SPLITS)
+      for (const item of plan.splits[split].items) wanted.set(item.path, imageCap);
+  }
+  // Archives: a second streaming pass keeps only these files; sizes are checked first.
+  await tree.load(wanted, options.onProgress);
 
   await mkdir(dataDir, { recursive: true });
   await removeStaleStaging(dataDir);
-  const staging = await mkdtemp(join(dataDir, `${STAGING_PREFIX}${entry}-${process.pid}-`));
+  const staging = await makeStagingDir(dataDir, entry);
   let writer: SplitWriter | undefined;
   try {
-    const fixed = resize ?? (plan.kind === 'binary' ? { height: 32, width: 32 } : preset.imageSize);
     const sizeFrom = resize ? 'the resize policy' : `the ${name} preset`;
     const ctx: Omit<SplitContext, 'split'> = {
       tree,
       preset,
       resize,
+      imageCap,
       onBadImage,
       concurrency,
       onProgress: options.onProgress,
@@ -248,6 +374,7 @@ async function importInto(name: string, options: ImportOptions): Promise<ImportR
           items: skipped[split].slice(0, MAX_SKIPPED_IN_META),
         },
         files: { images: w.images, labels: w.labels },
+        nonStandardCount: nonStandard[split],
         importedAt,
         caveat: plan.layout === 'cifar10-folder' ? (preset.caveat ?? null) : null,
       };
@@ -275,12 +402,14 @@ async function importInto(name: string, options: ImportOptions): Promise<ImportR
           sourceSplit: plan.kind === 'binary' ? 'train' : plan.splits.train.sourceSplit,
           classCounts: written.train.classCounts,
           skipped: skipped.train,
+          nonStandardCount: nonStandard.train,
         },
         test: {
           count: written.test.count,
           sourceSplit: plan.kind === 'binary' ? 'test' : plan.splits.test.sourceSplit,
           classCounts: written.test.classCounts,
           skipped: skipped.test,
+          nonStandardCount: nonStandard.test,
         },
       },
       skipped: skipped.train.length + skipped.test.length,
@@ -322,10 +451,31 @@ type Decoded =
   | { ok: true; data: Uint8Array; width: number; height: number }
   | { ok: false; error: unknown };
 
+function wrongSize(
+  where: string,
+  got: { width: number; height: number },
+  want: NonNullable<SplitContext['size']>,
+): DatasetError {
+  const w = want.size;
+  return new DatasetError(
+    'WRONG_SIZE',
+    `image ${where} is ${got.width}x${got.height} (width x height) but ${want.from} requires ` +
+      `${w.width}x${w.height}; to import images of other sizes set a resize policy ` +
+      `(resize: { width, height } / --resize ${w.width}x${w.height})`,
+  );
+}
+
+/** Failures that no onBadImage policy skips: size, caps, escapes, missing files. */
+function isFatal(error: unknown): boolean {
+  return error instanceof DatasetError && error.code !== 'BAD_IMAGE';
+}
+
 /**
  * Decodes the split's images with up to `concurrency` in flight and appends
  * them in plan order (so the cache, and which error is reported first, is
- * deterministic). Returns the skipped images.
+ * deterministic). Without a resize policy an image declaring more pixels
+ * than the required size is refused from its header, before its pixels are
+ * decoded. Returns the skipped images.
  */
 async function writeImageSplit(
   plan: ImagePlan,
@@ -335,10 +485,38 @@ async function writeImageSplit(
   const items: readonly ImageItem[] = plan.splits[ctx.split].items;
   const { tree } = ctx;
   const skipped: SkippedImage[] = [];
+  if (!ctx.size && !ctx.resize) {
+    // No fixed size: the first image whose header reads fixes it, before any decode starts.
+    for (const item of items) {
+      const size = await tree
+        .readFile(item.path, ctx.imageCap)
+        .then(readImageSize)
+        .catch(() => undefined);
+      if (size) {
+        ctx.size = { size, from: `the first image (${tree.display(item.path)})` };
+        break;
+      }
+    }
+  }
   const start = (item: ImageItem): Promise<Decoded> =>
     tree
-      .readFile(item.path)
-      .then((buf) => decodeImage(buf, ctx.resize))
+      .readFile(item.path, ctx.imageCap)
+      .then(async (buf) => {
+        const want = ctx.resize ? undefined : ctx.size;
+        if (!want) return decodeImage(buf, ctx.resize);
+        // More pixels than the required size are refused from the header,
+        // before decoding; the same count in another shape is caught below.
+        try {
+          return await decodeImage(buf, undefined, {
+            maxPixels: want.size.width * want.size.height,
+          });
+        } catch (err) {
+          const got = isPixelLimitError(err)
+            ? await readImageSize(buf).catch(() => undefined)
+            : undefined;
+          throw got ? wrongSize(tree.display(item.path), got, want) : err;
+        }
+      })
       .then(
         (img): Decoded => ({ ok: true, ...img }),
         (error: unknown): Decoded => ({ ok: false, error }),
@@ -362,6 +540,7 @@ async function writeImageSplit(
     const item = items[i]!;
     const where = tree.display(item.path);
     if (!result.ok) {
+      if (isFatal(result.error)) throw result.error;
       const reason = errorMessage(result.error);
       if (ctx.onBadImage === 'error') {
         throw new DatasetError(
@@ -382,12 +561,7 @@ async function writeImageSplit(
     } else {
       const want = ctx.size.size;
       if (result.width !== want.width || result.height !== want.height) {
-        throw new DatasetError(
-          'WRONG_SIZE',
-          `image ${where} is ${result.width}x${result.height} (width x height) but ${ctx.size.from} requires ` +
-            `${want.width}x${want.height}; to import images of other sizes set a resize policy ` +
-            `(resize: { width, height } / --resize ${want.width}x${want.height})`,
-        );
+        throw wrongSize(where, result, ctx.size);
       }
     }
     await writer.add(result.data, item.label);
@@ -406,7 +580,7 @@ async function writeBinarySplit(
   const numClasses = plan.classIds.length;
   const files: Uint8Array[] = [];
   for (const path of plan.files[ctx.split]) {
-    const data = await ctx.tree.readFile(path);
+    const data = await ctx.tree.readFile(path, CIFAR_BIN_CAP);
     checkCifarBinary(data, ctx.tree.display(path));
     files.push(data);
   }

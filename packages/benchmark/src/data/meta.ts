@@ -71,6 +71,11 @@ export const SplitMetaSchema = z
       items: z.array(z.object({ path: z.string(), reason: z.string() })),
     }),
     files: z.object({ images: fileEntry, labels: fileEntry }),
+    /**
+     * How the source differed from the official release when it was imported
+     * with `allowNonStandardCount` (empty, or absent in older metas, = official counts).
+     */
+    nonStandardCount: z.array(z.string()).optional(),
     importedAt: z.string(),
     caveat: z.string().nullable(),
   })

@@ -47,6 +47,12 @@ export interface DatasetPreset {
   readonly perClass?: PerClass;
   /** Required image size; absent = the first image fixes it (all must match unless resized). */
   readonly imageSize?: ImageSize;
+  /**
+   * Images per class of the official release, per split. A source with other
+   * counts (a truncated or incomplete copy) is a `WRONG_COUNT` error unless the
+   * import allows non-standard counts. Absent = not checked.
+   */
+  readonly expectedPerClass?: { readonly train: number; readonly test: number };
   /** Source used when `from` is not given (a file shipped with the package). */
   readonly defaultFrom?: string;
   /** Official archive for `downloadDataset`. */
@@ -101,6 +107,7 @@ const BUILTIN: readonly DatasetPreset[] = [
     description: 'CIFAR-10: 50,000 train + 10,000 test images, 32x32 RGB, 10 classes',
     layouts: ['cifar10-binary', 'cifar10-folder'],
     imageSize: { height: 32, width: 32 },
+    expectedPerClass: { train: 5000, test: 1000 },
     download: CIFAR10_BINARY_DOWNLOAD,
     sourceHint:
       'cifar-10-binary.tar.gz (official binary release) or cifar10-jpeg.tar.gz (image folders)',
@@ -112,6 +119,7 @@ const BUILTIN: readonly DatasetPreset[] = [
       'CIFAR-10 sample shipped with the package: 500 train + 100 test images per class (JPEG copy)',
     layouts: ['cifar10-folder'],
     imageSize: { height: 32, width: 32 },
+    expectedPerClass: { train: 500, test: 100 },
     defaultFrom: CIFAR10_SAMPLE_ARCHIVE,
     downloadNote: 'it ships with the package, nothing to download',
     sourceHint: 'packages/benchmark/data/cifar10-sample.tar.gz (the default)',
@@ -124,6 +132,7 @@ const BUILTIN: readonly DatasetPreset[] = [
     layouts: ['tiny-imagenet'],
     classes: 10,
     imageSize: { height: 64, width: 64 },
+    expectedPerClass: { train: 500, test: 50 },
     sourceHint: TINY_HINT,
     downloadNote: TINY_DOWNLOAD_NOTE,
   },
@@ -134,6 +143,7 @@ const BUILTIN: readonly DatasetPreset[] = [
     layouts: ['tiny-imagenet'],
     classes: 100,
     imageSize: { height: 64, width: 64 },
+    expectedPerClass: { train: 500, test: 50 },
     sourceHint: TINY_HINT,
     downloadNote: TINY_DOWNLOAD_NOTE,
   },

@@ -6,6 +6,15 @@ import { type BinaryPlan, classCount, type LayoutReader, type Selection } from '
 /** Bytes per record of the CIFAR-10 binary release: 1 label byte + 3072 pixel bytes. */
 export const CIFAR_RECORD_BYTES = 1 + 3 * 32 * 32;
 
+/** Records in each file of the official release (5 train files + 1 test file: 50,000 / 10,000). */
+export const CIFAR_RECORDS_PER_FILE = 10_000;
+
+/** Size cap of a `.bin` file: exactly the official size (a larger file is refused before it is read). */
+export const CIFAR_BIN_CAP = {
+  bytes: CIFAR_RECORDS_PER_FILE * CIFAR_RECORD_BYTES,
+  what: `a CIFAR-10 .bin file (${CIFAR_RECORDS_PER_FILE.toLocaleString('en-US')} records of ${CIFAR_RECORD_BYTES} bytes)`,
+};
+
 export const CIFAR_TRAIN_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
 export const CIFAR_TEST_FILES = ['test_batch.bin'];
 
@@ -17,6 +26,7 @@ export const CIFAR_TEST_FILES = ['test_batch.bin'];
 export const cifarBinaryReader: LayoutReader = {
   kind: 'cifar10-binary',
   expected: 'cifar-10-batches-bin/data_batch_{1..5}.bin + test_batch.bin (CIFAR-10 binary release)',
+  indexFiles: [],
   async matches(tree, dir) {
     return (
       (await tree.isFile(joinPath(dir, CIFAR_TRAIN_FILES[0]!))) ||

@@ -19,6 +19,7 @@ import {
 export const cifarFolderReader: LayoutReader = {
   kind: 'cifar10-folder',
   expected: `<root>/{train,test}/<class>/*.jpg with class folders ${CIFAR10_CLASSES.join(' ')}`,
+  indexFiles: [],
   async matches(tree, dir) {
     if (
       !(await hasDir(tree, joinPath(dir, 'train'))) ||
@@ -44,19 +45,20 @@ export const cifarFolderReader: LayoutReader = {
         }
       }
       const items = [];
+      const available: number[] = [];
       for (let label = 0; label < classes.length; label++) {
         const name = classes[label]!;
-        items.push(
-          ...(await classFolderItems(
-            tree,
-            joinPath(dir, name),
-            label,
-            selection.perClass[split],
-            name,
-          )),
+        const found = await classFolderItems(
+          tree,
+          joinPath(dir, name),
+          label,
+          selection.perClass[split],
+          name,
         );
+        items.push(...found.items);
+        available.push(found.available);
       }
-      splits[split] = { sourceSplit: split, items };
+      splits[split] = { sourceSplit: split, items, available };
     }
     return {
       kind: 'images',

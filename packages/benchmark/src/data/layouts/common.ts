@@ -1,6 +1,6 @@
 import { DatasetError } from '../errors.js';
 import type { LayoutKind, Split } from '../presets.js';
-import { joinPath, type SourceTree } from '../source.js';
+import { INDEX_FILE_CAP, joinPath, type SourceTree } from '../source.js';
 
 /** Which classes and how many images per class to import. */
 export interface Selection {
@@ -22,6 +22,8 @@ export interface ImageSplitPlan {
   readonly sourceSplit: string;
   /** Items in cache order: class by class, file names in natural order. */
   readonly items: readonly ImageItem[];
+  /** Images each selected class has in the source, before the perClass selection. */
+  readonly available: readonly number[];
 }
 
 interface PlanBase {
@@ -52,6 +54,8 @@ export interface LayoutReader {
   readonly kind: LayoutKind;
   /** What the layout looks like, for "not found" messages. */
   readonly expected: string;
+  /** Base names of the small text files `plan` reads (an archive scan keeps only these). */
+  readonly indexFiles: readonly string[];
   /** Does folder `dir` of the tree hold this layout? */
   matches(tree: SourceTree, dir: string): Promise<boolean>;
   plan(tree: SourceTree, root: string, selection: Selection): Promise<ImportPlan>;
@@ -114,7 +118,8 @@ export function classCount(available: number, selection: Selection, where: strin
 
 /**
  * Image items of one class folder: the first `perClass` image files in natural
- * order. A missing folder is `MISSING_CLASS`, a folder without images `EMPTY_CLASS`.
+ * order (`available` = all of them). A missing folder is `MISSING_CLASS`, a
+ * folder without images `EMPTY_CLASS`.
  */
 export async function classFolderItems(
   tree: SourceTree,
@@ -122,7 +127,7 @@ export async function classFolderItems(
   label: number,
   perClass: number | undefined,
   className: string,
-): Promise<ImageItem[]> {
+): Promise<{ items: ImageItem[]; available: number }> {
   const names = await listImages(tree, dir);
   if (names === undefined) {
     throw new DatasetError(
@@ -136,16 +141,50 @@ export async function classFolderItems(
       `class folder ${tree.display(dir)} (class ${label} "${className}") contains no images`,
     );
   }
-  return names.slice(0, perClass ?? names.length).map((n) => ({ path: joinPath(dir, n), label }));
+  return {
+    items: names.slice(0, perClass ?? names.length).map((n) => ({ path: joinPath(dir, n), label })),
+    available: names.length,
+  };
 }
 
-/** Reads a small UTF-8 text file of the tree as trimmed non-empty lines. */
-export async function readLines(tree: SourceTree, path: string): Promise<string[]> {
-  const text = (await tree.readFile(path)).toString('utf8');
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '');
+/** One non-empty line of an index file, trimmed, with its 1-based line number. */
+export interface Line {
+  readonly text: string;
+  readonly line: number;
+}
+
+/** Reads a small UTF-8 index file of the tree (at most {@link INDEX_FILE_CAP}) as trimmed non-empty lines. */
+export async function readLines(tree: SourceTree, path: string): Promise<Line[]> {
+  const text = (await tree.readFile(path, INDEX_FILE_CAP)).toString('utf8');
+  const out: Line[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const t = lines[i]!.trim();
+    if (t !== '') out.push({ text: t, line: i + 1 });
+  }
+  return out;
+}
+
+/**
+ * Checks that a class id or file name read from an index file is one plain
+ * path component (no `/` or backslash, not `.` or `..`, no NUL), so that joining it
+ * to a folder of the source cannot leave that folder. Errors name the index
+ * file and line.
+ */
+export function checkPlainName(
+  tree: SourceTree,
+  indexFile: string,
+  line: number,
+  what: string,
+  name: string,
+): void {
+  if (name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new DatasetError(
+      'BAD_LAYOUT',
+      `${tree.display(indexFile)} line ${line}: ${what} ${JSON.stringify(name)} is not a plain name ` +
+        '(no "/", "\\", "." or ".."): index files may only name entries inside their own folders',
+    );
+  }
 }
 
 /**
@@ -163,8 +202,8 @@ export async function readWordNetNames(
     const path = joinPath(root, file);
     if (!(await tree.isFile(path))) continue;
     const wanted = new Set(wnids);
-    for (const line of await readLines(tree, path)) {
-      const m = /^(\S+)\s+(.*)$/.exec(line);
+    for (const { text } of await readLines(tree, path)) {
+      const m = /^(\S+)\s+(.*)$/.exec(text);
       if (!m || !wanted.has(m[1]!) || names.has(m[1]!)) continue;
       names.set(m[1]!, m[2]!.split(',')[0]!.trim());
     }

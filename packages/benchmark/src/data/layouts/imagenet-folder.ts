@@ -20,6 +20,7 @@ import {
 export const imagenetFolderReader: LayoutReader = {
   kind: 'imagenet-folder',
   expected: '<root>/train/<wnid>/*.JPEG and <root>/val/<wnid>/*.JPEG',
+  indexFiles: ['words.txt', 'LOC_synset_mapping.txt'],
   async matches(tree, dir) {
     return (
       (await hasDir(tree, joinPath(dir, 'train'))) && (await hasDir(tree, joinPath(dir, 'val')))
@@ -46,20 +47,28 @@ export const imagenetFolderReader: LayoutReader = {
     const classNames = await readWordNetNames(tree, root, classIds);
     const train: ImageItem[] = [];
     const test: ImageItem[] = [];
+    const trainAvailable: number[] = [];
+    const testAvailable: number[] = [];
     for (let label = 0; label < n; label++) {
       const id = classIds[label]!;
-      train.push(
-        ...(await classFolderItems(
-          tree,
-          joinPath(trainDir, id),
-          label,
-          selection.perClass.train,
-          id,
-        )),
+      const t = await classFolderItems(
+        tree,
+        joinPath(trainDir, id),
+        label,
+        selection.perClass.train,
+        id,
       );
-      test.push(
-        ...(await classFolderItems(tree, joinPath(valDir, id), label, selection.perClass.test, id)),
+      const v = await classFolderItems(
+        tree,
+        joinPath(valDir, id),
+        label,
+        selection.perClass.test,
+        id,
       );
+      train.push(...t.items);
+      trainAvailable.push(t.available);
+      test.push(...v.items);
+      testAvailable.push(v.available);
     }
     return {
       kind: 'images',
@@ -68,8 +77,8 @@ export const imagenetFolderReader: LayoutReader = {
       classIds,
       classNames,
       splits: {
-        train: { sourceSplit: 'train', items: train },
-        test: { sourceSplit: 'val', items: test },
+        train: { sourceSplit: 'train', items: train, available: trainAvailable },
+        test: { sourceSplit: 'val', items: test, available: testAvailable },
       },
     };
   },

@@ -8,7 +8,13 @@ import { findRoot } from './common.js';
 import { imagenetFolderReader } from './imagenet-folder.js';
 import { tinyImagenetReader } from './tiny-imagenet.js';
 
-export { CIFAR_RECORD_BYTES, checkCifarBinary, cifarRecordToHwc } from './cifar-binary.js';
+export {
+  CIFAR_BIN_CAP,
+  CIFAR_RECORD_BYTES,
+  CIFAR_RECORDS_PER_FILE,
+  checkCifarBinary,
+  cifarRecordToHwc,
+} from './cifar-binary.js';
 export type { BinaryPlan, ImageItem, ImagePlan, ImportPlan, Selection } from './common.js';
 
 const READERS: Readonly<Record<LayoutKind, LayoutReader>> = {
@@ -17,6 +23,11 @@ const READERS: Readonly<Record<LayoutKind, LayoutReader>> = {
   'tiny-imagenet': tinyImagenetReader,
   'imagenet-folder': imagenetFolderReader,
 };
+
+/** Base names of the index files any of the preset's layouts reads (what an archive scan keeps). */
+export function indexFileNames(preset: DatasetPreset): Set<string> {
+  return new Set(preset.layouts.flatMap((k) => READERS[k].indexFiles));
+}
 
 /**
  * Finds which of the preset's layouts the source holds (at its root or up to

@@ -2,6 +2,7 @@ import { DatasetError } from '../errors.js';
 import { naturalCompare } from '../natural-sort.js';
 import { joinPath } from '../source.js';
 import {
+  checkPlainName,
   classCount,
   classFolderItems,
   hasDir,
@@ -24,6 +25,7 @@ export const tinyImagenetReader: LayoutReader = {
   kind: 'tiny-imagenet',
   expected:
     '<root>/wnids.txt, train/<wnid>/images/*.JPEG, val/images/*.JPEG + val/val_annotations.txt',
+  indexFiles: ['wnids.txt', 'words.txt', 'val_annotations.txt'],
   async matches(tree, dir) {
     return (
       (await tree.isFile(joinPath(dir, 'wnids.txt'))) &&
@@ -32,21 +34,25 @@ export const tinyImagenetReader: LayoutReader = {
   },
   async plan(tree, root, selection): Promise<ImagePlan> {
     const wnidsPath = joinPath(root, 'wnids.txt');
-    const wnids = await readLines(tree, wnidsPath);
-    if (wnids.length === 0)
+    const lines = await readLines(tree, wnidsPath);
+    if (lines.length === 0)
       throw new DatasetError('BAD_LAYOUT', `${tree.display(wnidsPath)} is empty`);
     const seen = new Set<string>();
-    for (const w of wnids) {
+    for (const { text: w, line } of lines) {
+      // Class ids become folder names (train/<wnid>/images): one plain component each.
+      checkPlainName(tree, wnidsPath, line, 'class id', w);
       if (seen.has(w))
         throw new DatasetError('BAD_LAYOUT', `${tree.display(wnidsPath)} lists ${w} twice`);
       seen.add(w);
     }
+    const wnids = lines.map((l) => l.text);
     const n = classCount(wnids.length, selection, tree.display(wnidsPath));
     const classIds = wnids.slice(0, n);
     const classNames = await readWordNetNames(tree, root, classIds);
     const label = new Map(classIds.map((id, i) => [id, i]));
 
     const train: ImageItem[] = [];
+    const trainAvailable: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = classIds[i]!;
       if (!(await hasDir(tree, joinPath(root, 'train', id)))) {
@@ -55,15 +61,15 @@ export const tinyImagenetReader: LayoutReader = {
           `missing class folder ${tree.display(joinPath(root, 'train', id))} (class ${i} "${id}" of wnids.txt)`,
         );
       }
-      train.push(
-        ...(await classFolderItems(
-          tree,
-          joinPath(root, 'train', id, 'images'),
-          i,
-          selection.perClass.train,
-          id,
-        )),
+      const found = await classFolderItems(
+        tree,
+        joinPath(root, 'train', id, 'images'),
+        i,
+        selection.perClass.train,
+        id,
       );
+      train.push(...found.items);
+      trainAvailable.push(found.available);
     }
 
     const annPath = joinPath(root, 'val', 'val_annotations.txt');
@@ -83,30 +89,28 @@ export const tinyImagenetReader: LayoutReader = {
     }
     const presentSet = new Set(present);
     const perClassVal: string[][] = classIds.map(() => []);
-    const lines = (await tree.readFile(annPath)).toString('utf8').split(/\r?\n/);
     const annotated = new Set<string>();
-    for (let ln = 0; ln < lines.length; ln++) {
-      const line = lines[ln]!.trim();
-      if (line === '') continue;
+    for (const { text: line, line: ln } of await readLines(tree, annPath)) {
       const fields = line.split('\t');
       const file = fields[0]?.trim();
       const wnid = fields[1]?.trim();
       if (!file || !wnid || !isImageFile(file)) {
         throw new DatasetError(
           'BAD_LAYOUT',
-          `${tree.display(annPath)} line ${ln + 1} is malformed: expected "file<TAB>wnid<TAB>box...", got ${JSON.stringify(line)}`,
+          `${tree.display(annPath)} line ${ln} is malformed: expected "file<TAB>wnid<TAB>box...", got ${JSON.stringify(line)}`,
         );
       }
+      checkPlainName(tree, annPath, ln, 'file name', file);
       if (!seen.has(wnid)) {
         throw new DatasetError(
           'BAD_LAYOUT',
-          `${tree.display(annPath)} line ${ln + 1}: class ${wnid} is not in wnids.txt`,
+          `${tree.display(annPath)} line ${ln}: class ${wnid} is not in wnids.txt`,
         );
       }
       if (annotated.has(file)) {
         throw new DatasetError(
           'BAD_LAYOUT',
-          `${tree.display(annPath)} line ${ln + 1}: ${file} is listed twice`,
+          `${tree.display(annPath)} line ${ln}: ${file} is listed twice`,
         );
       }
       annotated.add(file);
@@ -115,14 +119,16 @@ export const tinyImagenetReader: LayoutReader = {
       if (!presentSet.has(file)) {
         throw new DatasetError(
           'BAD_LAYOUT',
-          `${tree.display(joinPath(imagesDir, file))} is listed in val_annotations.txt (line ${ln + 1}) but does not exist`,
+          `${tree.display(joinPath(imagesDir, file))} is listed in val_annotations.txt (line ${ln}) but does not exist`,
         );
       }
       perClassVal[l]!.push(file);
     }
     const test: ImageItem[] = [];
+    const testAvailable: number[] = [];
     for (let i = 0; i < n; i++) {
       const files = perClassVal[i]!.sort(naturalCompare);
+      testAvailable.push(files.length);
       if (files.length === 0) {
         throw new DatasetError(
           'EMPTY_CLASS',
@@ -139,8 +145,8 @@ export const tinyImagenetReader: LayoutReader = {
       classIds,
       classNames,
       splits: {
-        train: { sourceSplit: 'train', items: train },
-        test: { sourceSplit: 'val', items: test },
+        train: { sourceSplit: 'train', items: train, available: trainAvailable },
+        test: { sourceSplit: 'val', items: test, available: testAvailable },
       },
     };
   },
