@@ -3,18 +3,70 @@
 //   1. npm dependencies (versions from package-lock.json), with install scripts off: the only
 //      script that matters is tfjs-node's, and it aborts the whole install on
 //      a machine that cannot reach Google's storage, so step 2 runs it itself.
-//   2. the native TensorFlow backend (scripts/setup-tfjs-node.mjs).
+//   2. the native TensorFlow backend (`setup-native` of @trit/quant-core,
+//      packages/quant-core/bin/setup-native.mjs).
 //   3. a build of every package, so the CLI and benchmarks run straight away;
-//   4. a Chromium for the report test (Debian's package, when running as root
+//   4. the `trit` command linked in node_modules/.bin (for `npx trit`);
+//   5. a Chromium for the report test (Debian's package, when running as root
 //      on Debian/Ubuntu; elsewhere it says how to get one, or set TRIT_CHROMIUM).
+// When it has finished it writes node_modules/.trit-setup.json.
+//
+// `node scripts/setup.mjs --if-needed` (how `npm test` and `npm run bench` start)
+// does nothing when that stamp matches this checkout (a file read and a hash),
+// and the whole set-up otherwise: on a fresh clone, after `package-lock.json`
+// changed, or under another Node.js ABI.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const STAMP = path.join(root, 'node_modules', '.trit-setup.json');
 const started = Date.now();
+
+/** What a finished set-up depends on: the locked dependencies and the Node.js ABI of the native addon. */
+function fingerprint() {
+  const lock = readFileSync(path.join(root, 'package-lock.json'));
+  return {
+    lockfile: createHash('sha256').update(lock).digest('hex'),
+    nodeAbi: process.versions.modules,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+/** Why the set-up must run, or null when the stamp of a finished one matches. */
+function setupNeeded() {
+  if (!existsSync(STAMP)) return 'this checkout has not been set up yet';
+  let stamp;
+  try {
+    stamp = JSON.parse(readFileSync(STAMP, 'utf8'));
+  } catch {
+    return `${path.relative(root, STAMP)} is unreadable`;
+  }
+  const now = fingerprint();
+  if (stamp.lockfile !== now.lockfile) return 'package-lock.json changed since the last set-up';
+  if (stamp.nodeAbi !== now.nodeAbi || stamp.platform !== now.platform) {
+    return `the set-up was for Node.js ABI ${stamp.nodeAbi} on ${stamp.platform}, this is ${now.nodeAbi} on ${now.platform}`;
+  }
+  return null;
+}
+
+function writeStamp() {
+  const tmp = `${STAMP}.${process.pid}.tmp`;
+  writeFileSync(
+    tmp,
+    `${JSON.stringify({ ...fingerprint(), at: new Date().toISOString() }, null, 2)}\n`,
+  );
+  renameSync(tmp, STAMP);
+}
+
+if (process.argv.includes('--if-needed')) {
+  const reason = setupNeeded();
+  if (reason === null) process.exit(0);
+  console.log(`trit: ${reason}; running \`npm run setup\` first.`);
+}
 
 function step(title, cmd, args) {
   console.log(`\n== ${title}\n$ ${[cmd, ...args].join(' ')}`);
@@ -39,13 +91,36 @@ if (major < 20 || (major === 20 && minor < 19)) {
 // every version from package-lock.json.
 step('npm dependencies', npm, ['install', '--ignore-scripts', '--no-audit', '--no-fund']);
 step('native TensorFlow backend (@tensorflow/tfjs-node)', process.execPath, [
-  'scripts/setup-tfjs-node.mjs',
+  'packages/quant-core/bin/trit-quant-core.mjs',
+  'setup-native',
 ]);
 step('build all packages', npm, ['run', 'build']);
+ensureTritBin();
 ensureChromium();
+writeStamp();
 console.log(
   `\nsetup done in ${((Date.now() - started) / 1000).toFixed(0)} s. Next: \`npm test\`, then \`npm run bench\`.`,
 );
+
+/**
+ * npm links bins while installing; packages/benchmark/bin/trit.mjs is committed so
+ * that it exists then. An older node_modules can still miss the link (npm trusts
+ * its own record of the bins), so re-link when it is not there.
+ */
+function ensureTritBin() {
+  const bin = path.join(
+    root,
+    'node_modules',
+    '.bin',
+    process.platform === 'win32' ? 'trit.cmd' : 'trit',
+  );
+  if (existsSync(bin)) return;
+  step('link the trit command', npm, ['rebuild', '--ignore-scripts', '@trit/benchmark']);
+  if (!existsSync(bin)) {
+    console.error(`\nsetup failed: npm did not link ${path.relative(root, bin)}.`);
+    process.exit(1);
+  }
+}
 
 function findChromium() {
   const candidates = [

@@ -53,7 +53,7 @@ function gradientScaleOf(threshold: KernelThreshold, tau: number): tf.Tensor | n
 
 /**
  * HLA's gradient re-scaling factor `r(W)` (Liu & Liu, arXiv:2212.12649,
- * as reconstructed in algorithms.md §4), per layer:
+ * as reconstructed in docs/algorithms.md#hla), per layer:
  *
  * - `Δ = δ · mean|W|`, `z = τ · (|W| − Δ) / Δ`
  * - `s(W) = 4 · σ(z) · (1 − σ(z))`: a bump with peak 1 at the threshold `|W| = Δ`
@@ -72,7 +72,7 @@ export function hlaGradientScale(w: tf.Tensor, options?: HLAQuantizeOptions): tf
 /**
  * HLA ternary quantization with the re-scaled straight-through gradient
  * (Liu & Liu, "Hyperspherical Loss-Aware Ternary Quantization",
- * arXiv:2212.12649; reconstructed from the abstract, see algorithms.md §4).
+ * arXiv:2212.12649; reconstructed from the abstract, see docs/algorithms.md#hla).
  *
  * Forward (TWN-style projection over the whole layer):
  * - `Δ = δ · mean|W|` (`δ = 0.7`)

@@ -30,7 +30,7 @@ import {
   recordingGradients,
 } from './projection.js';
 
-/** Configuration of {@link HLAQuantizer}. Every field is [chosen] in algorithms.md §4. */
+/** Configuration of {@link HLAQuantizer}. Every field is [chosen] in docs/algorithms.md#hla. */
 export type HLAConfig = {
   /**
    * `λ_max`, the regularizer strength reached at the end of phase 1 and kept
@@ -121,7 +121,7 @@ function resolveHLAConfig(given: QuantizerConfig | undefined): HLAConfig {
 /**
  * Hyperspherical loss-aware ternary quantization (Liu & Liu, arXiv:2212.12649),
  * reconstructed from the abstract and the authors' Hyperspherical Quantization
- * (arXiv:2212.12653); every element is [chosen] in algorithms.md §4.
+ * (arXiv:2212.12653); every element is [chosen] in docs/algorithms.md#hla.
  *
  * Two phases over the run (fractions of the run, see {@link hlaSchedule}):
  * 1. regularization: full-precision forward (`Q = W`, `dL/dW = g`), and the

@@ -21,7 +21,7 @@ export interface HLARegularizerOptions {
 
 /**
  * HLA's hyperspherical regularizer for one layer (Liu & Liu, arXiv:2212.12649,
- * reconstructed in algorithms.md §4):
+ * reconstructed in docs/algorithms.md#hla):
  *
  * `R = λ · (1 − ⟨W, T⟩ / (‖W‖ · ‖T‖ + ε))`
  *

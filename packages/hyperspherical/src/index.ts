@@ -1,6 +1,6 @@
 /**
  * @trit/hyperspherical: hyperspherical loss-aware ternary quantization (HLA,
- * Liu & Liu, arXiv:2212.12649), reconstructed as in algorithms.md §4.
+ * Liu & Liu, arXiv:2212.12649), reconstructed as in docs/algorithms.md#hla.
  * Importing the package registers the `'hla'` quantizer.
  * @packageDocumentation
  */

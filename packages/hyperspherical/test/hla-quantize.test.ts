@@ -6,7 +6,7 @@ import { expectClose, gradWith } from './helpers.js';
 
 const backends = await testBackends();
 
-// The hand-made kernel of algorithms.md and a fixed, non-uniform upstream gradient.
+// The hand-made kernel of docs/algorithms.md#worked-example and a fixed, non-uniform upstream gradient.
 const W = [-0.9, -0.05, 0, 0.04, 0.3, 1.0];
 const G = [0.5, -1, 2, 1.5, -0.25, 3];
 

@@ -24,7 +24,7 @@ const R_HAND = 0.0259388;
 //   W = −0.8, T = −1: −0.5 · (−0.7293250 − 1.0086409 · −0.8) = −0.0387939
 const GRAD_HAND = [-0.1125023, -0.050432, 0.1008641, -0.0387939];
 
-// The algorithms.md kernel: T = [-1, 0, 0, 0, 1, 1] (see hla-quantize.test.ts)
+// The docs/algorithms.md#worked-example kernel: T = [-1, 0, 0, 0, 1, 1] (see hla-quantize.test.ts)
 //   ⟨W, T⟩ = 0.9 + 0.3 + 1.0 = 2.2, ‖W‖² = 0.81 + 0.0025 + 0 + 0.0016 + 0.09 + 1 = 1.9041
 //   cos = 2.2 / (√1.9041 · √3) = 2.2 / (1.3798913 · 1.7320508) = 0.9204860
 const W6 = [-0.9, -0.05, 0, 0.04, 0.3, 1.0];
@@ -40,7 +40,7 @@ describe.each(backends)('hlaRegularizer on %s', (backend) => {
       const r = hlaRegularizer(tf.tensor2d(W2, [2, 2]), { lambda: 0.5 });
       expect(r.shape).toEqual([]);
       expect(r.dataSync()[0]).toBeCloseTo(R_HAND, 6);
-      // λ = 2 on the algorithms.md kernel: 2 · (1 − 0.9204860) = 0.1590280
+      // λ = 2 on the docs/algorithms.md kernel: 2 · (1 − 0.9204860) = 0.1590280
       expect(hlaRegularizer(tf.tensor1d(W6), { lambda: 2 }).dataSync()[0]).toBeCloseTo(0.159028, 5);
     }));
 

@@ -44,8 +44,11 @@ export interface InitBackendOptions {
 const env: Record<string, string | undefined> =
   (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 
+// The command ships with this package (bin/trit-quant-core.mjs), so it works in any
+// project that installed it, the trit repository included.
 const FIX_HINT =
-  'run `npm run setup:native` in the trit checkout (or install @tensorflow/tfjs-node)';
+  'run `npx @trit/quant-core setup-native` in your project ' +
+  '(after `npm install @tensorflow/tfjs-node --ignore-scripts` if it is not installed)';
 
 async function defaultLoadNative(): Promise<unknown> {
   if (env.TRIT_NO_NATIVE === '1') {

@@ -43,7 +43,7 @@ export interface QuantAssignment {
   readonly defaultConfig?: QuantizerConfig;
   /**
    * Keep the first and the last Conv2D/Dense layer (in a CNN: the first conv
-   * and the last dense) at fp32, the usual convention (algorithms.md). Only a
+   * and the last dense) at fp32, the usual convention (docs/algorithms.md#what-gets-quantized). Only a
    * rule with an explicit `position` can still quantize them. Default true;
    * set false to quantize them like any other layer (the official TTQ
    * CIFAR code quantizes the last dense layer).

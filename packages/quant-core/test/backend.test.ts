@@ -50,7 +50,7 @@ describe('initBackend', () => {
       expect(info.threads).toBeGreaterThanOrEqual(1);
     } else {
       expect(info.name).toBe('cpu');
-      expect(info.fallbackReason).toContain('npm run setup:native');
+      expect(info.fallbackReason).toContain('npx @trit/quant-core setup-native');
     }
   });
 
@@ -59,7 +59,8 @@ describe('initBackend', () => {
     expect(info.name).toBe('cpu');
     expect(info.fallbackReason).toBe(
       'native TensorFlow backend unavailable (disabled by TRIT_NO_NATIVE=1); to fix it, ' +
-        'run `npm run setup:native` in the trit checkout (or install @tensorflow/tfjs-node)',
+        'run `npx @trit/quant-core setup-native` in your project ' +
+        '(after `npm install @tensorflow/tfjs-node --ignore-scripts` if it is not installed)',
     );
     const warnings = String(info.stderr)
       .split('\n')

@@ -29,7 +29,7 @@ export interface SQMemoryReport {
 }
 
 /**
- * SQ's model-level memory figure (algorithms.md §3): the weight memory
+ * SQ's model-level memory figure (docs/algorithms.md#sq): the weight memory
  * `Σ_l N_l · b_l` bits against an all-ternary model.
  *
  * The all-ternary reference is the same model with every quantized layer

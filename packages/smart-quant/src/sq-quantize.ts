@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { assertFiniteKernel, checkNumber, customGradient } from '@trit/quant-core';
 
-/** Lower clip of `β` (algorithms.md §3): at `β = π/4`, `Δ = α/2`, the nearest-level ternary rule. */
+/** Lower clip of `β` (docs/algorithms.md#sq): at `β = π/4`, `Δ = α/2`, the nearest-level ternary rule. */
 export const SQ_BETA_MIN = Math.PI / 4;
 
-/** Upper clip of `β` (algorithms.md §3): `π/2 − 1e-4`, where `Δ/α ≈ 0.0099`. */
+/** Upper clip of `β` (docs/algorithms.md#sq): `π/2 − 1e-4`, where `Δ/α ≈ 0.0099`. */
 export const SQ_BETA_MAX = Math.PI / 2 - 1e-4;
 
 /** Default margin of the binary switch **[chosen]**: binary while `β ≥ π/2 − 0.01`. */
@@ -173,7 +173,7 @@ export function sqCodes(
 /**
  * Smart Quantization forward pass with its straight-through gradient
  * (Razani, Morin, Sari, Partovi Nia, "Adaptive Binary-Ternary Quantization",
- * CVPR Workshops 2021, arXiv:1909.12205; form reconstructed in algorithms.md §3).
+ * CVPR Workshops 2021, arXiv:1909.12205; form reconstructed in docs/algorithms.md#sq).
  *
  * Zero-band half-width: `Δ(α, β) = α / (1 + sqrt(tan β))`.
  *

@@ -71,7 +71,7 @@ function param(params: QuantizerParams | undefined, name: 'alpha' | 'beta'): tf.
  *
  * Razani, Morin, Sari, Partovi Nia, "Adaptive Binary-Ternary Quantization",
  * CVPR Workshops 2021, arXiv:1909.12205. The form is reconstructed
- * (algorithms.md §3): see {@link sqQuantize} and {@link sqRegularizer}.
+ * (docs/algorithms.md#sq): see {@link sqQuantize} and {@link sqRegularizer}.
  *
  * Per-layer trainable scalars ({@link paramSpecs}):
  * - `alpha`: scale, init `max(mean|W|, 1e-8)`, clipped to `[1e-8, +∞)`;
@@ -209,7 +209,7 @@ registerQuantizer(
       'Smart Quantization: each layer binary or ternary, chosen in training by a regularizer with a trainable shape β',
     paper:
       'Razani, Morin, Sari, Partovi Nia, "Adaptive Binary-Ternary Quantization", CVPR Workshops 2021, ' +
-      'arXiv:1909.12205 (form reconstructed from the abstract and a public re-implementation, see algorithms.md §3)',
+      'arXiv:1909.12205 (form reconstructed from the abstract and a public re-implementation, see docs/algorithms.md#sq)',
   },
   (config) => new SQQuantizer(config),
 );

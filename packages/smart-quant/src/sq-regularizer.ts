@@ -11,7 +11,7 @@ export interface SQRegularizerOptions {
 }
 
 /**
- * The SQ regularizer of one layer (algorithms.md §3, reconstructed form of
+ * The SQ regularizer of one layer (docs/algorithms.md#sq, reconstructed form of
  * Razani et al., CVPR Workshops 2021, arXiv:1909.12205):
  *
  * `R = λ · [ mean_i min( (|u_i| − 1)², tan(β) · u_i² ) + γ · cot(β) ]`,

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { maxAbsDiff } from '@trit/quant-core/testing';
 import { expect } from 'vitest';
 
-/** The kernel algorithms.md uses for hand-made checks. */
+/** The kernel docs/algorithms.md#worked-example uses for hand-made checks. */
 export const W6 = [-0.9, -0.05, 0, 0.04, 0.3, 1.0];
 
 /** A fixed, non-uniform upstream gradient G for `L = sum(Q · G)`. */

@@ -178,7 +178,7 @@ describe.each(backends)('sqRegularizer on %s', (backend) => {
 });
 
 /**
- * The regularizer exactly as algorithms.md §3 writes it, as plain tf ops
+ * The regularizer exactly as docs/algorithms.md#sq writes it, as plain tf ops
  * differentiated by autodiff (the implementation before the closed-form
  * gradient): the reference the custom gradient must reproduce.
  */

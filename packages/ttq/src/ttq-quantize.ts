@@ -36,7 +36,7 @@ export interface TTQConfig extends Record<string, unknown> {
   threshold: number;
   /**
    * Initial `Wp`, `Wn`: `'one'` = 1.0 (the official code, and the default);
-   * `'mean'` ([chosen] option in algorithms.md) = mean |W| of the positive /
+   * `'mean'` ([chosen] option in docs/algorithms.md#ttq) = mean |W| of the positive /
    * negative kept weights of the kernel, see {@link ttqInitScales}.
    */
   init: TTQInit;
@@ -230,7 +230,7 @@ export interface TTQInitScales {
  * Initial `Wp`, `Wn` for a kernel.
  *
  * - `'one'`: `Wp = Wn = 1.0`, as the official code.
- * - `'mean'` ([chosen] in algorithms.md): with `Δ = t · max|W|`,
+ * - `'mean'` ([chosen] in docs/algorithms.md#ttq): with `Δ = t · max|W|`,
  *   `Wp = mean |W| over {W > Δ}` and `Wn = mean |W| over {W < −Δ}`, so the
  *   first quantized kernel is close to the loaded full-precision one.
  *   Fallbacks: if one side is empty, it takes the mean |W| of all kept weights
@@ -284,7 +284,7 @@ function param(params: QuantizerParams, name: 'wp' | 'wn'): tf.Tensor {
  *
  * `stats()` reports the code shares, `scales: { wp, wn }` and
  * `extra: { delta, wpNegative, wnNegative }`, where the last two are 1 when
- * `Wp` (resp. `Wn`) has gone negative (algorithms.md: report it) and 0
+ * `Wp` (resp. `Wn`) has gone negative (docs/algorithms.md#ttq: report it) and 0
  * otherwise. `exportTernary()` keeps the 2-bit codes with `positive = Wp`
  * and `negative = Wn` (taken as they are, even if negative, so the export
  * always dequantizes to the forward kernel).

@@ -6,7 +6,7 @@ import { expectValues, weightedSum } from './helpers.js';
 
 const backends = await testBackends();
 
-// The hand-made kernel of algorithms.md.
+// The hand-made kernel of docs/algorithms.md#worked-example.
 const W6 = [-0.9, -0.05, 0, 0.04, 0.3, 1.0];
 
 /** dL/dW, dL/dWp, dL/dWn of L = Σ ttqQuantize(W, Wp, Wn) ⊙ G. */
@@ -381,7 +381,7 @@ describe.each(backends)('exactness and cost on %s', (backend) => {
         const w = tf.tensor4d(lcgKernel(3 * 3 * 4 * 8, 17), [3, 3, 4, 8]);
         const g = tf.tensor4d(lcgKernel(3 * 3 * 4 * 8, 23), [3, 3, 4, 8]);
         const [wp, wn] = [0.7123, 1.3456];
-        // Reference, written out from algorithms.md §2 with Δ computed on the device:
+        // Reference, written out from docs/algorithms.md#ttq with Δ computed on the device:
         // pos = 1[W > Δ], neg = 1[W < −Δ], Q = Wp·pos − Wn·neg,
         // dL/dW = G·(Wp·pos + (1 − pos − neg) + Wn·neg), dL/dWp = Σ G·pos, dL/dWn = −Σ G·neg.
         const delta = tf.mul(tf.max(tf.abs(w)), t);

@@ -121,7 +121,7 @@ export function writeBenchOutputs(
       (untimed
         ? ` ${untimed} of the runs ${untimed === 1 ? 'was' : 'were'} written before the evaluation was timed: ${untimed === 1 ? 'its' : 'their'} wall time is training only.`
         : ''),
-    // algorithms.md: report a TTQ scale that went negative (any quantizer's, here).
+    // docs/algorithms.md#ttq: report a TTQ scale that went negative (any quantizer's, here).
     ...runs.flatMap((r) => {
       const line = negativeScalesLine(r.history.at(-1)?.layers ?? []);
       return line ? [`Warning: ${r.method} seed ${r.seed} ended with ${line}.`] : [];

@@ -4,7 +4,7 @@ import type { LayerStatsRecord } from '../training/train.js';
  * Layers whose quantization scales went below zero. Every quantizer here
  * stores its levels' scales as magnitudes (TTQ's `Wp`/`Wn`, BWN/TWN's `α`,
  * SQ's `α`), so a negative one flips the sign of those weights; TTQ puts no
- * constraint on its learned scales and algorithms.md asks to report it.
+ * constraint on its learned scales and docs/algorithms.md#ttq asks to report it.
  * One line per layer, e.g. `s1b1_conv2: wp = -0.0128`.
  */
 export function negativeScales(layers: readonly LayerStatsRecord[]): string[] {

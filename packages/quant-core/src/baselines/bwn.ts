@@ -16,8 +16,8 @@ function binarySign(w: tf.Tensor): tf.Tensor {
  * Backward: `dL/dW = g` (identity straight-through estimator); `α` is
  * treated as a constant.
  *
- * `sign(0)` counts as +1 (as for SQ's binary layers in algorithms.md), so the
- * layer is truly 1-bit; algorithms.md's general notation has `sign(0) = 0`,
+ * `sign(0)` counts as +1 (as for SQ's binary layers), so the layer is truly
+ * 1-bit; the general notation of docs/algorithms.md#bwn has `sign(0) = 0`,
  * which would only differ for weights that are exactly zero.
  */
 export function bwnQuantize(w: tf.Tensor): tf.Tensor {

@@ -1,5 +1,11 @@
-#!/usr/bin/env node
-// Makes @tensorflow/tfjs-node work on this machine.
+// @ts-check
+// `setup-native`: makes @tensorflow/tfjs-node work on this machine. The one
+// definition of the installer: `npx @trit/quant-core setup-native` runs it in
+// an application's project, `npm run setup` and `npm run setup:native` in the
+// trit repository (both through ./trit-quant-core.mjs).
+//
+// It works on the tfjs-node that @trit/quant-core itself resolves, i.e. the
+// copy `initBackend()` loads, wherever the project installed it.
 //
 // 1. If its native binding already loads, there is nothing to do.
 // 2. The standard path: tfjs-node's own install script (downloads libtensorflow
@@ -10,13 +16,10 @@
 //    the binding from source against them with the Node headers that ship with
 //    this Node.js (so node-gyp downloads nothing).
 //
-// Usage: node scripts/setup-tfjs-node.mjs [--check] [--force] [--wheel-only]
-//   --check       only report whether the binding loads (exit 1 if not)
-//   --force       rebuild even if the binding loads
-//   --wheel-only  skip the standard download (also: TRIT_TFJS_NODE_SOURCE=wheel)
 // Environment: TRIT_CACHE_DIR (default $XDG_CACHE_HOME/trit or ~/.cache/trit),
-//   TRIT_PYTHON (python executable for pip), TRIT_REQUIRE_NATIVE=1 or CI=true
-//   (exit 1 when no path works instead of warning).
+//   TRIT_PYTHON (python executable for pip), TRIT_TFJS_NODE_SOURCE=wheel (as
+//   wheelOnly), TRIT_REQUIRE_NATIVE=1 or CI=true (exit code 1 when no path works
+//   instead of a warning).
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -52,27 +55,49 @@ const WHEEL_HEADER_DIRS = ['tensorflow/c/', 'tensorflow/core/platform/', 'tsl/',
 /** tfjs-node skips its own download when this file exists in deps/lib. */
 const TFJS_NODE_MARKER = 'libtensorflow.so.2.9.1';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = new Set(process.argv.slice(2));
+/** The command that runs this installer, for messages. */
+export const SETUP_NATIVE_COMMAND = 'npx @trit/quant-core setup-native';
+
+// Resolves packages as @trit/quant-core does, so the tfjs-node fixed here is the one it loads.
+const requireHere = createRequire(import.meta.url);
+/** @param {string} msg */
 const log = (msg) => console.log(`[tfjs-node] ${msg}`);
 
 function cacheRoot() {
   if (process.env.TRIT_CACHE_DIR) return path.resolve(process.env.TRIT_CACHE_DIR);
-  // biome-ignore lint/suspicious/noUndeclaredEnvVars: run by `npm run setup`, not as a turbo task
   const xdg = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(xdg, 'trit');
 }
 
+/** The installed @tensorflow/tfjs-node, as @trit/quant-core resolves it. */
 function tfjsNodeDir() {
-  const req = createRequire(path.join(root, 'package.json'));
   try {
-    return path.dirname(req.resolve('@tensorflow/tfjs-node/package.json'));
+    return path.dirname(requireHere.resolve('@tensorflow/tfjs-node/package.json'));
   } catch {
-    throw new Error('@tensorflow/tfjs-node is not installed: run `npm run setup` first.');
+    throw new Error(
+      '@tensorflow/tfjs-node is not installed next to @trit/quant-core ' +
+        `(${path.dirname(fileURLToPath(import.meta.url))}). Install it in your project with ` +
+        '`npm install @tensorflow/tfjs-node --ignore-scripts` (its own install script needs ' +
+        `Google's storage), then run \`${SETUP_NATIVE_COMMAND}\` again.`,
+    );
   }
 }
 
-/** Loads the binding in a child process, so a crash cannot take this script down. */
+/**
+ * The project whose node_modules holds tfjs-node (`<project>/node_modules/@tensorflow/tfjs-node`):
+ * where `npm rebuild` must run.
+ * @param {string} dir
+ */
+function projectOf(dir) {
+  const nodeModules = path.dirname(path.dirname(dir));
+  return path.basename(nodeModules) === 'node_modules' ? path.dirname(nodeModules) : process.cwd();
+}
+
+/**
+ * Loads the binding in a child process, so a crash cannot take this script down.
+ * @param {string} dir
+ * @returns {{ ok: true, tensorflow: string } | { ok: false, reason: string }}
+ */
 function probeBinding(dir) {
   const code = `
     process.env.TF_CPP_MIN_LOG_LEVEL = '3';
@@ -87,6 +112,12 @@ function probeBinding(dir) {
   return { ok: false, reason: lines[0]?.trim() || `exit code ${r.status ?? r.signal}` };
 }
 
+/**
+ * @param {string} cmd
+ * @param {string[]} cmdArgs
+ * @param {import('node:child_process').SpawnSyncOptions} [opts]
+ * @returns {{ ok: true } | { ok: false, reason: string }}
+ */
 function run(cmd, cmdArgs, opts = {}) {
   const shown = cmdArgs.map((a) => (a.includes('\n') ? '<script>' : a));
   log(`$ ${[cmd, ...shown].join(' ')}`);
@@ -107,15 +138,16 @@ function buildEnv() {
   const env = { ...process.env };
   const nodedir = nodeHeadersDir();
   if (nodedir) env.npm_config_nodedir = nodedir;
-  const req = createRequire(path.join(root, 'package.json'));
   try {
-    env.npm_config_node_gyp = req.resolve('node-gyp/bin/node-gyp.js');
+    env.npm_config_node_gyp = requireHere.resolve('node-gyp/bin/node-gyp.js');
   } catch {
-    // node-pre-gyp then looks for node-gyp itself.
+    // Not installed here (an application's project): node-pre-gyp then uses the
+    // node-gyp npm sets in npm_config_node_gyp, or the one bundled with npm.
   }
   return env;
 }
 
+/** @param {string} dir */
 function standardInstall(dir) {
   log('trying the standard tfjs-node install (downloads libtensorflow 2.9.1)...');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -123,7 +155,7 @@ function standardInstall(dir) {
     npm,
     ['rebuild', '@tensorflow/tfjs-node', '--foreground-scripts', '--ignore-scripts=false'],
     {
-      cwd: root,
+      cwd: projectOf(dir),
       env: buildEnv(),
       timeout: 15 * 60 * 1000,
     },
@@ -132,6 +164,7 @@ function standardInstall(dir) {
   return probeBinding(dir);
 }
 
+/** @param {string} file */
 async function sha256(file) {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk);
@@ -139,7 +172,7 @@ async function sha256(file) {
 }
 
 function findPython() {
-  const candidates = [process.env.TRIT_PYTHON, 'python3', 'python'].filter(Boolean);
+  const candidates = [process.env.TRIT_PYTHON ?? '', 'python3', 'python'].filter(Boolean);
   for (const py of candidates) {
     const r = spawnSync(py, ['-m', 'pip', '--version'], { encoding: 'utf8' });
     if (r.status === 0) return py;
@@ -246,10 +279,15 @@ with zipfile.ZipFile(wheel) as z:
   }
 }
 
+/**
+ * @param {string} dir
+ * @param {string} libs
+ */
 function linkDeps(dir, libs) {
   const deps = path.join(dir, 'deps');
   rmSync(deps, { recursive: true, force: true });
   mkdirSync(path.join(deps, 'lib'), { recursive: true });
+  /** @type {(target: string, name: string) => void} */
   const link = (target, name) => symlinkSync(target, path.join(deps, 'lib', name));
   const cc = path.join(libs, 'lib', 'libtensorflow_cc.so.2');
   const fw = path.join(libs, 'lib', 'libtensorflow_framework.so.2');
@@ -263,6 +301,10 @@ function linkDeps(dir, libs) {
   symlinkSync(path.join(libs, 'include'), path.join(deps, 'include'));
 }
 
+/**
+ * @param {string} dir
+ * @returns {Promise<{ ok: true, tensorflow: string } | { ok: false, reason: string }>}
+ */
 async function wheelInstall(dir) {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     return {
@@ -287,25 +329,35 @@ async function wheelInstall(dir) {
   return probeBinding(dir);
 }
 
-async function main() {
+/**
+ * Makes the native backend work (see the top of this file) and returns the exit code:
+ * 0 when the binding loads at the end, 1 when `check` finds it broken, or when no
+ * path works and TRIT_REQUIRE_NATIVE=1 or CI=true (else a warning and 0: trit then
+ * runs on the cpu backend).
+ * @param {{ check?: boolean, force?: boolean, wheelOnly?: boolean }} [options]
+ *   check: only report whether the binding loads; force: rebuild even if it loads;
+ *   wheelOnly: skip the standard download.
+ * @returns {Promise<number>}
+ */
+export async function setupNative({ check = false, force = false, wheelOnly = false } = {}) {
   const dir = tfjsNodeDir();
+  log(`@tensorflow/tfjs-node ${requireHere(path.join(dir, 'package.json')).version} in ${dir}`);
   const before = probeBinding(dir);
-  if (args.has('--check')) {
+  if (check) {
     if (before.ok) log(`OK: native backend loads (TensorFlow ${before.tensorflow})`);
     else log(`FAILED: native backend does not load: ${before.reason}`);
-    process.exit(before.ok ? 0 : 1);
+    return before.ok ? 0 : 1;
   }
-  if (before.ok && !args.has('--force')) {
+  if (before.ok && !force) {
     log(`native backend already works (TensorFlow ${before.tensorflow})`);
-    return;
+    return 0;
   }
   const reasons = [];
-  const wheelOnly = args.has('--wheel-only') || process.env.TRIT_TFJS_NODE_SOURCE === 'wheel';
-  if (!wheelOnly) {
+  if (!(wheelOnly || process.env.TRIT_TFJS_NODE_SOURCE === 'wheel')) {
     const std = standardInstall(dir);
     if (std.ok) {
       log(`OK: standard install works (TensorFlow ${std.tensorflow})`);
-      return;
+      return 0;
     }
     reasons.push(`standard install: ${std.reason}`);
     log(
@@ -322,18 +374,14 @@ async function main() {
     log(
       `OK: native backend built against the ${TF_WHEEL.package} ${TF_WHEEL.version} wheel (TensorFlow ${viaWheel.tensorflow})`,
     );
-    return;
+    return 0;
   }
   reasons.push(`wheel fallback: ${viaWheel.reason}`);
   const msg =
     `WARNING: the native TensorFlow backend could not be installed.\n  ${reasons.join('\n  ')}\n` +
     '  trit will run on the pure-JS cpu backend, which is about 1000x slower for training.\n' +
-    '  Fix the cause above and run `npm run setup:native`.';
+    `  Fix the cause above and run \`${SETUP_NATIVE_COMMAND}\` again ` +
+    '(in the trit repository: `npm run setup:native`).';
   console.warn(msg);
-  if (process.env.TRIT_REQUIRE_NATIVE === '1' || process.env.CI === 'true') process.exit(1);
+  return process.env.TRIT_REQUIRE_NATIVE === '1' || process.env.CI === 'true' ? 1 : 0;
 }
-
-main().catch((err) => {
-  console.error(`[tfjs-node] ${err instanceof Error ? err.stack : err}`);
-  process.exit(1);
-});
