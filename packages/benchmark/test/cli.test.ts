@@ -84,12 +84,6 @@ describe('trit (child process)', () => {
       [['--epochs', '0'], '"0" is not a positive integer'],
       [['--seeds', '1,x'], '"x" is not a non-negative integer'],
       [['--methods', 'fp32,nope,ttq'], '  methods[1]: unknown quantizer "nope"; registered: '],
-      [['--methods', 'fp32,fp32'], '  methods[1]: method label "fp32" is used twice'],
-      [['--seeds', '1,1'], '  seeds: seed 1 is listed twice (value: [1,1])'],
-      [
-        ['--seeds', '99999999999'],
-        '  seeds[0]: Too big: expected number to be <=2147483647 (value: 99999999999)',
-      ],
       [['--study', 'nope.json'], 'nope.json: cannot read the study file (ENOENT)'],
     ];
     for (const [args, message] of cases) {
@@ -106,7 +100,7 @@ describe('trit (child process)', () => {
       expect(r.stderr, args.join(' ')).toContain(message);
     }
     expect(existsSync(out)).toBe(false);
-  });
+  }, 300_000);
 
   it('`trit bench` then `bench merge` of the folder twice: machine line, timed evaluation, one FP32 pre-training line per seed', async () => {
     const out = path.join(work, 'smoke');
@@ -182,7 +176,7 @@ describe('trit (child process)', () => {
     const bad = await runCli(['bench', 'merge', notBench, '--out', path.join(work, 'merged')]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(
-      `trit: ${notBench}: not a trit bench output folder (no runs/ inside)`,
+      `trit: ${notBench}: no study.json (not a trit bench output folder, or written by an older trit that did not record its study)`,
     );
   });
 });
@@ -338,5 +332,5 @@ describe('study files and plugins from the command line', () => {
     expect(malformed.code).toBe(1);
     expect(malformed.stderr).toContain(`${file}: malformed result.json (seed is missing: `);
     expect(existsSync(refused)).toBe(false);
-  });
+  }, 600_000);
 });

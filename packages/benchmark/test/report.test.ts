@@ -21,7 +21,6 @@ import {
   type RunResult,
   runBench,
 } from '../src/bench/run.js';
-import { syntheticData } from '../src/training/synthetic-data.js';
 import { removeDir, smokeStudy, tempDir } from './bench-support.js';
 
 const METHODS = ['fp32', 'bwn', 'twn', 'ttq', 'sq', 'hla'];
