@@ -107,7 +107,7 @@ describe('study schema: every error names the file, the field path, the value an
     [
       'seeds huge',
       { seeds: [2 ** 40] },
-      /seeds\[0\]: Too big: expected number to be <=2147483647 \(value: 1099511627776\)/,
+      /seeds\[0\]: Too big: expected number to be <=4294967295 \(value: 1099511627776\)/,
     ],
     ['seeds twice', { seeds: [1, 1] }, /seeds: seed 1 is listed twice \(value: \[1,1\]\)/],
     [

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { EpochRecordSchema, LayerStatsRecordSchema } from '../training/train-state.js';
 import { fieldPath } from './study.js';
 
 /**
@@ -10,30 +11,6 @@ import { fieldPath } from './study.js';
 
 const finite = z.number().refine(Number.isFinite, 'expected a finite number');
 const share = z.number().min(0).max(1);
-
-export const LayerStatsRecordSchema = z.looseObject({
-  layer: z.string(),
-  quantizer: z.string(),
-  bits: z.number().positive(),
-  numWeights: z.number().int().nonnegative(),
-  share: z.object({ negative: share, zero: share, positive: share }),
-  scales: z.record(z.string(), z.union([z.number(), z.array(z.number())])),
-  extra: z.record(z.string(), z.number()).optional(),
-});
-
-export const EpochRecordSchema = z.looseObject({
-  epoch: z.number().int().positive(),
-  lr: finite,
-  trainLoss: z.number(),
-  trainAccuracy: share,
-  regularizationLoss: z.number(),
-  testLoss: z.number(),
-  testAccuracy: share,
-  imagesPerSecond: finite,
-  seconds: finite,
-  evalSeconds: finite.optional(),
-  layers: z.array(LayerStatsRecordSchema),
-});
 
 export const RunResultSchema = z.looseObject({
   method: z.string().min(1),
@@ -80,7 +57,7 @@ export function readValidated<T>(file: string, schema: z.ZodType<T>, what: strin
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
   const issues = r.error.issues
-    .slice(0, 5)
+    .slice(0, 8)
     .map((i) => {
       const at = fieldPath(i.path);
       return i.code === 'unrecognized_keys'

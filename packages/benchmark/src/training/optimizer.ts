@@ -87,3 +87,118 @@ export function makeOptimizer(config: OptimizerConfig): ScheduledOptimizer {
     dispose: () => opt.dispose(),
   };
 }
+
+/**
+ * How a training config treats the quantizers' own parameters (TTQ's `wp`/`wn`,
+ * SQ's `alpha`/`beta`, ...): by default they share the run's optimizer; a
+ * paper's recipe may give them their own optimizer (e.g. Adam for SQ's β) or
+ * a learning-rate multiplier. Their learning rate follows the run's schedule
+ * (the same factor of its base rate every step).
+ */
+export const QuantizerParamsSchema = z
+  .strictObject({
+    params: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe(
+        'which quantizer parameters (by their name in the quantizer: wp, wn, alpha, beta, ...); default all of them',
+      ),
+    optimizer: OptimizerSchema.optional().describe(
+      'their own optimizer, with its own base learning rate',
+    ),
+    lrScale: z
+      .number()
+      .positive()
+      .optional()
+      .describe("the run's optimizer with its learning rate times this factor"),
+  })
+  .refine((q) => (q.optimizer === undefined) !== (q.lrScale === undefined), {
+    message: 'give exactly one of optimizer and lrScale',
+  });
+export type QuantizerParamsConfig = z.infer<typeof QuantizerParamsSchema>;
+
+const GROUP_PREFIX = 'quantizerParams/';
+
+/** A named tensor as tfjs optimizers take and give their weights. */
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
+/**
+ * Two optimizers behind one: variables named in `group` are stepped by
+ * `second`, the rest by `first`. Its weights are the first's, then the
+ * second's with names prefixed `quantizerParams/`, so a checkpoint holds both.
+ */
+class GroupedOptimizer extends tf.Optimizer {
+  constructor(
+    private readonly first: tf.Optimizer,
+    private readonly second: tf.Optimizer,
+    private readonly group: ReadonlySet<string>,
+  ) {
+    super();
+  }
+
+  override applyGradients(grads: tf.NamedTensorMap | NamedTensor[]): void {
+    const map: tf.NamedTensorMap = Array.isArray(grads)
+      ? Object.fromEntries(grads.map((g) => [g.name, g.tensor]))
+      : grads;
+    const a: tf.NamedTensorMap = {};
+    const b: tf.NamedTensorMap = {};
+    for (const [name, g] of Object.entries(map)) (this.group.has(name) ? b : a)[name] = g;
+    if (Object.keys(a).length) this.first.applyGradients(a);
+    if (Object.keys(b).length) this.second.applyGradients(b);
+  }
+
+  override async getWeights(): Promise<NamedTensor[]> {
+    const a = await this.first.getWeights();
+    const b = await this.second.getWeights();
+    return [...a, ...b.map((w) => ({ name: `${GROUP_PREFIX}${w.name}`, tensor: w.tensor }))];
+  }
+
+  override async setWeights(weights: NamedTensor[]): Promise<void> {
+    const mine = (w: NamedTensor) => w.name.startsWith(GROUP_PREFIX);
+    await this.first.setWeights(weights.filter((w) => !mine(w)));
+    await this.second.setWeights(
+      weights
+        .filter(mine)
+        .map((w) => ({ name: w.name.slice(GROUP_PREFIX.length), tensor: w.tensor })),
+    );
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {};
+  }
+
+  static get className(): string {
+    return 'TritGroupedOptimizer';
+  }
+}
+
+/**
+ * The run's optimizer, with the variables in `group` (quantizer parameters)
+ * stepped by an optimizer of their own when `params` says so. The learning
+ * rate set each step is the run's; the group gets the same factor of its base.
+ */
+export function makeTrainOptimizer(
+  config: OptimizerConfig,
+  params: QuantizerParamsConfig | undefined,
+  group: ReadonlySet<string>,
+): ScheduledOptimizer {
+  const main = makeOptimizer(config);
+  if (!params || group.size === 0) return main;
+  const groupConfig: OptimizerConfig = params.optimizer ?? {
+    ...config,
+    lr: config.lr * (params.lrScale ?? 1),
+  };
+  const second = makeOptimizer(groupConfig);
+  return {
+    optimizer: new GroupedOptimizer(main.optimizer, second.optimizer, group),
+    setLearningRate: (lr) => {
+      main.setLearningRate(lr);
+      second.setLearningRate((groupConfig.lr * lr) / config.lr);
+    },
+    dispose: () => {
+      main.dispose();
+      second.dispose();
+    },
+  };
+}

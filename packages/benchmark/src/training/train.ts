@@ -18,8 +18,10 @@ import {
 } from './checkpoint.js';
 import {
   learningRateAt,
-  makeOptimizer,
+  makeTrainOptimizer,
   OptimizerSchema,
+  type QuantizerParamsConfig,
+  QuantizerParamsSchema,
   type ScheduledOptimizer,
   ScheduleSchema,
 } from './optimizer.js';
@@ -69,6 +71,8 @@ export const TrainConfigSchema = z.strictObject({
   augment: z.boolean().default(true),
   /** Steps per epoch cap (for smoke runs); default: the whole training split. */
   maxStepsPerEpoch: z.number().int().positive().optional(),
+  /** The quantizers' own parameters on an optimizer or learning rate of their own (absent: the run's). */
+  quantizerParams: QuantizerParamsSchema.optional(),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
@@ -138,6 +142,33 @@ export class TrainingDivergedError extends Error {
 }
 
 type Group = 'kernel' | 'quantizerScales' | 'bias' | 'batchNorm' | 'none';
+
+/**
+ * The variable names of the quantizer parameters that `quantizerParams`
+ * selects, found through each quantized layer's own parameter map. A name
+ * that no quantizer of the model has is an error (a typo would otherwise
+ * silently train everything with the run's optimizer).
+ */
+function quantizerParamGroup(
+  model: tf.LayersModel,
+  params: QuantizerParamsConfig | undefined,
+): Set<string> {
+  const out = new Set<string>();
+  if (!params) return out;
+  const seen = new Set<string>();
+  for (const layer of quantLayers(model)) {
+    for (const [name, variable] of Object.entries(layer.paramVariables)) {
+      seen.add(name);
+      if (!params.params || params.params.includes(name)) out.add((variable.read() as tf.Variable).name);
+    }
+  }
+  const unknown = (params.params ?? []).filter((n) => !seen.has(n));
+  if (unknown.length && seen.size)
+    throw new Error(
+      `quantizerParams.params: ${unknown.map((n) => JSON.stringify(n)).join(', ')} is not a parameter of this model's quantizers (${[...seen].join(', ')})`,
+    );
+  return out;
+}
 
 /** Assigns every trainable variable to a weight-decay group. */
 function decayGroups(model: tf.LayersModel): { variable: tf.Variable; group: Group }[] {
@@ -224,7 +255,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = TrainConfigSchema.parse(options.config);
   mkdirSync(options.outDir, { recursive: true });
   const checkpointDir = path.join(options.outDir, 'checkpoint');
-  const scheduled = makeOptimizer(config.optimizer);
+  const scheduled = makeTrainOptimizer(
+    config.optimizer,
+    config.quantizerParams,
+    quantizerParamGroup(options.model, config.quantizerParams),
+  );
   try {
     return await trainLoop(options, config, scheduled, checkpointDir);
   } finally {
