@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../atomic-write.js';
 import type { TrainConfig } from '../training/train.js';
+import { readValidated } from './result-schema.js';
 import type { DataSpec, ModelSpec } from './study.js';
 
 /**
@@ -102,17 +103,7 @@ export function describeDifference(recorded: unknown, wanted: unknown): string |
 export function readIdentity(dir: string): Identity | undefined {
   const file = path.join(dir, IDENTITY_FILE);
   if (!existsSync(file)) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new StaleResultsError(`${file}: not valid JSON (${(err as Error).message})`);
-  }
-  const r = IdentityFileSchema.safeParse(raw);
-  if (!r.success)
-    throw new StaleResultsError(
-      `${file}: malformed (${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')})`,
-    );
+  const r = { data: readValidated(file, IdentityFileSchema, 'identity.json') };
   return r.data.identity as unknown as Identity;
 }
 

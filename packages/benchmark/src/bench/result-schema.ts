@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { EpochRecordSchema, LayerStatsRecordSchema } from '../training/train-state.js';
-import { fieldPath } from './study.js';
+import { fieldPath, showValue, valueAt } from './describe.js';
 
 /**
  * The schema of a run's `result.json` and of a pre-training's `done.json`, so
@@ -62,23 +62,8 @@ export function readValidated<T>(file: string, schema: z.ZodType<T>, what: strin
       const at = fieldPath(i.path);
       return i.code === 'unrecognized_keys'
         ? `${at}: ${i.message}`
-        : `${at} is ${shown(valueAt(raw, i.path))}: ${i.message}`;
+        : `${at} is ${showValue(valueAt(raw, i.path), 60)}: ${i.message}`;
     })
     .join('; ');
   throw new MalformedResultError(`${file}: malformed ${what} (${issues})`);
-}
-
-function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const p of at) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[p];
-  }
-  return v;
-}
-
-function shown(v: unknown): string {
-  if (v === undefined) return 'missing';
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

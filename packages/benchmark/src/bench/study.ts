@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { listModels, modelEntry } from '../models/registry.js';
 import { MAX_SEED, type TrainConfig, TrainConfigSchema } from '../training/train.js';
+import { fieldPath, showValue, valueAt } from './describe.js';
 import { firstDifference, type PretrainIdentity, readIdentity } from './identity.js';
 import { parseMethod } from './method-spec.js';
 
@@ -197,29 +198,6 @@ export class StudyError extends Error {
   }
 }
 
-/** `a.b[2].c` for a zod issue path. */
-export function fieldPath(parts: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of parts)
-    out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out || '(root)';
-}
-
-function valueAt(root: unknown, parts: readonly PropertyKey[]): unknown {
-  let v: unknown = root;
-  for (const p of parts) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[p];
-  }
-  return v;
-}
-
-function show(v: unknown): string {
-  if (v === undefined) return 'missing';
-  const s = JSON.stringify(v);
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
-
 /** Zod issues as lines `field: value is <v>; <what is allowed>`. */
 export function describeIssues(
   error: z.ZodError,
@@ -230,7 +208,7 @@ export function describeIssues(
     .map((i) => {
       const at = [...prefix, ...i.path];
       const value = i.code === 'unrecognized_keys' ? undefined : valueAt(root, i.path);
-      const shown = i.code === 'unrecognized_keys' ? '' : ` (value: ${show(value)})`;
+      const shown = i.code === 'unrecognized_keys' ? '' : ` (value: ${showValue(value)})`;
       return `  ${fieldPath(at)}: ${i.message}${shown}`;
     })
     .join('\n');
@@ -291,7 +269,7 @@ export function resolveStudy(
   const { type, ...modelOptions } = file.model;
   if (!listModels().includes(type))
     throw new StudyError(
-      `${where}:\n  model.type: unknown model ${show(type)}; registered models: ${listModels().join(', ')}`,
+      `${where}:\n  model.type: unknown model ${showValue(type)}; registered models: ${listModels().join(', ')}`,
     );
   parseWith(modelEntry(type).options, modelOptions, where, ['model']);
 
@@ -342,7 +320,7 @@ export function resolveStudy(
   });
   if (file.reference !== undefined && !labels.has(file.reference))
     throw new StudyError(
-      `${where}:\n  reference: ${show(file.reference)} is not one of the methods (${[...labels].join(', ')})`,
+      `${where}:\n  reference: ${showValue(file.reference)} is not one of the methods (${[...labels].join(', ')})`,
     );
   return { study, methods };
 }
@@ -376,7 +354,7 @@ export function parseStudy(input: unknown, where = 'study'): Study {
       const d = firstDifference(recorded[key], file[key]);
       if (d)
         throw new StudyError(
-          `${where}:\n  ${key}${d.path === '(whole value)' ? '' : `.${d.path}`}: the pre-training in pretrainFrom (${file.pretrainFrom}) was trained with ${show(d.a)}, the study says ${show(d.b)}`,
+          `${where}:\n  ${key}${d.path === '(whole value)' ? '' : `.${d.path}`}: the pre-training in pretrainFrom (${file.pretrainFrom}) was trained with ${showValue(d.a)}, the study says ${showValue(d.b)}`,
         );
     }
     const { seed, ...recordedTrain } = recorded.train as Omit<TrainConfig, 'seed'> & {
@@ -386,7 +364,7 @@ export function parseStudy(input: unknown, where = 'study'): Study {
       const d = firstDifference(recordedTrain, pretrain);
       if (d)
         throw new StudyError(
-          `${where}:\n  pretrain.${d.path}: the pre-training in pretrainFrom (${file.pretrainFrom}) has ${show(d.a)}, the study says ${show(d.b)} (leave pretrain out to take it from there)`,
+          `${where}:\n  pretrain.${d.path}: the pre-training in pretrainFrom (${file.pretrainFrom}) has ${showValue(d.a)}, the study says ${showValue(d.b)} (leave pretrain out to take it from there)`,
         );
     }
     if (pretrainSeed !== undefined && pretrainSeed !== seed)
@@ -407,7 +385,7 @@ export function parseStudy(input: unknown, where = 'study'): Study {
   const dupSeed = file.seeds.find((s, i) => file.seeds.indexOf(s) !== i);
   if (dupSeed !== undefined)
     throw new StudyError(
-      `${where}:\n  seeds: seed ${dupSeed} is listed twice (value: ${show(file.seeds)})`,
+      `${where}:\n  seeds: seed ${dupSeed} is listed twice (value: ${showValue(file.seeds)})`,
     );
   const study: Study = {
     name: file.name,
@@ -481,7 +459,7 @@ export function readStudyFile(file: string): Record<string, unknown> {
     );
   }
   if (!isPlainObject(raw))
-    throw new StudyError(`${file}: a study file holds one object, got ${show(raw)}`);
+    throw new StudyError(`${file}: a study file holds one object, got ${showValue(raw)}`);
   // A results.json of `trit bench`: re-run the study it recorded.
   if ('runs' in raw && 'summary' in raw) {
     if (!isPlainObject(raw.study))

@@ -159,7 +159,8 @@ function quantizerParamGroup(
   for (const layer of quantLayers(model)) {
     for (const [name, variable] of Object.entries(layer.paramVariables)) {
       seen.add(name);
-      if (!params.params || params.params.includes(name)) out.add((variable.read() as tf.Variable).name);
+      if (!params.params || params.params.includes(name))
+        out.add((variable.read() as tf.Variable).name);
     }
   }
   const unknown = (params.params ?? []).filter((n) => !seen.has(n));
