@@ -4,7 +4,14 @@
 // the Slurm test skips and prints why; with TRIT_REQUIRE_SLURM=1 (set by .ci/run
 // once the packages are installed) it fails instead.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +57,8 @@ let studyFile: string;
 beforeAll(() => {
   assertCliBuilt();
   work = tempDir('trit-slurm-test-');
-  studyFile = path.join(work, 'slurm-smoke.json');
+  // As submit.sh names it (realpath).
+  studyFile = path.join(realpathSync(work), 'slurm-smoke.json');
   writeFileSync(studyFile, `${JSON.stringify(STUDY, null, 2)}\n`);
 });
 afterAll(() => removeDir(work));
@@ -141,25 +149,34 @@ describe('the Slurm example (examples/slurm)', () => {
       );
   });
 
-  it('submit.sh checks the study file and N, and keeps a sweep folder to its N, before it submits anything', async () => {
+  it('submit.sh checks the study file and N, and keeps a folder to one sweep, before it submits anything', async () => {
     const dir = path.join(work, 'checks');
     mkdirSync(dir);
-    const env = { TRIT_STUDY: studyFile, TRIT_OUT: 'runs/x' };
+    const env = { TRIT_STUDY: studyFile, TRIT_SHARDS: '3' };
     const noStudy = await runScript(SUBMIT, [], dir, { ...env, TRIT_STUDY: 'nope.json' });
     expect(noStudy.code).toBe(2);
     expect(noStudy.stderr).toBe('submit.sh: no study file nope.json\n');
     const badN = await runScript(SUBMIT, [], dir, { ...env, TRIT_SHARDS: '0' });
     expect(badN.code).toBe(2);
     expect(badN.stderr).toBe("submit.sh: N must be a positive integer, got '0'\n");
-    mkdirSync(path.join(dir, 'runs', 'x'), { recursive: true });
-    writeFileSync(path.join(dir, 'runs', 'x', 'shards'), '3\n');
+    // A folder that holds a sweep of this study in 3 shards.
+    const out = path.join(dir, 'runs');
+    mkdirSync(out);
+    writeFileSync(path.join(out, 'sweep.txt'), `${studyFile} in 3 shards\n`);
     const otherN = await runScript(SUBMIT, [], dir, { ...env, TRIT_SHARDS: '4' });
     expect(otherN.code).toBe(2);
-    const out = path.join(dir, 'runs', 'x');
     expect(otherN.stderr).toBe(
-      `submit.sh: ${out} holds a sweep in 3 shards, not 4 (see ${out}/shards)\n`,
+      `submit.sh: ${out} holds the sweep of ${studyFile} in 3 shards, not of ${studyFile} in 4 shards\n`,
     );
-    expect(readFileSync(path.join(out, 'shards'), 'utf8')).toBe('3\n');
+    // TRIT_STUDY forgotten: the default study is refused too.
+    const builtIn = path.join(PACKAGE_DIR, 'studies', 'cifar10-resnet20.json');
+    const otherStudy = await runScript(SUBMIT, [], dir, { TRIT_SHARDS: '3' });
+    expect(otherStudy.code).toBe(2);
+    expect(otherStudy.stderr).toBe(
+      `submit.sh: ${out} holds the sweep of ${studyFile} in 3 shards, not of ${builtIn} in 3 shards\n`,
+    );
+    expect(readFileSync(path.join(out, 'sweep.txt'), 'utf8')).toBe(`${studyFile} in 3 shards\n`);
+    expect(readdirSync(out)).toEqual(['logs', 'sweep.txt']);
   });
 
   it('on a real single-node Slurm: 3 shards as a job array and the merge after it, as the README says; one shard re-submitted; merged tables equal the unsharded run', async (ctx) => {
@@ -180,7 +197,7 @@ describe('the Slurm example (examples/slurm)', () => {
     }
     const c = cluster;
     const sweep = path.join(work, 'sweep');
-    const out = path.join(sweep, 'runs', 'slurm-smoke');
+    const out = path.join(sweep, 'runs');
     const logs = path.join(out, 'logs');
     /** squeue's id, state and reason of every task of these jobs (finished ones included). */
     const jobStates = async (ids: readonly string[]) => {

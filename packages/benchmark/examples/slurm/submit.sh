@@ -8,12 +8,12 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-# The sweep: edit here, or set these variables (then set them again for a
-# re-submission). N is written only here; no task derives it from the array's
-# size, which is 1 when one task is re-submitted.
+# The sweep: edit here, or set these variables (and again for a re-submission).
+# N is written only here; no task derives it from the array's size, which is 1
+# when one task is re-submitted.
 study=${TRIT_STUDY:-$here/../../studies/cifar10-resnet20.json}
 shards=${TRIT_SHARDS:-4}
-out=${TRIT_OUT:-runs/$(basename "${study%.*}")}
+out=${TRIT_OUT:-runs}
 
 [[ -f $study ]] || { echo "submit.sh: no study file $study" >&2; exit 2; }
 [[ $shards =~ ^[1-9][0-9]*$ ]] || { echo "submit.sh: N must be a positive integer, got '$shards'" >&2; exit 2; }
@@ -23,12 +23,13 @@ cli=$(cd "$here/../.." && pwd)/dist/cli.js
 # fails every task at launch, before anything is logged.
 mkdir -p "$out/logs"
 out=$(cd "$out" && pwd)
-# A sweep keeps its N: another one would slice the grid differently.
-if [[ -f $out/shards && $(<"$out/shards") != "$shards" ]]; then
-  echo "submit.sh: $out holds a sweep in $(<"$out/shards") shards, not $shards (see $out/shards)" >&2
+# A folder holds one sweep: another study or N would not merge with its shards.
+sweep="$study in $shards shards"
+if [[ -f $out/sweep.txt && $(<"$out/sweep.txt") != "$sweep" ]]; then
+  echo "submit.sh: $out holds the sweep of $(<"$out/sweep.txt"), not of $sweep" >&2
   exit 2
 fi
-echo "$shards" >"$out/shards"
+echo "$sweep" >"$out/sweep.txt"
 
 array=$(sbatch --parsable --array="1-$shards" --output="$out/logs/shard-%a-job%A.out" "$@" \
   "$here/bench-array.sh" "$cli" "$study" "$shards" "$out")
