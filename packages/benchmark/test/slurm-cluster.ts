@@ -246,14 +246,17 @@ export async function startSlurm(options: {
         ).catch(() => {});
       }
     }
-    // slurmd, slurmctld, munged: SIGTERM (timeout passes it on), then SIGKILL after 10 s.
+    // slurmd, slurmctld, munged: SIGTERM (timeout passes it on), then after 10 s
+    // SIGKILL to timeout's process group (it leads one), which holds the daemon.
     for (const child of [...children.values()].reverse()) {
       if (!alive(child)) continue;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await Promise.race([exited, sleep(10_000)]);
-      if (alive(child)) {
-        child.kill('SIGKILL');
+      if (alive(child) && child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {}
         await Promise.race([exited, sleep(5_000)]);
       }
     }
