@@ -52,6 +52,9 @@ const modelDir = opt('model', null);
 const runDir = opt('run', null);
 const dataDir = opt('data-dir', undefined);
 const onlyModel = args.includes('--only-model');
+// The runtime's kernels: WebAssembly SIMD and the TypeScript fallback.
+const BACKENDS = (opt('backends', 'wasm,js') ?? 'wasm,js').split(',');
+const KIND = { wasm: 'wasm', js: 'pure JS' };
 const loadBefore = (await import('node:os')).loadavg();
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
@@ -312,16 +315,19 @@ if (!onlyModel) {
         { op: 'dense', name: 'fc', inputs: ['x'], kernel },
       ],
     });
-    const model = decodeModel(manifest, binary);
-    const y = model.predict(x).data;
-    if (label.startsWith('ternary, per-layer')) reference = { kernel, y, bytes: binary.length };
-    record(
-      group,
-      `runtime ${label}`,
-      'pure JS',
-      measure(() => model.predict(x)),
-      { bytes: binary.length },
-    );
+    for (const backend of BACKENDS) {
+      const model = decodeModel(manifest, binary, { backend });
+      const y = model.predict(x).data;
+      if (label.startsWith('ternary, per-layer') && backend === 'js')
+        reference = { kernel, y, bytes: binary.length };
+      record(
+        group,
+        `runtime ${label}`,
+        KIND[backend],
+        measure(() => model.predict(x)),
+        { bytes: binary.length },
+      );
+    }
   }
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
     await withBackend(backend, () => {
@@ -436,19 +442,22 @@ if (!onlyModel) {
     },
   );
   const { manifest, binary } = encodeModel({ ops });
-  const model = decodeModel(manifest, binary);
-  const summary = model.summary();
   const x = uniform(32 * 32 * 3);
-  const ours = model.predict(x).data;
-  record(
-    group,
-    'runtime (ternary TTQ convs, BN folded)',
-    'pure JS',
-    measure(() => model.predict(x)),
-    {
-      bytes: binary.length,
-    },
-  );
+  let ours;
+  let summary;
+  for (const backend of BACKENDS) {
+    const model = decodeModel(manifest, binary, { backend });
+    summary = model.summary();
+    const y = model.predict(x).data;
+    ours ??= y;
+    record(
+      group,
+      'runtime (ternary TTQ convs, BN folded)',
+      KIND[backend],
+      measure(() => model.predict(x)),
+      { bytes: binary.length, maxAbsDiff: maxAbsDiff(y, ours) },
+    );
+  }
 
   // The same network in tfjs float32, from the *folded* manifest (same math, dequantized kernels).
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
