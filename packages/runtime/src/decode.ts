@@ -10,7 +10,7 @@ import { type Backend, type Engine, jsEngine } from './kernels/engine.js';
 import { type Manifest, parseManifest, TENSOR_ALIGNMENT } from './manifest.js';
 import { type LoadedKernel, TritModel } from './model.js';
 import { kernelGeometry, packBinary, packTernary, unpackBits, unpackTrits } from './pack.js';
-import { WasmEngine, wasmAvailable } from './wasm/engine.js';
+import { hardwareThreads, WasmEngine, wasmAvailable } from './wasm/engine.js';
 
 /** Options of {@link decodeModel} (and of the loaders, which pass them on). */
 export interface DecodeOptions {
@@ -23,13 +23,30 @@ export interface DecodeOptions {
    * from the packed codes and agree to float rounding.
    */
   readonly backend?: 'auto' | Backend;
+  /**
+   * Most threads one layer may use with the `'wasm'` backend (this one and
+   * worker threads sharing the model's memory; Node, or a
+   * cross-origin-isolated page). Default `'auto'`: the machine's logical
+   * processors, at most 5. Layers under half a million multiply-accumulates
+   * always run on the calling thread, and workers start only when a bigger
+   * layer first runs, so small models never start any. `1`: no workers.
+   */
+  readonly threads?: number | 'auto';
 }
 
-function engineFor(backend: DecodeOptions['backend']): Engine {
-  const b = backend ?? 'auto';
+function engineFor(options: DecodeOptions): Engine {
+  const b = options.backend ?? 'auto';
+  const t = options.threads ?? 'auto';
+  if (t !== 'auto' && !(Number.isInteger(t) && t >= 1)) {
+    throw new TritFormatError(
+      'bad-input',
+      `threads ${JSON.stringify(t)} is not 'auto' or a whole number >= 1`,
+    );
+  }
+  const threads = t === 'auto' ? hardwareThreads() : t;
   if (b === 'js') return jsEngine;
-  if (b === 'wasm') return new WasmEngine();
-  if (b === 'auto') return wasmAvailable() ? new WasmEngine() : jsEngine;
+  if (b === 'wasm') return new WasmEngine(threads);
+  if (b === 'auto') return wasmAvailable() ? new WasmEngine(threads) : jsEngine;
   throw new TritFormatError(
     'bad-input',
     `backend ${JSON.stringify(b)} is not one of 'auto', 'wasm', 'js'`,
@@ -84,7 +101,7 @@ export function decodeModel(
   binary: Uint8Array | ArrayBuffer | ArrayBufferView,
   options: DecodeOptions = {},
 ): TritModel {
-  const engine = engineFor(options.backend);
+  const engine = engineFor(options);
   const m = parseManifest(manifest);
   const bytes = asBytes(binary);
   const expected = m.binary.byteLength;

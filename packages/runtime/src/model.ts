@@ -429,6 +429,16 @@ export class TritModel {
     return plan;
   }
 
+  /**
+   * Stops the model's worker threads, if it started any (the `'wasm'`
+   * backend with `threads > 1`); the model still runs afterwards, on the
+   * calling thread. Workers never keep a Node process alive, and are also
+   * stopped when the model is garbage-collected.
+   */
+  dispose(): void {
+    this.engine.dispose?.();
+  }
+
   /** Runs a single-input, single-output model on `x` and returns its output. */
   predict(x: TensorData | Float32Array): TensorData {
     if (this.outputs.length !== 1)

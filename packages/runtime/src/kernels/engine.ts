@@ -44,6 +44,8 @@ export interface Engine {
    * in a memory of their own (WebAssembly); null: plain typed arrays.
    */
   arena(bytes: number): Arena | null;
+  /** Releases what the engine holds beyond memory (worker threads). */
+  dispose?(): void;
 }
 
 /** The TypeScript kernels: no setup, activations in ordinary typed arrays. */

@@ -1,19 +1,40 @@
 /**
  * The WebAssembly SIMD engine: one module instance and one memory per model.
  *
- * Memory layout: byte 0..1023 unused (0 is the null pointer of an absent
- * bias), then each layer's weights in the kernels' layouts (derived at load
- * from the decoded `bitplane8` words, see assembly/kernels.ts), then one
- * scratch area shared by all layers (they run one after another), then the
+ * Memory layout: bytes 0..1023 hold no data (0 is the null pointer of an
+ * absent bias; 256..1023 are the worker threads' control blocks), then each
+ * layer's weights in the kernels' layouts (derived at load from the decoded
+ * `bitplane8` words, see assembly/kernels.ts), then one scratch area per
+ * thread shared by all layers (they run one after another), then the
  * activations of a run (the arena, laid out by the model).
+ *
+ * With `threads > 1` (and a platform that has shared memory and workers) the
+ * memory is shared and a layer big enough to pay for the hand-off is split:
+ * a batch by images, a single image by output rows, a dense layer by output
+ * channels; smaller layers run on the calling thread alone, and the workers
+ * are only started when the first big layer runs.
  */
 import { TritFormatError } from '../errors.js';
 import type { Arena, Engine, LayerFn, LayerSpec } from '../kernels/engine.js';
 import type { PackedKernel } from '../kernels/quantized.js';
-import { type KernelExports, type WasmMemory, wasmApi, wasmFailure, wasmModule } from './module.js';
+import {
+  type KernelExports,
+  SHARED_MAX_PAGES,
+  type WasmMemory,
+  wasmApi,
+  wasmFailure,
+  wasmModule,
+} from './module.js';
+import { JobKind, MAX_WORKERS, ThreadPool, threadsPossible } from './threads.js';
 
 const PAGE = 65536;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/**
+ * Multiply-accumulates below which a layer runs on one thread: waking a
+ * worker and waiting for it costs tens of microseconds, what ~0.5 M
+ * multiply-accumulates take.
+ */
+export const PARALLEL_MIN_MACS = 500_000;
 
 const align16 = (n: number) => (n + 15) & ~15;
 
@@ -27,35 +48,81 @@ export function wasmAvailable(): boolean {
   return LITTLE_ENDIAN && wasmModule() !== null;
 }
 
+/** Threads of this machine (logical processors), 1 where unknown. */
+export function hardwareThreads(): number {
+  const g = globalThis as {
+    navigator?: { hardwareConcurrency?: number };
+    process?: { getBuiltinModule?: (id: string) => unknown };
+  };
+  const os = g.process?.getBuiltinModule?.('node:os') as
+    | { availableParallelism?: () => number; cpus: () => unknown[] }
+    | undefined;
+  if (os) return os.availableParallelism?.() ?? os.cpus().length;
+  return g.navigator?.hardwareConcurrency ?? 1;
+}
+
+/** Splits `[0, n)` into `parts` contiguous ranges (the first ones one longer). */
+function split(n: number, parts: number): [number, number][] {
+  const out: [number, number][] = [];
+  let at = 0;
+  for (let i = 0; i < parts; i++) {
+    const len = Math.floor(n / parts) + (i < n % parts ? 1 : 0);
+    out.push([at, at + len]);
+    at += len;
+  }
+  return out;
+}
+
+const pools =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<ThreadPool>((pool) => pool.terminate())
+    : null;
+
 export class WasmEngine implements Engine {
   readonly backend = 'wasm' as const;
+  /** Threads a layer may use (this one included). */
+  readonly threads: number;
   private readonly memory: WasmMemory;
+  private readonly shared: boolean;
   private readonly k: KernelExports;
+  private pool: ThreadPool | null = null;
   private top = 1024;
   private scratchBytes = 0;
 
-  constructor() {
-    const module = wasmModule();
-    if (module === null || !LITTLE_ENDIAN) {
+  /** `threads`: most threads per layer (1: no workers). */
+  constructor(threads = 1) {
+    const api = wasmApi();
+    const plain = wasmModule('plain');
+    if (api === null || plain === null || !LITTLE_ENDIAN) {
       throw new TritFormatError(
         'bad-input',
         `backend 'wasm' is not available: ${LITTLE_ENDIAN ? wasmFailure() : 'big-endian host'}`,
       );
     }
-    const api = wasmApi()!;
-    this.memory = new api.Memory({ initial: 1 });
-    const instance = new api.Instance(module, { env: { memory: this.memory } });
+    const want = Math.max(1, Math.min(Math.floor(threads), MAX_WORKERS + 1));
+    const sharedModule = want > 1 && threadsPossible() ? wasmModule('shared') : null;
+    this.shared = sharedModule !== null;
+    this.threads = this.shared ? want : 1;
+    this.memory = this.shared
+      ? new api.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true })
+      : new api.Memory({ initial: 1 });
+    const instance = new api.Instance(sharedModule ?? plain, { env: { memory: this.memory } });
     this.k = instance.exports as unknown as KernelExports;
-  }
-
-  /** Bytes of weights copied into the module's memory. */
-  get weightBytes(): number {
-    return this.top - 1024;
   }
 
   private ensure(bytes: number): void {
     const have = this.memory.buffer.byteLength;
-    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    if (bytes > have) {
+      const pages = Math.ceil((bytes - have) / PAGE);
+      if (this.shared && have / PAGE + pages > SHARED_MAX_PAGES) {
+        throw new TritFormatError(
+          'bad-input',
+          `the run needs ${bytes} bytes of WebAssembly memory, more than the ${SHARED_MAX_PAGES * PAGE} a shared ` +
+            'memory may have: use a smaller batch, or threads: 1',
+        );
+      }
+      this.memory.grow(pages);
+    }
   }
 
   /** Copies `data` into the weight area; returns its byte offset. */
@@ -73,15 +140,23 @@ export class WasmEngine implements Engine {
     this.scratchBytes = Math.max(this.scratchBytes, align16(bytes));
   }
 
-  /** Byte offset of the scratch area (right after the weights). */
-  private get scratchAt(): number {
-    return this.top;
+  /** Byte offset of thread `t`'s scratch area (after the weights). */
+  private scratchAt(t: number): number {
+    return this.top + t * this.scratchBytes;
   }
 
   arena(bytes: number): Arena {
-    const base = align16(this.top + this.scratchBytes);
+    const base = align16(this.top + this.scratchBytes * this.threads);
     this.ensure(base + bytes);
     return { buffer: this.memory.buffer, base };
+  }
+
+  /** Stops the worker threads (a disposed model can still run, on one thread). */
+  dispose(): void {
+    if (this.pool) {
+      pools?.unregister(this);
+      this.pool.terminate();
+    }
   }
 
   /** The byte offset of `a`, which must live in this engine's memory. */
@@ -91,133 +166,233 @@ export class WasmEngine implements Engine {
     return a.byteOffset;
   }
 
+  /**
+   * Ready workers for a layer of `macs` multiply-accumulates (none below
+   * {@link PARALLEL_MIN_MACS}); starts the pool on first need.
+   */
+  private helpers(macs: number): number[] {
+    if (this.threads < 2 || macs < PARALLEL_MIN_MACS) return [];
+    if (this.pool === null) {
+      this.pool = new ThreadPool(wasmModule('shared')!, this.memory, this.threads - 1);
+      pools?.register(this, this.pool, this);
+    }
+    return this.pool.ready();
+  }
+
+  /**
+   * Runs `part(i, of)` for `i < of` parts of a layer: part 0 on this thread,
+   * the others as `job(i, of)` on workers `ws`.
+   */
+  private fanOut(
+    ws: readonly number[],
+    job: (i: number, of: number) => number[],
+    own: (of: number) => void,
+  ): void {
+    const of = ws.length + 1;
+    if (of === 1) own(1);
+    else
+      this.pool!.run(
+        ws,
+        ws.map((_, i) => job(i + 1, of)),
+        () => own(of),
+      );
+  }
+
   layer(spec: LayerSpec): LayerFn {
     const { kernel, relu, cin, cout, win } = spec;
     const bias = spec.bias ? this.put(spec.bias) : 0;
     const r = relu ? 1 : 0;
     const k = this.k;
+    if (win === null) return this.denseLayer(spec, bias, r);
+    const geometry = [
+      win.inH,
+      win.inW,
+      cin,
+      win.kh,
+      win.kw,
+      win.sh,
+      win.sw,
+      win.padTop,
+      win.padLeft,
+      win.outH,
+      win.outW,
+      cout,
+    ] as const;
+    const setup = () => k.convSetup(...geometry);
+    const inBytes = win.inH * win.inW * cin * 4;
+    const outBytes = win.outH * win.outW * cout * 4;
+    const macs = win.outH * win.outW * cout * win.kh * win.kw * cin;
+    // Per part: images [n0, n1) and output rows [oy0, oy1).
+    const parts = (batch: number, i: number, of: number) => {
+      if (batch >= of) {
+        const [n0, n1] = split(batch, of)[i]!;
+        return { n0, n1, oy0: 0, oy1: win.outH };
+      }
+      const [oy0, oy1] = split(win.outH, of)[i]!;
+      return { n0: 0, n1: batch, oy0, oy1 };
+    };
     if (kernel.kind === 'float32') {
       const w = this.put(kernel.values);
-      if (win === null) {
-        const rowsPer = spec.rowsPer;
-        return (x, batch, y) => {
-          const rows = batch * rowsPer;
-          k.convSetup(1, rows, cin, 1, 1, 1, 1, 0, 0, 1, rows, cout);
-          k.floatConv(this.ptr(x), w, bias, r, this.ptr(y), 0, 1);
-        };
-      }
-      const setup = () =>
-        k.convSetup(
-          win.inH,
-          win.inW,
-          cin,
-          win.kh,
-          win.kw,
-          win.sh,
-          win.sw,
-          win.padTop,
-          win.padLeft,
-          win.outH,
-          win.outW,
-          cout,
-        );
-      const inBytes = win.inH * win.inW * cin * 4;
-      const outBytes = win.outH * win.outW * cout * 4;
       return (x, batch, y) => {
-        setup();
         const xp = this.ptr(x);
         const yp = this.ptr(y);
-        for (let n = 0; n < batch; n++)
-          k.floatConv(xp + n * inBytes, w, bias, r, yp + n * outBytes, 0, win.outH);
+        this.fanOut(
+          this.helpers(batch * macs),
+          (i, of) => {
+            const p = parts(batch, i, of);
+            return [
+              JobKind.FloatConv,
+              ...geometry,
+              xp,
+              w,
+              bias,
+              r,
+              yp,
+              p.oy0,
+              p.oy1,
+              p.n0,
+              p.n1,
+              inBytes,
+              outBytes,
+            ];
+          },
+          (of) => {
+            const p = parts(batch, 0, of);
+            setup();
+            for (let n = p.n0; n < p.n1; n++)
+              k.floatConv(xp + n * inBytes, w, bias, r, yp + n * outBytes, p.oy0, p.oy1);
+          },
+        );
       };
     }
     const mode = modeOf(kernel);
     const pos = this.put(kernel.positive);
     const neg = this.put(kernel.negative);
-    const wide = kernel.bits === 2;
-    const words = kernel.words;
-    const { groups, rows: taps } = kernel;
-    if (win === null) {
-      // [block of 8 groups][cout][8], zero codes past the last group.
-      const blocks = Math.ceil(groups / 8);
-      const layout = wide ? new Uint16Array(blocks * cout * 8) : new Uint8Array(blocks * cout * 8);
-      for (let g = 0; g < groups; g++) {
-        const b = g >> 3;
-        const gi = g & 7;
-        for (let o = 0; o < cout; o++) layout[(b * cout + o) * 8 + gi] = words[g * cout + o]!;
-      }
-      const codes = this.put(layout);
-      this.scratch(1024 * 8 + cout * 8);
-      const rowsPer = spec.rowsPer;
-      return (x, batch, y) => {
-        const t = this.scratchAt;
-        k.lutDense(
-          this.ptr(x),
-          batch * rowsPer,
-          cin,
-          cout,
-          blocks,
-          codes,
-          mode,
-          pos,
-          neg,
-          bias,
-          r,
-          this.ptr(y),
-          t,
-          t + 8192,
-          t + 8192 + cout * 4,
-          0,
-          cout,
-        );
-      };
-    }
+    const { groups, rows: taps, words } = kernel;
     // [cout][kh * kw][groups].
-    const layout = wide ? new Uint16Array(words.length) : new Uint8Array(words.length);
+    const layout = kernel.bits === 2 ? new Uint16Array(words.length) : new Uint8Array(words.length);
     for (let t = 0; t < taps; t++)
       for (let g = 0; g < groups; g++)
         for (let o = 0; o < cout; o++)
           layout[(o * taps + t) * groups + g] = words[(t * groups + g) * cout + o]!;
     const codes = this.put(layout);
-    const setup = () =>
-      k.convSetup(
-        win.inH,
-        win.inW,
-        cin,
-        win.kh,
-        win.kw,
-        win.sh,
-        win.sw,
-        win.padTop,
-        win.padLeft,
-        win.outH,
-        win.outW,
-        cout,
-      );
     this.scratch(setup());
-    const inBytes = win.inH * win.inW * cin * 4;
-    const outBytes = win.outH * win.outW * cout * 4;
     return (x, batch, y) => {
-      setup();
       const xp = this.ptr(x);
       const yp = this.ptr(y);
-      const s = this.scratchAt;
-      for (let n = 0; n < batch; n++)
-        k.lutConv(
-          xp + n * inBytes,
-          codes,
-          mode,
-          pos,
-          neg,
-          bias,
-          r,
-          yp + n * outBytes,
-          s,
-          0,
-          win.outH,
-          0,
-          cout,
-        );
+      this.fanOut(
+        this.helpers(batch * macs),
+        (i, of) => {
+          const p = parts(batch, i, of);
+          return [
+            JobKind.LutConv,
+            ...geometry,
+            xp,
+            codes,
+            mode,
+            pos,
+            neg,
+            bias,
+            r,
+            yp,
+            this.scratchAt(i),
+            p.oy0,
+            p.oy1,
+            0,
+            cout,
+            p.n0,
+            p.n1,
+            inBytes,
+            outBytes,
+          ];
+        },
+        (of) => {
+          const p = parts(batch, 0, of);
+          setup();
+          const s = this.scratchAt(0);
+          for (let n = p.n0; n < p.n1; n++)
+            k.lutConv(
+              xp + n * inBytes,
+              codes,
+              mode,
+              pos,
+              neg,
+              bias,
+              r,
+              yp + n * outBytes,
+              s,
+              p.oy0,
+              p.oy1,
+              0,
+              cout,
+            );
+        },
+      );
+    };
+  }
+
+  private denseLayer(spec: LayerSpec, bias: number, r: number): LayerFn {
+    const { kernel, cin, cout, rowsPer } = spec;
+    const k = this.k;
+    if (kernel.kind === 'float32') {
+      const w = this.put(kernel.values);
+      // A 1x1 conv over a 1 x rows image, split by output rows never: by images = rows.
+      return (x, batch, y) => {
+        const rows = batch * rowsPer;
+        k.convSetup(1, rows, cin, 1, 1, 1, 1, 0, 0, 1, rows, cout);
+        k.floatConv(this.ptr(x), w, bias, r, this.ptr(y), 0, 1);
+      };
+    }
+    const mode = modeOf(kernel);
+    const pos = this.put(kernel.positive);
+    const neg = this.put(kernel.negative);
+    const { groups, words } = kernel;
+    // [block of 8 groups][cout][8], zero codes past the last group.
+    const blocks = Math.ceil(groups / 8);
+    const layout =
+      kernel.bits === 2 ? new Uint16Array(blocks * cout * 8) : new Uint8Array(blocks * cout * 8);
+    for (let g = 0; g < groups; g++) {
+      const b = g >> 3;
+      const gi = g & 7;
+      for (let o = 0; o < cout; o++) layout[(b * cout + o) * 8 + gi] = words[g * cout + o]!;
+    }
+    const codes = this.put(layout);
+    this.scratch(8192 + cout * 8);
+    const args = (x: number, rows: number, y: number, t: number, o0: number, o1: number) =>
+      [
+        x,
+        rows,
+        cin,
+        cout,
+        blocks,
+        codes,
+        mode,
+        pos,
+        neg,
+        bias,
+        r,
+        y,
+        this.scratchAt(t),
+        this.scratchAt(t) + 8192,
+        this.scratchAt(t) + 8192 + cout * 4,
+        o0,
+        o1,
+      ] as const;
+    return (x, batch, y) => {
+      const rows = batch * rowsPer;
+      const xp = this.ptr(x);
+      const yp = this.ptr(y);
+      this.fanOut(
+        this.helpers(rows * cin * cout),
+        (i, of) => {
+          const [o0, o1] = split(cout, of)[i]!;
+          return [JobKind.LutDense, ...args(xp, rows, yp, i, o0, o1)];
+        },
+        (of) => {
+          const [o0, o1] = split(cout, of)[0]!;
+          k.lutDense(...args(xp, rows, yp, 0, o0, o1));
+        },
+      );
     };
   }
 }

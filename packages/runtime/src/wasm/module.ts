@@ -9,7 +9,13 @@
  * WebAssembly SIMD fails to compile the module, and the runtime uses its
  * TypeScript kernels instead.
  */
-import { KERNELS_WASM_BASE64 } from './bytes.generated.js';
+import {
+  KERNELS_SHARED_WASM_BASE64,
+  KERNELS_WASM_BASE64,
+  SHARED_MAX_PAGES,
+} from './bytes.generated.js';
+
+export { SHARED_MAX_PAGES };
 
 /** The functions the module exports (pointers are byte offsets into its memory). */
 export interface KernelExports {
@@ -97,70 +103,86 @@ export function wasmApi(): WasmApi | null {
   return typeof api === 'object' && typeof api.Module === 'function' ? api : null;
 }
 
-let compiled: WasmModule | null | undefined;
-let failure = '';
-let pending: Promise<boolean> | undefined;
+/** `plain`: the module for an ordinary memory; `shared`: for a shared memory (threads). */
+export type Variant = 'plain' | 'shared';
 
-function bytes(): Uint8Array {
-  const text = atob(KERNELS_WASM_BASE64);
+const SOURCES: Record<Variant, string> = {
+  plain: KERNELS_WASM_BASE64,
+  shared: KERNELS_SHARED_WASM_BASE64,
+};
+const compiled: Record<Variant, WasmModule | null | undefined> = {
+  plain: undefined,
+  shared: undefined,
+};
+const pending: Partial<Record<Variant, Promise<boolean>>> = {};
+let failure = '';
+
+function bytes(variant: Variant): Uint8Array {
+  const text = atob(SOURCES[variant]);
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
   return out;
 }
 
-function noWasm(): boolean {
-  if (wasmApi() === null) {
-    compiled = null;
-    failure = 'WebAssembly is not available';
-    return true;
-  }
-  return false;
-}
-
 /**
  * The compiled module, compiling it synchronously on first use; `null` when
- * WebAssembly (with SIMD) is unavailable or the platform refuses synchronous
- * compilation (a browser's main thread: call {@link initWasm} first).
+ * WebAssembly (with SIMD; with threads for `shared`) is unavailable or the
+ * platform refuses synchronous compilation (a browser's main thread: call
+ * {@link initWasm} first).
  */
-export function wasmModule(): WasmModule | null {
-  if (compiled !== undefined) return compiled;
-  if (noWasm()) return null;
+export function wasmModule(variant: Variant = 'plain'): WasmModule | null {
+  const done = compiled[variant];
+  if (done !== undefined) return done;
+  const api = wasmApi();
+  if (api === null) {
+    failure = 'WebAssembly is not available';
+    compiled[variant] = null;
+    return null;
+  }
   try {
-    compiled = new (wasmApi()!.Module)(bytes());
+    const m = new api.Module(bytes(variant));
+    compiled[variant] = m;
+    return m;
   } catch (e) {
-    // RangeError: synchronous compilation refused (browser main thread); retry asynchronously.
+    // RangeError: synchronous compilation refused (browser main thread); initWasm() can still do it.
     if (e instanceof RangeError) {
       failure = `synchronous WebAssembly compilation refused (${e.message}); await initWasm() first`;
       return null;
     }
-    compiled = null;
+    compiled[variant] = null;
     failure = `the WebAssembly SIMD kernels do not compile here (${(e as Error).message})`;
+    return null;
   }
-  return compiled;
+}
+
+function compileAsync(variant: Variant): Promise<boolean> {
+  const done = compiled[variant];
+  if (done !== undefined) return Promise.resolve(done !== null);
+  const api = wasmApi();
+  if (api === null) return Promise.resolve(false);
+  pending[variant] ??= api.compile(bytes(variant)).then(
+    (m) => {
+      compiled[variant] = m;
+      return true;
+    },
+    (e: Error) => {
+      compiled[variant] = null;
+      if (variant === 'plain')
+        failure = `the WebAssembly SIMD kernels do not compile here (${e.message})`;
+      return false;
+    },
+  );
+  return pending[variant];
 }
 
 /**
- * Compiles the kernels' module asynchronously (the way that works on a
+ * Compiles the kernels' modules asynchronously (the way that works on a
  * browser's main thread). Resolves to whether the WebAssembly SIMD kernels
  * are available; `loadModel` and `loadModelFromDir` call it themselves.
  */
-export function initWasm(): Promise<boolean> {
-  if (compiled !== undefined) return Promise.resolve(compiled !== null);
-  if (noWasm()) return Promise.resolve(false);
-  pending ??= wasmApi()!
-    .compile(bytes())
-    .then(
-      (m) => {
-        compiled = m;
-        return true;
-      },
-      (e: Error) => {
-        compiled = null;
-        failure = `the WebAssembly SIMD kernels do not compile here (${e.message})`;
-        return false;
-      },
-    );
-  return pending;
+export async function initWasm(): Promise<boolean> {
+  const [plain] = await Promise.all([compileAsync('plain'), compileAsync('shared')]);
+  return plain;
 }
 
 /** Why {@link wasmModule} returned null (empty while it has not). */
