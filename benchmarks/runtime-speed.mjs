@@ -19,7 +19,14 @@
  *       are the first test images of the model's dataset, preprocessed as in
  *       training (needs the benchmark built), else random.
  *
+ * The runtime runs on its WebAssembly SIMD kernels on one thread and on
+ * --threads threads (default: the machine's), and on its TypeScript
+ * fallback; ResNet-20 also at batch --batch (default 32), as throughput.
+ * With --browser, the same cases in headless Chromium against
+ * @tensorflow/tfjs-backend-wasm (benchmarks/runtime-browser.mjs).
+ *
  * Usage: node benchmarks/runtime-speed.mjs [--runs N] [--warmup N] [--json out.json]
+ *          [--threads N] [--batch N] [--browser]
  *          [--model <exported-dir>] [--run <run-dir>] [--only-model] [--data-dir DIR]
  * Needs the runtime built (npx tsc -p packages/runtime/tsconfig.build.json).
  * Each engine is measured after its warm-up runs; median, min and p90 are
@@ -52,9 +59,24 @@ const modelDir = opt('model', null);
 const runDir = opt('run', null);
 const dataDir = opt('data-dir', undefined);
 const onlyModel = args.includes('--only-model');
-// The runtime's kernels: WebAssembly SIMD and the TypeScript fallback.
-const BACKENDS = (opt('backends', 'wasm,js') ?? 'wasm,js').split(',');
-const KIND = { wasm: 'wasm', js: 'pure JS' };
+// The runtime's kernels: WebAssembly SIMD on 1 and on THREADS threads, and the TypeScript fallback.
+const THREADS = Number(opt('threads', (await import('node:os')).availableParallelism()));
+const BATCH = Number(opt('batch', 32));
+const ENGINES = [
+  { label: 'wasm SIMD, 1 thread', backend: 'wasm', threads: 1, kind: 'wasm' },
+  ...(THREADS > 1
+    ? [{ label: `wasm SIMD, ${THREADS} threads`, backend: 'wasm', threads: THREADS, kind: 'wasm' }]
+    : []),
+  { label: 'TypeScript', backend: 'js', threads: 1, kind: 'pure JS' },
+];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Decodes for one engine, runs once and lets worker threads boot before timing. */
+async function prepared(manifest, binary, engine, x) {
+  const model = decodeModel(manifest, binary, { backend: engine.backend, threads: engine.threads });
+  model.predict(x);
+  if (engine.threads > 1) await sleep(300);
+  return model;
+}
 const loadBefore = (await import('node:os')).loadavg();
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
@@ -315,18 +337,23 @@ if (!onlyModel) {
         { op: 'dense', name: 'fc', inputs: ['x'], kernel },
       ],
     });
-    for (const backend of BACKENDS) {
-      const model = decodeModel(manifest, binary, { backend });
+    let first;
+    for (const engine of ENGINES) {
+      const model = await prepared(manifest, binary, engine, x);
       const y = model.predict(x).data;
-      if (label.startsWith('ternary, per-layer') && backend === 'js')
-        reference = { kernel, y, bytes: binary.length };
+      first ??= y;
+      if (label.startsWith('ternary, per-layer')) reference ??= { kernel, y, bytes: binary.length };
       record(
         group,
-        `runtime ${label}`,
-        KIND[backend],
+        `runtime ${label}, ${engine.label}`,
+        engine.kind,
         measure(() => model.predict(x)),
-        { bytes: binary.length },
+        {
+          bytes: binary.length,
+          maxAbsDiff: maxAbsDiff(y, first),
+        },
       );
+      model.dispose();
     }
   }
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
@@ -445,18 +472,35 @@ if (!onlyModel) {
   const x = uniform(32 * 32 * 3);
   let ours;
   let summary;
-  for (const backend of BACKENDS) {
-    const model = decodeModel(manifest, binary, { backend });
+  const xb = uniform(BATCH * 32 * 32 * 3);
+  const batchGroup = `ResNet-20 batch ${BATCH}`;
+  for (const engine of ENGINES) {
+    const model = await prepared(manifest, binary, engine, x);
     summary = model.summary();
     const y = model.predict(x).data;
     ours ??= y;
     record(
       group,
-      'runtime (ternary TTQ convs, BN folded)',
-      KIND[backend],
+      `runtime (ternary TTQ convs, BN folded), ${engine.label}`,
+      engine.kind,
       measure(() => model.predict(x)),
-      { bytes: binary.length, maxAbsDiff: maxAbsDiff(y, ours) },
+      {
+        bytes: binary.length,
+        maxAbsDiff: maxAbsDiff(y, ours),
+      },
     );
+    if (engine.backend === 'wasm')
+      record(
+        batchGroup,
+        `runtime, ${engine.label}`,
+        engine.kind,
+        measure(() => model.predict(xb)),
+        {
+          bytes: binary.length,
+          batch: BATCH,
+        },
+      );
+    model.dispose();
   }
 
   // The same network in tfjs float32, from the *folded* manifest (same math, dequantized kernels).
@@ -474,6 +518,17 @@ if (!onlyModel) {
           maxAbsDiff: diff,
         },
       );
+      if (backend === 'tensorflow')
+        record(
+          batchGroup,
+          `tfjs float32 fused ops (${backend})`,
+          'native',
+          measure(() => net.run(xb)),
+          {
+            bytes: summary.float32Bytes,
+            batch: BATCH,
+          },
+        );
       net.dispose();
     });
   }
@@ -528,15 +583,18 @@ if (modelDir) {
   };
   const summary = model.summary();
   const ours = model.predict(images[0]).data;
-  record(
-    group,
-    'runtime (exported model.json + model.bin)',
-    'pure JS',
-    measure(cycling((x) => model.predict(x))),
-    {
-      bytes: binary.length,
-    },
-  );
+  model.dispose();
+  for (const engine of ENGINES) {
+    const m = await prepared(manifest, binary, engine, images[0]);
+    record(
+      group,
+      `runtime (exported model.json + model.bin), ${engine.label}`,
+      engine.kind,
+      measure(cycling((x) => m.predict(x))),
+      { bytes: binary.length, maxAbsDiff: maxAbsDiff(m.predict(images[0]).data, ours) },
+    );
+    m.dispose();
+  }
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
     await withBackend(backend, () => {
       const net = tfjsFromManifest(manifest, binary);
@@ -584,24 +642,25 @@ const loadAfter = (await import('node:os')).loadavg();
 const pad = (s, n) => String(s).padEnd(n);
 const la = (l) => l.map((v) => v.toFixed(2)).join(' ');
 console.log(
-  `\nBatch-1 latency, median of ${RUNS} runs after ${WARMUP} warm-up runs (node ${process.version}); ` +
+  `\nLatency (batch 1 unless the case says otherwise), median of ${RUNS} runs after ${WARMUP} warm-up runs (node ${process.version}); ` +
     `load average (1, 5, 15 min) ${la(loadBefore)} before, ${la(loadAfter)} after\n`,
 );
 console.log(
-  `${pad('case', 30)} ${pad('engine', 46)} ${pad('kind', 8)} ${pad('median ms', 10)} ${pad('min ms', 8)} ${pad('p90 ms', 8)} ${pad('vs tfjs cpu', 12)} weights`,
+  `${pad('case', 30)} ${pad('engine', 62)} ${pad('kind', 8)} ${pad('median ms', 10)} ${pad('min ms', 8)} ${pad('p90 ms', 8)} ${pad('vs tfjs-node', 13)} weights`,
 );
 for (const group of [...new Set(rows.map((r) => r.group))]) {
   const inGroup = rows.filter((r) => r.group === group);
-  const cpu = inGroup.find((r) => r.engine.includes('(cpu)'));
+  const native = inGroup.find((r) => r.engine.includes('(tensorflow)'));
   for (const r of inGroup) {
-    const speedup = cpu ? `${(cpu.median / r.median).toFixed(2)}x` : '';
+    const speedup = native ? `${(native.median / r.median).toFixed(2)}x` : '';
     const mb = `${(r.bytes / 1024 / 1024).toFixed(2)} MiB`;
     const diff =
       r.maxAbsDiff !== undefined
         ? `  (max |diff| vs runtime ${r.maxAbsDiff.toExponential(1)})`
         : '';
+    const perSec = r.batch ? `  (${((r.batch * 1000) / r.median).toFixed(0)} images/s)` : '';
     console.log(
-      `${pad(group, 30)} ${pad(r.engine, 46)} ${pad(r.kind, 8)} ${pad(r.median.toFixed(2), 10)} ${pad(r.min.toFixed(2), 8)} ${pad(r.p90.toFixed(2), 8)} ${pad(speedup, 12)} ${mb}${diff}`,
+      `${pad(group, 30)} ${pad(r.engine, 62)} ${pad(r.kind, 8)} ${pad(r.median.toFixed(2), 10)} ${pad(r.min.toFixed(2), 8)} ${pad(r.p90.toFixed(2), 8)} ${pad(speedup, 13)} ${mb}${diff}${perSec}`,
     );
   }
 }
