@@ -228,8 +228,8 @@ export function convSetup(
   const ow4 = (outW + 3) & ~3;
   gWq = ow4 + ((((kw - 1) / sw) + 3) & ~3);
   gS = sw * gWq;
-  // ring tables + planar row + binary sums + ring row ids
-  return (kh * gGroups * 256 * gS + gGroups * 8 * gS + ow4) * 4 + kh * 4 + 64;
+  // ring tables + planar row + binary sums + ring row ids + tap offsets
+  return (kh * gGroups * 256 * gS + gGroups * 8 * gS + ow4) * 4 + kh * 4 + kh * kw * 4 + 64;
 }
 
 /** Builds the tables of input row `iy` of image `x` into ring slot `iy % kh`. */
@@ -335,26 +335,36 @@ export function lutConv(
   const sallBuf = ids - (<usize>((gOutW + 3) & ~3) << 2);
   const oStride = <usize>gCout << 2;
   const zero = f32x4.splat(0);
+  // Per tap, the byte offset of its tables' first column in the ring for the
+  // current output row, or -1 for a row in the padding: computed once per row,
+  // so the inner loops do no division.
+  const tapOffs = ids + (<usize>gKh << 2);
+  const tableBytes = <usize>256 * S4;
   for (let oy = oy0; oy < oy1; oy++) {
     const iyTop = oy * gSh - gPadTop;
     for (let ky = 0; ky < gKh; ky++) {
       const iy = iyTop + ky;
-      if (iy < 0 || iy >= gInH) continue;
-      if (load<i32>(ids + (<usize>(iy % gKh) << 2)) != iy) buildConvRow(x, iy, scratch);
+      const valid = iy >= 0 && iy < gInH;
+      if (valid && load<i32>(ids + (<usize>(iy % gKh) << 2)) != iy) buildConvRow(x, iy, scratch);
+      const ring = valid ? <i32>(<usize>((iy % gKh) * groups) * tableBytes) : 0;
+      for (let kx = 0; kx < gKw; kx++) {
+        store<i32>(
+          tapOffs + (<usize>(ky * gKw + kx) << 2),
+          valid ? ring + (((kx % gSw) * gWq + kx / gSw) << 2) : -1,
+        );
+      }
     }
     if (mode == 2) {
       // Sum of all inputs under each output column's window (the -Wn * sum(x) term).
       for (let ox0 = 0; ox0 < gOutW; ox0 += 4) {
         let s = zero;
-        for (let ky = 0; ky < gKh; ky++) {
-          const iy = iyTop + ky;
-          if (iy < 0 || iy >= gInH) continue;
-          const ring = scratch + <usize>((iy % gKh) * groups * 256) * S4;
-          for (let kx = 0; kx < gKw; kx++) {
-            const col = <usize>((kx % gSw) * gWq + kx / gSw + ox0) << 2;
-            for (let g = 0; g < groups; g++) {
-              s = f32x4.add(s, v128.load(ring + <usize>(g * 256 + 255) * S4 + col));
-            }
+        for (let t = 0; t < taps; t++) {
+          const off = load<i32>(tapOffs + (<usize>t << 2));
+          if (off < 0) continue;
+          let tg = scratch + <usize>off + (<usize>ox0 << 2) + 255 * S4;
+          for (let g = 0; g < groups; g++) {
+            s = f32x4.add(s, v128.load(tg));
+            tg += tableBytes;
           }
         }
         v128.store(sallBuf + (<usize>ox0 << 2), s);
@@ -378,43 +388,43 @@ export function lutConv(
         let n1 = zero;
         let n2 = zero;
         let n3 = zero;
-        for (let ky = 0; ky < gKh; ky++) {
-          const iy = iyTop + ky;
-          if (iy < 0 || iy >= gInH) continue;
-          const ring = scratch + <usize>((iy % gKh) * groups * 256) * S4;
-          for (let kx = 0; kx < gKw; kx++) {
-            const tb = ring + (<usize>((kx % gSw) * gWq + kx / gSw + ox0) << 2);
-            let wp = co + <usize>((ky * gKw + kx) * groups) * wordBytes;
-            for (let g = 0; g < groups; g++) {
-              const tg = tb + <usize>(g * 256) * S4;
-              if (mode == 2) {
-                const pa = tg + <usize>load<u8>(wp) * S4;
+        let wp = co;
+        for (let t = 0; t < taps; t++) {
+          const off = load<i32>(tapOffs + (<usize>t << 2));
+          if (off < 0) {
+            wp += <usize>groups * wordBytes;
+            continue;
+          }
+          let tg = scratch + <usize>off + (<usize>ox0 << 2);
+          for (let g = 0; g < groups; g++) {
+            if (mode == 2) {
+              const pa = tg + <usize>load<u8>(wp) * S4;
+              p0 = f32x4.add(p0, v128.load(pa));
+              p1 = f32x4.add(p1, v128.load(pa, 16));
+              p2 = f32x4.add(p2, v128.load(pa, 32));
+              p3 = f32x4.add(p3, v128.load(pa, 48));
+            } else {
+              const w = load<u16>(wp);
+              const pa = tg + <usize>(w & 255) * S4;
+              const na = tg + <usize>(w >> 8) * S4;
+              if (mode == 0) {
+                p0 = f32x4.add(p0, f32x4.sub(v128.load(pa), v128.load(na)));
+                p1 = f32x4.add(p1, f32x4.sub(v128.load(pa, 16), v128.load(na, 16)));
+                p2 = f32x4.add(p2, f32x4.sub(v128.load(pa, 32), v128.load(na, 32)));
+                p3 = f32x4.add(p3, f32x4.sub(v128.load(pa, 48), v128.load(na, 48)));
+              } else {
                 p0 = f32x4.add(p0, v128.load(pa));
                 p1 = f32x4.add(p1, v128.load(pa, 16));
                 p2 = f32x4.add(p2, v128.load(pa, 32));
                 p3 = f32x4.add(p3, v128.load(pa, 48));
-              } else {
-                const w = load<u16>(wp);
-                const pa = tg + <usize>(w & 255) * S4;
-                const na = tg + <usize>(w >> 8) * S4;
-                if (mode == 0) {
-                  p0 = f32x4.add(p0, f32x4.sub(v128.load(pa), v128.load(na)));
-                  p1 = f32x4.add(p1, f32x4.sub(v128.load(pa, 16), v128.load(na, 16)));
-                  p2 = f32x4.add(p2, f32x4.sub(v128.load(pa, 32), v128.load(na, 32)));
-                  p3 = f32x4.add(p3, f32x4.sub(v128.load(pa, 48), v128.load(na, 48)));
-                } else {
-                  p0 = f32x4.add(p0, v128.load(pa));
-                  p1 = f32x4.add(p1, v128.load(pa, 16));
-                  p2 = f32x4.add(p2, v128.load(pa, 32));
-                  p3 = f32x4.add(p3, v128.load(pa, 48));
-                  n0 = f32x4.add(n0, v128.load(na));
-                  n1 = f32x4.add(n1, v128.load(na, 16));
-                  n2 = f32x4.add(n2, v128.load(na, 32));
-                  n3 = f32x4.add(n3, v128.load(na, 48));
-                }
+                n0 = f32x4.add(n0, v128.load(na));
+                n1 = f32x4.add(n1, v128.load(na, 16));
+                n2 = f32x4.add(n2, v128.load(na, 32));
+                n3 = f32x4.add(n3, v128.load(na, 48));
               }
-              wp += wordBytes;
             }
+            wp += wordBytes;
+            tg += tableBytes;
           }
         }
         const sb = sallBuf + (<usize>ox0 << 2);
@@ -439,32 +449,79 @@ export function lutConv(
           oStride,
         );
       }
+      // Blocks of 8, then 4 (8x8 maps: one block of 8).
+      for (; ox0 + 8 <= gOutW; ox0 += 8) {
+        let p0 = zero;
+        let p1 = zero;
+        let n0 = zero;
+        let n1 = zero;
+        let wp = co;
+        for (let t = 0; t < taps; t++) {
+          const off = load<i32>(tapOffs + (<usize>t << 2));
+          if (off < 0) {
+            wp += <usize>groups * wordBytes;
+            continue;
+          }
+          let tg = scratch + <usize>off + (<usize>ox0 << 2);
+          for (let g = 0; g < groups; g++) {
+            if (mode == 2) {
+              const pa = tg + <usize>load<u8>(wp) * S4;
+              p0 = f32x4.add(p0, v128.load(pa));
+              p1 = f32x4.add(p1, v128.load(pa, 16));
+            } else {
+              const w = load<u16>(wp);
+              const pa = tg + <usize>(w & 255) * S4;
+              const na = tg + <usize>(w >> 8) * S4;
+              if (mode == 0) {
+                p0 = f32x4.add(p0, f32x4.sub(v128.load(pa), v128.load(na)));
+                p1 = f32x4.add(p1, f32x4.sub(v128.load(pa, 16), v128.load(na, 16)));
+              } else {
+                p0 = f32x4.add(p0, v128.load(pa));
+                p1 = f32x4.add(p1, v128.load(pa, 16));
+                n0 = f32x4.add(n0, v128.load(na));
+                n1 = f32x4.add(n1, v128.load(na, 16));
+              }
+            }
+            wp += wordBytes;
+            tg += tableBytes;
+          }
+        }
+        const sb = sallBuf + (<usize>ox0 << 2);
+        const y = yRow + <usize>ox0 * oStride + oo;
+        storeColumns(y, ox0, finish(p0, n0, v128.load(sb), mode, pv, nv, bv, relu), oStride);
+        storeColumns(
+          y + 4 * oStride,
+          ox0 + 4,
+          finish(p1, n1, v128.load(sb, 16), mode, pv, nv, bv, relu),
+          oStride,
+        );
+      }
       for (; ox0 < gOutW; ox0 += 4) {
         let p0 = zero;
         let n0 = zero;
-        for (let ky = 0; ky < gKh; ky++) {
-          const iy = iyTop + ky;
-          if (iy < 0 || iy >= gInH) continue;
-          const ring = scratch + <usize>((iy % gKh) * groups * 256) * S4;
-          for (let kx = 0; kx < gKw; kx++) {
-            const tb = ring + (<usize>((kx % gSw) * gWq + kx / gSw + ox0) << 2);
-            let wp = co + <usize>((ky * gKw + kx) * groups) * wordBytes;
-            for (let g = 0; g < groups; g++) {
-              const tg = tb + <usize>(g * 256) * S4;
-              if (mode == 2) {
-                p0 = f32x4.add(p0, v128.load(tg + <usize>load<u8>(wp) * S4));
-              } else {
-                const w = load<u16>(wp);
-                const pa = v128.load(tg + <usize>(w & 255) * S4);
-                const na = v128.load(tg + <usize>(w >> 8) * S4);
-                if (mode == 0) p0 = f32x4.add(p0, f32x4.sub(pa, na));
-                else {
-                  p0 = f32x4.add(p0, pa);
-                  n0 = f32x4.add(n0, na);
-                }
+        let wp = co;
+        for (let t = 0; t < taps; t++) {
+          const off = load<i32>(tapOffs + (<usize>t << 2));
+          if (off < 0) {
+            wp += <usize>groups * wordBytes;
+            continue;
+          }
+          let tg = scratch + <usize>off + (<usize>ox0 << 2);
+          for (let g = 0; g < groups; g++) {
+            if (mode == 2) {
+              p0 = f32x4.add(p0, v128.load(tg + <usize>load<u8>(wp) * S4));
+            } else {
+              const w = load<u16>(wp);
+              const pa = v128.load(tg + <usize>(w & 255) * S4);
+              const na = v128.load(tg + <usize>(w >> 8) * S4);
+              if (mode == 0) p0 = f32x4.add(p0, f32x4.sub(pa, na));
+              else {
+                p0 = f32x4.add(p0, pa);
+                n0 = f32x4.add(n0, na);
               }
-              wp += wordBytes;
             }
+            wp += wordBytes;
+            tg += tableBytes;
           }
         }
         const sb = sallBuf + (<usize>ox0 << 2);
