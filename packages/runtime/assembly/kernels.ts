@@ -229,7 +229,7 @@ export function convSetup(
   gWq = ow4 + ((((kw - 1) / sw) + 3) & ~3);
   gS = sw * gWq;
   // ring tables + planar row + binary sums + ring row ids + tap offsets
-  return (kh * gGroups * 256 * gS + gGroups * 8 * gS + ow4) * 4 + kh * 4 + kh * kw * 4 + 64;
+  return (kh * gGroups * 256 * gS + gGroups * 8 * gS + ow4) * 4 + kh * 4 + kh * kw * 4 + 16 + 512;
 }
 
 /** Builds the tables of input row `iy` of image `x` into ring slot `iy % kh`. */
@@ -251,24 +251,79 @@ function buildConvRow(x: usize, iy: i32, scratch: usize): void {
       }
     }
   }
+  // 256 = 16 x 16: the sums of the low 4 inputs' subsets (lo) and of the high
+  // 4 (hi), then every entry as one lo + hi: one load, add and store each,
+  // where building each entry from a previous one needs two loads.
   const ring = scratch + <usize>((iy % gKh) * groups * 256) * S4;
+  const lo = loHi(scratch);
+  const hi = lo + 256;
   for (let g = 0; g < groups; g++) {
     const tg = ring + <usize>(g * 256) * S4;
-    memory.fill(tg, 0, S4);
-    let size = 1;
-    for (let j = 0; j < 8; j++) {
-      const xr = planar + <usize>(g * 8 + j) * S4;
-      for (let m = 0; m < size; m++) {
-        const src = tg + <usize>m * S4;
-        const dst = tg + <usize>(size + m) * S4;
-        for (let s: usize = 0; s < S4; s += 16) {
-          v128.store(dst + s, f32x4.add(v128.load(src + s), v128.load(xr + s)));
-        }
+    const xg = planar + <usize>(g * 8) * S4;
+    for (let s: usize = 0; s < S4; s += 16) {
+      subsetSums(xg + s, S4, lo);
+      subsetSums(xg + 4 * S4 + s, S4, hi);
+      let p = tg + s;
+      for (let a: usize = 0; a < 256; a += 16) {
+        const h = v128.load(hi + a);
+        v128.store(p, f32x4.add(h, v128.load(lo)));
+        v128.store(p + S4, f32x4.add(h, v128.load(lo, 16)));
+        v128.store(p + 2 * S4, f32x4.add(h, v128.load(lo, 32)));
+        v128.store(p + 3 * S4, f32x4.add(h, v128.load(lo, 48)));
+        p += 4 * S4;
+        v128.store(p, f32x4.add(h, v128.load(lo, 64)));
+        v128.store(p + S4, f32x4.add(h, v128.load(lo, 80)));
+        v128.store(p + 2 * S4, f32x4.add(h, v128.load(lo, 96)));
+        v128.store(p + 3 * S4, f32x4.add(h, v128.load(lo, 112)));
+        p += 4 * S4;
+        v128.store(p, f32x4.add(h, v128.load(lo, 128)));
+        v128.store(p + S4, f32x4.add(h, v128.load(lo, 144)));
+        v128.store(p + 2 * S4, f32x4.add(h, v128.load(lo, 160)));
+        v128.store(p + 3 * S4, f32x4.add(h, v128.load(lo, 176)));
+        p += 4 * S4;
+        v128.store(p, f32x4.add(h, v128.load(lo, 192)));
+        v128.store(p + S4, f32x4.add(h, v128.load(lo, 208)));
+        v128.store(p + 2 * S4, f32x4.add(h, v128.load(lo, 224)));
+        v128.store(p + 3 * S4, f32x4.add(h, v128.load(lo, 240)));
+        p += 4 * S4;
       }
-      size <<= 1;
     }
   }
   store<i32>(ringIds(scratch) + (<usize>(iy % gKh) << 2), iy);
+}
+
+/** The 16 subset sums of 4 input vectors `x[0], x[stride], ...` into `out[0..16)` (v128 each). */
+@inline
+function subsetSums(x: usize, stride: usize, out: usize): void {
+  const x0 = v128.load(x);
+  const x1 = v128.load(x + stride);
+  const x2 = v128.load(x + 2 * stride);
+  const x3 = v128.load(x + 3 * stride);
+  const s01 = f32x4.add(x0, x1);
+  const s02 = f32x4.add(x0, x2);
+  const s12 = f32x4.add(x1, x2);
+  const s012 = f32x4.add(s01, x2);
+  v128.store(out, f32x4.splat(0));
+  v128.store(out, x0, 16);
+  v128.store(out, x1, 32);
+  v128.store(out, s01, 48);
+  v128.store(out, x2, 64);
+  v128.store(out, s02, 80);
+  v128.store(out, s12, 96);
+  v128.store(out, s012, 112);
+  v128.store(out, x3, 128);
+  v128.store(out, f32x4.add(x0, x3), 144);
+  v128.store(out, f32x4.add(x1, x3), 160);
+  v128.store(out, f32x4.add(s01, x3), 176);
+  v128.store(out, f32x4.add(x2, x3), 192);
+  v128.store(out, f32x4.add(s02, x3), 208);
+  v128.store(out, f32x4.add(s12, x3), 224);
+  v128.store(out, f32x4.add(s012, x3), 240);
+}
+
+/** 512 bytes of scratch for the lo and hi subset sums of `buildConvRow`. */
+function loHi(scratch: usize): usize {
+  return (ringIds(scratch) + (<usize>(gKh + gKh * gKw) << 2) + 15) & ~15;
 }
 
 function ringIds(scratch: usize): usize {
