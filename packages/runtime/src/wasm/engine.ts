@@ -180,22 +180,25 @@ export class WasmEngine implements Engine {
   }
 
   /**
-   * Runs `part(i, of)` for `i < of` parts of a layer: part 0 on this thread,
-   * the others as `job(i, of)` on workers `ws`.
+   * Runs a layer cut into chunks: `chunks(threads)` says how many for the
+   * threads at hand (1 on one thread: no cut at all), `run(i)` computes chunk
+   * `i` here, `job` is the same work for the workers (see threads.ts).
    */
-  private fanOut(
-    ws: readonly number[],
-    job: (i: number, of: number) => number[],
-    own: (of: number) => void,
+  private parallel(
+    macs: number,
+    chunks: (threads: number) => number,
+    job: (chunks: number) => number[],
+    run: (i: number, chunks: number) => void,
   ): void {
-    const of = ws.length + 1;
-    if (of === 1) own(1);
-    else
-      this.pool!.run(
-        ws,
-        ws.map((_, i) => job(i + 1, of)),
-        () => own(of),
-      );
+    const ws = this.helpers(macs);
+    if (ws.length === 0) {
+      run(0, 1);
+      return;
+    }
+    const n = chunks(ws.length + 1);
+    this.pool!.run(ws, job(n), (claim) => {
+      for (let i = claim(); i < n; i = claim()) run(i, n);
+    });
   }
 
   layer(spec: LayerSpec): LayerFn {
@@ -222,45 +225,50 @@ export class WasmEngine implements Engine {
     const inBytes = win.inH * win.inW * cin * 4;
     const outBytes = win.outH * win.outW * cout * 4;
     const macs = win.outH * win.outW * cout * win.kh * win.kw * cin;
-    // Per part: images [n0, n1) and output rows [oy0, oy1).
-    const parts = (batch: number, i: number, of: number) => {
-      if (batch >= of) {
-        const [n0, n1] = split(batch, of)[i]!;
-        return { n0, n1, oy0: 0, oy1: win.outH };
-      }
-      const [oy0, oy1] = split(win.outH, of)[i]!;
-      return { n0: 0, n1: batch, oy0, oy1 };
+    // Chunks for T threads: single images when the batch is large, else
+    // bands of output rows (each re-reads kh - 1 halo rows), about 2 per thread.
+    const bandsFor = (batch: number, threads: number) =>
+      Math.max(1, Math.min(win.outH, Math.ceil((2 * threads) / batch)));
+    const chunk = (i: number, bands: number) => {
+      const b = i % bands;
+      return {
+        n: Math.floor(i / bands),
+        oy0: Math.floor((b * win.outH) / bands),
+        oy1: Math.floor(((b + 1) * win.outH) / bands),
+      };
     };
     if (kernel.kind === 'float32') {
       const w = this.put(kernel.values);
       return (x, batch, y) => {
         const xp = this.ptr(x);
         const yp = this.ptr(y);
-        this.fanOut(
-          this.helpers(batch * macs),
-          (i, of) => {
-            const p = parts(batch, i, of);
-            return [
-              JobKind.FloatConv,
-              ...geometry,
-              xp,
-              w,
-              bias,
-              r,
-              yp,
-              p.oy0,
-              p.oy1,
-              p.n0,
-              p.n1,
-              inBytes,
-              outBytes,
-            ];
-          },
-          (of) => {
-            const p = parts(batch, 0, of);
+        let bands = 1;
+        this.parallel(
+          batch * macs,
+          (t) => batch * (bands = bandsFor(batch, t)),
+          (chunks) => [
+            JobKind.FloatConv,
+            ...geometry,
+            xp,
+            w,
+            bias,
+            r,
+            yp,
+            chunks,
+            bands,
+            inBytes,
+            outBytes,
+            win.outH,
+          ],
+          (i, chunks) => {
             setup();
-            for (let n = p.n0; n < p.n1; n++)
-              k.floatConv(xp + n * inBytes, w, bias, r, yp + n * outBytes, p.oy0, p.oy1);
+            if (chunks === 1) {
+              for (let n = 0; n < batch; n++)
+                k.floatConv(xp + n * inBytes, w, bias, r, yp + n * outBytes, 0, win.outH);
+              return;
+            }
+            const c = chunk(i, bands);
+            k.floatConv(xp + c.n * inBytes, w, bias, r, yp + c.n * outBytes, c.oy0, c.oy1);
           },
         );
       };
@@ -280,52 +288,70 @@ export class WasmEngine implements Engine {
     return (x, batch, y) => {
       const xp = this.ptr(x);
       const yp = this.ptr(y);
-      this.fanOut(
-        this.helpers(batch * macs),
-        (i, of) => {
-          const p = parts(batch, i, of);
-          return [
-            JobKind.LutConv,
-            ...geometry,
-            xp,
+      let bands = 1;
+      // Each worker has its own scratch (its tables): worker w uses area w + 1.
+      this.parallel(
+        batch * macs,
+        (t) => batch * (bands = bandsFor(batch, t)),
+        (chunks) => [
+          JobKind.LutConv,
+          ...geometry,
+          xp,
+          codes,
+          mode,
+          pos,
+          neg,
+          bias,
+          r,
+          yp,
+          this.scratchAt(0),
+          0,
+          cout,
+          chunks,
+          bands,
+          inBytes,
+          outBytes,
+          win.outH,
+          this.scratchBytes,
+        ],
+        (i, chunks) => {
+          setup();
+          const s = this.scratchAt(0);
+          if (chunks === 1) {
+            for (let n = 0; n < batch; n++)
+              k.lutConv(
+                xp + n * inBytes,
+                codes,
+                mode,
+                pos,
+                neg,
+                bias,
+                r,
+                yp + n * outBytes,
+                s,
+                0,
+                win.outH,
+                0,
+                cout,
+              );
+            return;
+          }
+          const c = chunk(i, bands);
+          k.lutConv(
+            xp + c.n * inBytes,
             codes,
             mode,
             pos,
             neg,
             bias,
             r,
-            yp,
-            this.scratchAt(i),
-            p.oy0,
-            p.oy1,
+            yp + c.n * outBytes,
+            s,
+            c.oy0,
+            c.oy1,
             0,
             cout,
-            p.n0,
-            p.n1,
-            inBytes,
-            outBytes,
-          ];
-        },
-        (of) => {
-          const p = parts(batch, 0, of);
-          setup();
-          const s = this.scratchAt(0);
-          for (let n = p.n0; n < p.n1; n++)
-            k.lutConv(
-              xp + n * inBytes,
-              codes,
-              mode,
-              pos,
-              neg,
-              bias,
-              r,
-              yp + n * outBytes,
-              s,
-              p.oy0,
-              p.oy1,
-              0,
-              cout,
-            );
+          );
         },
       );
     };
@@ -382,16 +408,26 @@ export class WasmEngine implements Engine {
       const rows = batch * rowsPer;
       const xp = this.ptr(x);
       const yp = this.ptr(y);
-      this.fanOut(
-        this.helpers(rows * cin * cout),
-        (i, of) => {
-          const [o0, o1] = split(cout, of)[i]!;
-          return [JobKind.LutDense, ...args(xp, rows, yp, i, o0, o1)];
-        },
-        (of) => {
-          const [o0, o1] = split(cout, of)[0]!;
-          k.lutDense(...args(xp, rows, yp, 0, o0, o1));
-        },
+      this.parallel(
+        rows * cin * cout,
+        (t) => Math.min(cout, 2 * t),
+        (chunks) => [
+          JobKind.LutDense,
+          ...args(xp, rows, yp, 0, 0, 0).slice(0, 15),
+          chunks,
+          this.scratchBytes,
+        ],
+        (i, chunks) =>
+          k.lutDense(
+            ...args(
+              xp,
+              rows,
+              yp,
+              0,
+              Math.floor((i * cout) / chunks),
+              Math.floor(((i + 1) * cout) / chunks),
+            ),
+          ),
       );
     };
   }

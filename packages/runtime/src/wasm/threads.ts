@@ -12,19 +12,33 @@
  * simply not given work, so the first runs after a load do not wait for it.
  */
 import type { WasmMemory, WasmModule } from './module.js';
-import { ARGS, DONE, ERROR, JOB, READY, SLOTS, WORKER_SOURCE } from './worker-source.js';
+import {
+  ARGS,
+  COUNTER_AT,
+  DONE,
+  ERROR,
+  JOB,
+  READY,
+  SLOTS,
+  WORKER_SOURCE,
+} from './worker-source.js';
 
 /** Byte offset of the first control block; one block of {@link SLOTS} int32 per worker. */
 const CONTROL_AT = 256;
+/** How long a layer waits for a worker before giving up on the pool (a loaded machine can be slow). */
+const WORKER_TIMEOUT_MS = 60_000;
 /** Most workers a pool starts (the control blocks fit below byte 1024). */
 export const MAX_WORKERS = 4;
 
 /**
- * Job kinds: which exports a worker calls (see WORKER_SOURCE).
- * `LutConv`: `convSetup` (12 arguments), then `lutConv` (13) for images
- * `[n0, n1)` (4 more: n0, n1, input and output bytes per image);
- * `FloatConv`: `convSetup` (12), then `floatConv` (7) likewise (4 more);
- * `LutDense`: `lutDense` (17).
+ * Job kinds: which exports a worker calls, on the chunks it claims (see
+ * WORKER_SOURCE). `LutConv`: the 12 `convSetup` arguments, `lutConv`'s x,
+ * codes, mode, pos, neg, bias, relu, out, scratch, o0, o1, then chunks,
+ * bands per image, input and output bytes per image, output rows, and the
+ * bytes of one thread's scratch (worker `i` uses area `i + 1`).
+ * `FloatConv`: the 12, `floatConv`'s x, w, bias, relu, out, then the same 5.
+ * `LutDense`: `lutDense`'s first 15 arguments, then chunks (of output
+ * channels) and the scratch bytes per thread.
  */
 export const JobKind = { LutConv: 1, FloatConv: 2, LutDense: 3 } as const;
 
@@ -40,7 +54,12 @@ interface NodeWorkerThreads {
 }
 
 /** Starts one worker thread running {@link WORKER_SOURCE}, or returns null where there are none. */
-function spawn(data: { module: WasmModule; memory: WasmMemory; at: number }): WorkerHandle | null {
+function spawn(data: {
+  module: WasmModule;
+  memory: WasmMemory;
+  at: number;
+  index: number;
+}): WorkerHandle | null {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
   const wt = proc?.getBuiltinModule?.('node:worker_threads') as NodeWorkerThreads | undefined;
   if (wt) {
@@ -86,12 +105,16 @@ export class ThreadPool {
   /** Whether this thread may block in `Atomics.wait` (not a browser's main thread). */
   private readonly canWait: boolean;
 
-  constructor(module: WasmModule, memory: WasmMemory, count: number) {
+  constructor(
+    module: WasmModule,
+    private readonly memory: WasmMemory,
+    count: number,
+  ) {
     for (let i = 0; i < Math.min(count, MAX_WORKERS); i++) {
       const at = CONTROL_AT + i * SLOTS * 4;
       const block = new Int32Array(memory.buffer, at, SLOTS);
       block.fill(0);
-      const w = spawn({ module, memory, at });
+      const w = spawn({ module, memory, at, index: i });
       if (w === null) break;
       this.workers.push(w);
       this.blocks.push(block);
@@ -120,14 +143,20 @@ export class ThreadPool {
   }
 
   /**
-   * Runs `jobs[i]` (a {@link JobKind} and its int32 arguments) on worker
-   * `workers[i]` while `own()` runs on this thread, and returns when all are
-   * done. Throws if a worker's kernel failed.
+   * Runs `job` (a {@link JobKind} and its int32 arguments) on `workers`
+   * while this thread runs `own(claim)`, where `claim()` returns the next
+   * unclaimed chunk index (the workers claim from the same counter); returns
+   * when all are done. Throws if a worker's kernel failed.
    */
-  run(workers: readonly number[], jobs: readonly (readonly number[])[], own: () => void): void {
-    workers.forEach((w, i) => {
+  run(
+    workers: readonly number[],
+    job: readonly number[],
+    own: (claim: () => number) => void,
+  ): void {
+    const counter = new Int32Array(this.memory.buffer, COUNTER_AT, 1);
+    Atomics.store(counter, 0, 0);
+    workers.forEach((w) => {
       const b = this.blocks[w]!;
-      const job = jobs[i]!;
       for (let j = 0; j < job.length; j++) b[ARGS + j] = job[j]!;
       this.seq[w] = this.seq[w]! + 1;
       Atomics.store(b, JOB, this.seq[w]!);
@@ -136,8 +165,9 @@ export class ThreadPool {
     });
     let failed = false;
     try {
-      own();
+      own(() => Atomics.add(counter, 0, 1));
     } finally {
+      const started = Date.now();
       for (const w of workers) {
         const b = this.blocks[w]!;
         const want = this.seq[w]!;
@@ -145,6 +175,13 @@ export class ThreadPool {
           const d = Atomics.load(b, DONE);
           if (d === want) break;
           if (this.canWait) Atomics.wait(b, DONE, d, 100);
+          // A worker that never answers (killed, or its memory corrupted) must not hang the caller.
+          if (Date.now() - started > WORKER_TIMEOUT_MS) {
+            this.terminate();
+            throw new Error(
+              `internal: a worker thread did not finish its part of a layer in ${WORKER_TIMEOUT_MS / 1000} s; workers stopped`,
+            );
+          }
         }
         if (Atomics.exchange(b, ERROR, 0) !== 0) failed = true;
       }
