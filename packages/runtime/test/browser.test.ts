@@ -46,6 +46,7 @@ interface PageResult {
   backend: string;
   y: number[];
   isolated: boolean;
+  /** Chunks of layers the page's workers computed. */
   jobs: number;
 }
 
@@ -86,7 +87,10 @@ describe('the runtime in headless Chromium', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Loads the model in the page with `options` and predicts `x` (twice with workers: they boot meanwhile). */
+  /**
+   * Loads the model in the page with `options` and predicts `x`; with workers,
+   * again until they have taken part (they boot in the background).
+   */
   const inPage = (options: { backend: string; threads: number }) =>
     page.evaluate(
       async ({ options, x }) => {
@@ -96,16 +100,19 @@ describe('the runtime in headless Chromium', () => {
         };
         const model = await w.runtime.loadModel('/model/model.json', options as never);
         const input = Float32Array.from(x);
+        const pool = () =>
+          (model as unknown as { engine: { pool?: { workerChunks: number } | null } }).engine.pool;
         model.predict(input);
-        await new Promise((r) => setTimeout(r, options.threads > 1 ? 500 : 0));
+        for (let i = 0; i < 100 && options.threads > 1 && (pool()?.workerChunks ?? 0) === 0; i++) {
+          await new Promise((r) => setTimeout(r, 25));
+          model.predict(input);
+        }
         const y = [...model.predict(input).data];
-        const pool = (model as unknown as { engine: { pool?: { jobs: number } | null } }).engine
-          .pool;
         const result = {
           backend: model.backend,
           y,
           isolated: w.crossOriginIsolated,
-          jobs: pool?.jobs ?? 0,
+          jobs: pool()?.workerChunks ?? 0,
         };
         model.dispose();
         return result;

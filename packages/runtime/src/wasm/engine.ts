@@ -167,16 +167,17 @@ export class WasmEngine implements Engine {
   }
 
   /**
-   * Ready workers for a layer of `macs` multiply-accumulates (none below
-   * {@link PARALLEL_MIN_MACS}); starts the pool on first need.
+   * The worker pool for a layer of `macs` multiply-accumulates, or null (one
+   * thread, or a layer under {@link PARALLEL_MIN_MACS}); starts the pool on
+   * first need.
    */
-  private helpers(macs: number): number[] {
-    if (this.threads < 2 || macs < PARALLEL_MIN_MACS) return [];
+  private helpers(macs: number): ThreadPool | null {
+    if (this.threads < 2 || macs < PARALLEL_MIN_MACS) return null;
     if (this.pool === null) {
       this.pool = new ThreadPool(wasmModule('shared')!, this.memory, this.threads - 1);
       pools?.register(this, this.pool, this);
     }
-    return this.pool.ready();
+    return this.pool.size > 0 ? this.pool : null;
   }
 
   /**
@@ -187,18 +188,16 @@ export class WasmEngine implements Engine {
   private parallel(
     macs: number,
     chunks: (threads: number) => number,
-    job: (chunks: number) => number[],
+    job: () => number[],
     run: (i: number, chunks: number) => void,
   ): void {
-    const ws = this.helpers(macs);
-    if (ws.length === 0) {
+    const pool = this.helpers(macs);
+    if (pool === null) {
       run(0, 1);
       return;
     }
-    const n = chunks(ws.length + 1);
-    this.pool!.run(ws, job(n), (claim) => {
-      for (let i = claim(); i < n; i = claim()) run(i, n);
-    });
+    const n = chunks(pool.size + 1);
+    pool.run(job(), n, (i) => run(i, n));
   }
 
   layer(spec: LayerSpec): LayerFn {
@@ -246,7 +245,7 @@ export class WasmEngine implements Engine {
         this.parallel(
           batch * macs,
           (t) => batch * (bands = bandsFor(batch, t)),
-          (chunks) => [
+          () => [
             JobKind.FloatConv,
             ...geometry,
             xp,
@@ -254,7 +253,6 @@ export class WasmEngine implements Engine {
             bias,
             r,
             yp,
-            chunks,
             bands,
             inBytes,
             outBytes,
@@ -293,7 +291,7 @@ export class WasmEngine implements Engine {
       this.parallel(
         batch * macs,
         (t) => batch * (bands = bandsFor(batch, t)),
-        (chunks) => [
+        () => [
           JobKind.LutConv,
           ...geometry,
           xp,
@@ -307,7 +305,6 @@ export class WasmEngine implements Engine {
           this.scratchAt(0),
           0,
           cout,
-          chunks,
           bands,
           inBytes,
           outBytes,
@@ -411,12 +408,7 @@ export class WasmEngine implements Engine {
       this.parallel(
         rows * cin * cout,
         (t) => Math.min(cout, 2 * t),
-        (chunks) => [
-          JobKind.LutDense,
-          ...args(xp, rows, yp, 0, 0, 0).slice(0, 15),
-          chunks,
-          this.scratchBytes,
-        ],
+        () => [JobKind.LutDense, ...args(xp, rows, yp, 0, 0, 0).slice(0, 15), this.scratchBytes],
         (i, chunks) =>
           k.lutDense(
             ...args(

@@ -4,24 +4,16 @@
  *
  * `predict()` is synchronous, so there is no message passing per layer: each
  * worker owns a control block in the shared memory (bytes 256..1023, below
- * the weights), the calling thread writes a job (a kernel and its
- * arguments) there, bumps the job counter and wakes the worker with
- * `Atomics.notify`, does its own share of the layer, then waits for the
- * worker's done counter (`Atomics.wait` where the thread may block, a spin
- * on a browser's main thread). A worker that has not finished booting is
- * simply not given work, so the first runs after a load do not wait for it.
+ * the weights); the calling thread writes a job (a kernel and its
+ * arguments) there and wakes the worker with `Atomics.notify`. The layer is
+ * cut into chunks that all threads claim from a shared counter (see
+ * worker-source.ts), and the caller waits for the chunks to be done
+ * (`Atomics.wait` where the thread may block, a spin on a browser's main
+ * thread), never for a worker that has claimed nothing: a worker still
+ * booting, or not scheduled by a busy OS, costs nothing.
  */
 import type { WasmMemory, WasmModule } from './module.js';
-import {
-  ARGS,
-  COUNTER_AT,
-  DONE,
-  ERROR,
-  JOB,
-  READY,
-  SLOTS,
-  WORKER_SOURCE,
-} from './worker-source.js';
+import { ARGS, JOB, SHARED_AT, SLOTS, WORKER_SOURCE } from './worker-source.js';
 
 /** Byte offset of the first control block; one block of {@link SLOTS} int32 per worker. */
 const CONTROL_AT = 256;
@@ -31,14 +23,15 @@ const WORKER_TIMEOUT_MS = 60_000;
 export const MAX_WORKERS = 4;
 
 /**
- * Job kinds: which exports a worker calls, on the chunks it claims (see
- * WORKER_SOURCE). `LutConv`: the 12 `convSetup` arguments, `lutConv`'s x,
- * codes, mode, pos, neg, bias, relu, out, scratch, o0, o1, then chunks,
- * bands per image, input and output bytes per image, output rows, and the
- * bytes of one thread's scratch (worker `i` uses area `i + 1`).
- * `FloatConv`: the 12, `floatConv`'s x, w, bias, relu, out, then the same 5.
- * `LutDense`: `lutDense`'s first 15 arguments, then chunks (of output
- * channels) and the scratch bytes per thread.
+ * Job kinds: which exports a worker calls on the chunks it claims (see
+ * WORKER_SOURCE; `run` adds the epoch and the chunk count). `LutConv`: the
+ * 12 `convSetup` arguments, `lutConv`'s x, codes, mode, pos, neg, bias,
+ * relu, out, scratch, o0, o1, then bands per image, input and output bytes
+ * per image, output rows, and the bytes of one thread's scratch (worker `i`
+ * uses area `i + 1`). `FloatConv`: the 12, `floatConv`'s x, w, bias, relu,
+ * out, then bands, bytes in and out, output rows. `LutDense`: `lutDense`'s
+ * first 15 arguments, then the scratch bytes per thread (chunks are ranges
+ * of output channels).
  */
 export const JobKind = { LutConv: 1, FloatConv: 2, LutDense: 3 } as const;
 
@@ -99,9 +92,7 @@ export function threadsPossible(): boolean {
 export class ThreadPool {
   private readonly workers: WorkerHandle[] = [];
   private readonly blocks: Int32Array[] = [];
-  private readonly seq: number[] = [];
-  /** Jobs handed to workers so far. */
-  jobs = 0;
+  private epoch = 0;
   /** Whether this thread may block in `Atomics.wait` (not a browser's main thread). */
   private readonly canWait: boolean;
 
@@ -110,6 +101,7 @@ export class ThreadPool {
     private readonly memory: WasmMemory,
     count: number,
   ) {
+    new Int32Array(memory.buffer, SHARED_AT, 4).fill(0);
     for (let i = 0; i < Math.min(count, MAX_WORKERS); i++) {
       const at = CONTROL_AT + i * SLOTS * 4;
       const block = new Int32Array(memory.buffer, at, SLOTS);
@@ -118,7 +110,6 @@ export class ThreadPool {
       if (w === null) break;
       this.workers.push(w);
       this.blocks.push(block);
-      this.seq.push(0);
     }
     let canWait = true;
     try {
@@ -129,64 +120,66 @@ export class ThreadPool {
     this.canWait = canWait;
   }
 
-  /** Workers started (some may still be booting). */
+  /** Workers started (some may still be booting: they join the first job they see). */
   get size(): number {
     return this.workers.length;
   }
 
-  /** Indices of the workers that have booted and can take a job now. */
-  ready(): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < this.blocks.length; i++)
-      if (Atomics.load(this.blocks[i]!, READY) === 1) out.push(i);
-    return out;
+  /** Chunks the workers have computed, ever (for tests and benchmarks). */
+  get workerChunks(): number {
+    return Atomics.load(new Int32Array(this.memory.buffer, SHARED_AT, 4), 3);
   }
 
   /**
-   * Runs `job` (a {@link JobKind} and its int32 arguments) on `workers`
-   * while this thread runs `own(claim)`, where `claim()` returns the next
-   * unclaimed chunk index (the workers claim from the same counter); returns
-   * when all are done. Throws if a worker's kernel failed.
+   * Runs chunks `0 .. chunks - 1` of a layer: this thread calls `own(i)` on
+   * the chunks it claims, the workers run `job` (a {@link JobKind} and its
+   * int32 arguments) on theirs; returns when every chunk is done. Throws if
+   * a kernel failed in a worker.
    */
-  run(
-    workers: readonly number[],
-    job: readonly number[],
-    own: (claim: () => number) => void,
-  ): void {
-    const counter = new Int32Array(this.memory.buffer, COUNTER_AT, 1);
-    Atomics.store(counter, 0, 0);
-    workers.forEach((w) => {
-      const b = this.blocks[w]!;
-      for (let j = 0; j < job.length; j++) b[ARGS + j] = job[j]!;
-      this.seq[w] = this.seq[w]! + 1;
-      Atomics.store(b, JOB, this.seq[w]!);
+  run(job: readonly number[], chunks: number, own: (i: number) => void): void {
+    const sh = new Int32Array(this.memory.buffer, SHARED_AT, 4);
+    this.epoch = (this.epoch + 1) & 0xfff;
+    const epoch = this.epoch;
+    Atomics.store(sh, 1, 0);
+    Atomics.store(sh, 2, 0);
+    Atomics.store(sh, 0, epoch << 20);
+    const args = [job[0]!, epoch, chunks, ...job.slice(1)];
+    for (const b of this.blocks) {
+      // Seqlock: odd while the arguments are written, so no worker reads half a job.
+      const s = Atomics.load(b, JOB);
+      Atomics.store(b, JOB, s + 1);
+      for (let j = 0; j < args.length; j++) b[ARGS + j] = args[j]!;
+      Atomics.store(b, JOB, s + 2);
       Atomics.notify(b, JOB);
-      this.jobs++;
-    });
-    let failed = false;
-    try {
-      own(() => Atomics.add(counter, 0, 1));
-    } finally {
-      const started = Date.now();
-      for (const w of workers) {
-        const b = this.blocks[w]!;
-        const want = this.seq[w]!;
-        for (;;) {
-          const d = Atomics.load(b, DONE);
-          if (d === want) break;
-          if (this.canWait) Atomics.wait(b, DONE, d, 100);
-          // A worker that never answers (killed, or its memory corrupted) must not hang the caller.
-          if (Date.now() - started > WORKER_TIMEOUT_MS) {
-            this.terminate();
-            throw new Error(
-              `internal: a worker thread did not finish its part of a layer in ${WORKER_TIMEOUT_MS / 1000} s; workers stopped`,
-            );
-          }
-        }
-        if (Atomics.exchange(b, ERROR, 0) !== 0) failed = true;
+    }
+    for (;;) {
+      const v = Atomics.load(sh, 0);
+      if (v >>> 20 !== epoch || (v & 0xfffff) >= chunks) break;
+      if (Atomics.compareExchange(sh, 0, v, v + 1) !== v) continue;
+      try {
+        own(v & 0xfffff);
+      } catch (e) {
+        // Let no worker start another chunk; the caller reports the error.
+        Atomics.store(sh, 0, ((epoch + 1) & 0xfff) << 20);
+        throw e;
+      }
+      Atomics.add(sh, 1, 1);
+    }
+    const started = Date.now();
+    for (;;) {
+      const done = Atomics.load(sh, 1);
+      if (done >= chunks) break;
+      if (this.canWait) Atomics.wait(sh, 1, done, 100);
+      // A worker that never finishes its chunk (killed, or its memory corrupted) must not hang the caller.
+      if (Date.now() - started > WORKER_TIMEOUT_MS) {
+        this.terminate();
+        throw new Error(
+          `internal: a worker thread did not finish its chunk of a layer in ${WORKER_TIMEOUT_MS / 1000} s; workers stopped`,
+        );
       }
     }
-    if (failed) throw new Error('internal: a WebAssembly kernel failed in a worker thread');
+    if (Atomics.load(sh, 2) !== 0)
+      throw new Error('internal: a WebAssembly kernel failed in a worker thread');
   }
 
   /** Stops the workers. */

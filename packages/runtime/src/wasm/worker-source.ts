@@ -6,20 +6,20 @@
  * does not make the main entry Node-only. See threads.ts for the protocol.
  */
 
-/** Int32 slots of one control block: job counter, done counter, ready flag, error flag, then the job. */
+/** Int32 slots of one control block: the job counter (a seqlock: odd while the job is written), then the job. */
 export const SLOTS = 40;
 export const JOB = 0;
-export const DONE = 1;
-export const READY = 2;
-export const ERROR = 3;
-export const ARGS = 4;
+export const ARGS = 1;
 /**
- * Byte offset of the shared chunk counter: a layer is cut into chunks
- * (images, bands of output rows, ranges of output channels) that every
- * thread claims with `Atomics.add` until none is left, so a thread the OS
- * does not schedule delays the layer by one chunk at most.
+ * Byte offset of 4 int32 shared by all threads: the claim word (epoch << 20 |
+ * next chunk), chunks finished, a failure flag, and chunks done by workers
+ * (ever). A layer is cut into chunks (images, bands of output rows, ranges
+ * of output channels) that every thread claims with a compare-and-swap
+ * until none is left; the caller waits for the chunks, not for the workers,
+ * so a worker the OS has not scheduled yet delays nothing, and when it wakes
+ * finds the epoch changed and claims nothing.
  */
-export const COUNTER_AT = 240;
+export const SHARED_AT = 224;
 
 /** The program (job kinds and arguments: threads.ts `JobKind`). */
 export const WORKER_SOURCE = `
@@ -27,37 +27,45 @@ export const WORKER_SOURCE = `
 function start(d) {
   const k = new WebAssembly.Instance(d.module, { env: { memory: d.memory } }).exports;
   const c = new Int32Array(d.memory.buffer, d.at, ${SLOTS});
-  const next = new Int32Array(d.memory.buffer, ${COUNTER_AT}, 1);
+  const sh = new Int32Array(d.memory.buffer, ${SHARED_AT}, 4);
+  const mine = d.index + 1;
+  const run = (kind, p, i, chunks) => {
+    if (kind === 3) {
+      const off = mine * p[15];
+      const o0 = Math.floor((i * p[3]) / chunks), o1 = Math.floor(((i + 1) * p[3]) / chunks);
+      k.lutDense(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12] + off, p[13] + off, p[14] + off, o0, o1);
+      return;
+    }
+    k.convSetup(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]);
+    const at = kind === 1 ? 23 : 17;
+    const bands = p[at], inB = p[at + 1], outB = p[at + 2], outH = p[at + 3];
+    const n = Math.floor(i / bands), b = i % bands;
+    const oy0 = Math.floor((b * outH) / bands), oy1 = Math.floor(((b + 1) * outH) / bands);
+    if (kind === 1)
+      k.lutConv(p[12] + n * inB, p[13], p[14], p[15], p[16], p[17], p[18], p[19] + n * outB, p[20] + mine * p[27], oy0, oy1, p[21], p[22]);
+    else k.floatConv(p[12] + n * inB, p[13], p[14], p[15], p[16] + n * outB, oy0, oy1);
+  };
   let seen = 0;
-  Atomics.store(c, ${READY}, 1);
-  Atomics.notify(c, ${READY});
   for (;;) {
     Atomics.wait(c, ${JOB}, seen);
-    seen = Atomics.load(c, ${JOB});
+    const s1 = Atomics.load(c, ${JOB});
+    if (s1 & 1) continue;
     const a = c.slice(${ARGS});
-    try {
-      if (a[0] === 3) {
-        const mine = (d.index + 1) * a[17];
-        for (let i = Atomics.add(next, 0, 1); i < a[16]; i = Atomics.add(next, 0, 1)) {
-          const o0 = Math.floor((i * a[4]) / a[16]), o1 = Math.floor(((i + 1) * a[4]) / a[16]);
-          k.lutDense(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13] + mine, a[14] + mine, a[15] + mine, o0, o1);
-        }
-      } else {
-        k.convSetup(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
-        const at = a[0] === 1 ? 24 : 18;
-        const chunks = a[at], bands = a[at + 1], inB = a[at + 2], outB = a[at + 3], outH = a[at + 4];
-        for (let i = Atomics.add(next, 0, 1); i < chunks; i = Atomics.add(next, 0, 1)) {
-          const n = Math.floor(i / bands), b = i % bands;
-          const oy0 = Math.floor((b * outH) / bands), oy1 = Math.floor(((b + 1) * outH) / bands);
-          if (a[0] === 1) k.lutConv(a[13] + n * inB, a[14], a[15], a[16], a[17], a[18], a[19], a[20] + n * outB, a[21] + (d.index + 1) * a[29], oy0, oy1, a[22], a[23]);
-          else k.floatConv(a[13] + n * inB, a[14], a[15], a[16], a[17] + n * outB, oy0, oy1);
-        }
+    if (Atomics.load(c, ${JOB}) !== s1) continue;
+    seen = s1;
+    const kind = a[0], epoch = a[1], chunks = a[2], p = a.subarray(3);
+    for (;;) {
+      const v = Atomics.load(sh, 0);
+      if (v >>> 20 !== epoch || (v & 0xfffff) >= chunks) break;
+      if (Atomics.compareExchange(sh, 0, v, v + 1) !== v) continue;
+      try {
+        run(kind, p, v & 0xfffff, chunks);
+      } catch (e) {
+        Atomics.store(sh, 2, 1);
       }
-    } catch (e) {
-      Atomics.store(c, ${ERROR}, 1);
+      Atomics.add(sh, 3, 1);
+      if (Atomics.add(sh, 1, 1) + 1 === chunks) Atomics.notify(sh, 1);
     }
-    Atomics.store(c, ${DONE}, seen);
-    Atomics.notify(c, ${DONE});
   }
 }
 if (typeof require === 'function') start(require('node:worker_threads').workerData);
