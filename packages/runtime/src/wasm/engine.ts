@@ -61,18 +61,6 @@ export function hardwareThreads(): number {
   return g.navigator?.hardwareConcurrency ?? 1;
 }
 
-/** Splits `[0, n)` into `parts` contiguous ranges (the first ones one longer). */
-function split(n: number, parts: number): [number, number][] {
-  const out: [number, number][] = [];
-  let at = 0;
-  for (let i = 0; i < parts; i++) {
-    const len = Math.floor(n / parts) + (i < n % parts ? 1 : 0);
-    out.push([at, at + len]);
-    at += len;
-  }
-  return out;
-}
-
 const pools =
   typeof FinalizationRegistry === 'function'
     ? new FinalizationRegistry<ThreadPool>((pool) => pool.terminate())
@@ -244,7 +232,10 @@ export class WasmEngine implements Engine {
         let bands = 1;
         this.parallel(
           batch * macs,
-          (t) => batch * (bands = bandsFor(batch, t)),
+          (t) => {
+            bands = bandsFor(batch, t);
+            return batch * bands;
+          },
           () => [
             JobKind.FloatConv,
             ...geometry,
@@ -290,7 +281,10 @@ export class WasmEngine implements Engine {
       // Each worker has its own scratch (its tables): worker w uses area w + 1.
       this.parallel(
         batch * macs,
-        (t) => batch * (bands = bandsFor(batch, t)),
+        (t) => {
+          bands = bandsFor(batch, t);
+          return batch * bands;
+        },
         () => [
           JobKind.LutConv,
           ...geometry,
