@@ -19,7 +19,14 @@
  *       are the first test images of the model's dataset, preprocessed as in
  *       training (needs the benchmark built), else random.
  *
+ * The runtime runs on its WebAssembly SIMD kernels on one thread and on
+ * --threads threads (default: the machine's), and on its TypeScript
+ * fallback; ResNet-20 also at batch --batch (default 32), as throughput.
+ * With --browser, the same cases in headless Chromium against
+ * @tensorflow/tfjs-backend-wasm (benchmarks/runtime-browser.mjs).
+ *
  * Usage: node benchmarks/runtime-speed.mjs [--runs N] [--warmup N] [--json out.json]
+ *          [--threads N] [--batch N] [--browser]
  *          [--model <exported-dir>] [--run <run-dir>] [--only-model] [--data-dir DIR]
  * Needs the runtime built (npx tsc -p packages/runtime/tsconfig.build.json).
  * Each engine is measured after its warm-up runs; median, min and p90 are
@@ -37,7 +44,9 @@ if (!existsSync(dist)) {
   );
   process.exit(1);
 }
-const { encodeModel, decodeModel, manifestTensors, unpackTrits, unpackBits } = await import(dist);
+const runtime = await import(dist);
+const { encodeModel, decodeModel } = runtime;
+const { dequantize, tfjsFromManifest } = await import('./lib/tfjs-graph.mjs');
 const benchDist = join(here, '..', 'packages', 'benchmark', 'dist', 'index.js');
 
 const args = process.argv.slice(2);
@@ -52,6 +61,26 @@ const modelDir = opt('model', null);
 const runDir = opt('run', null);
 const dataDir = opt('data-dir', undefined);
 const onlyModel = args.includes('--only-model');
+// The runtime's kernels: WebAssembly SIMD on 1 and on THREADS threads, and the TypeScript fallback.
+const THREADS = Number(opt('threads', (await import('node:os')).availableParallelism()));
+const BATCH = Number(opt('batch', 32));
+const ENGINES = [
+  { label: 'wasm SIMD, 1 thread', backend: 'wasm', threads: 1, kind: 'wasm' },
+  ...(THREADS > 1
+    ? [{ label: `wasm SIMD, ${THREADS} threads`, backend: 'wasm', threads: THREADS, kind: 'wasm' }]
+    : []),
+  { label: 'TypeScript', backend: 'js', threads: 1, kind: 'pure JS' },
+];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Models and inputs the --browser run measures again in headless Chromium. */
+const browserCases = [];
+/** Decodes for one engine, runs once and lets worker threads boot before timing. */
+async function prepared(manifest, binary, engine, x) {
+  const model = decodeModel(manifest, binary, { backend: engine.backend, threads: engine.threads });
+  model.predict(x);
+  if (engine.threads > 1) await sleep(300);
+  return model;
+}
 const loadBefore = (await import('node:os')).loadavg();
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
@@ -90,19 +119,6 @@ function quantKernel(
   return { bits, shape, codes, positive, negative };
 }
 
-/** The float kernel a quantized kernel stands for (the tfjs side only). */
-function dequantize(k) {
-  const cout = k.shape[k.shape.length - 1];
-  const out = new Float32Array(k.codes.length);
-  for (let i = 0; i < out.length; i++) {
-    const c = i % cout;
-    const p = k.positive.length === 1 ? k.positive[0] : k.positive[c];
-    const n = k.negative.length === 1 ? k.negative[0] : k.negative[c];
-    out[i] = k.codes[i] > 0 ? p : k.codes[i] < 0 ? -n : 0;
-  }
-  return out;
-}
-
 function measure(fn) {
   for (let i = 0; i < WARMUP; i++) fn();
   const times = [];
@@ -137,162 +153,6 @@ async function withBackend(name, fn) {
   return fn();
 }
 
-/** Float32 values of the float tensor `<op>/<role>` of a manifest (format version 2), or null. */
-function floatTensor(manifest, binary, name) {
-  const t = manifestTensors(manifest).find((e) => e.name === name);
-  return t
-    ? new Float32Array(binary.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer)
-    : null;
-}
-
-/**
- * The network of an encoded model as tfjs ops (the folded graph, with every
- * quantized kernel dequantized from its packed codes and stored scales).
- * Returns `{ run(x) -> Float32Array, dispose() }` for the active backend.
- */
-function tfjsFromManifest(manifest, binary) {
-  const weights = new Map();
-  for (const op of manifest.ops) {
-    if (op.op !== 'conv2d' && op.op !== 'dense') continue;
-    const k = op.kernel;
-    const float = (role) => floatTensor(manifest, binary, `${op.name}/${role}`);
-    let w;
-    if (k.encoding === 'float32') w = float('kernel');
-    else {
-      const t = manifestTensors(manifest).find((e) => e.name === `${op.name}/codes`);
-      const packed = binary.subarray(t.byteOffset, t.byteOffset + t.byteLength);
-      const codes =
-        k.encoding === 'ternary' ? unpackTrits(packed, k.shape) : unpackBits(packed, k.shape);
-      // Levels: `negative` absent = `positive`; an optional per-channel `scale` multiplies both.
-      const cout = k.shape[k.shape.length - 1];
-      const scale = float('scale');
-      const level = (v) =>
-        Float32Array.from({ length: cout }, (_, c) => {
-          const x = v.length === 1 ? v[0] : v[c];
-          return scale ? Math.fround(x * (scale.length === 1 ? scale[0] : scale[c])) : x;
-        });
-      const positive = float('positive');
-      w = dequantize({
-        shape: k.shape,
-        codes,
-        positive: level(positive),
-        negative: level(float('negative') ?? positive),
-      });
-    }
-    const bias = float('bias');
-    weights.set(op.name, { w: tf.tensor(w, k.shape), b: bias ? tf.tensor1d(bias) : null });
-  }
-  const affines = new Map();
-  for (const op of manifest.ops) {
-    if (op.op === 'affine')
-      affines.set(op.name, {
-        scale: tf.tensor1d(floatTensor(manifest, binary, `${op.name}/scale`)),
-        shift: tf.tensor1d(floatTensor(manifest, binary, `${op.name}/shift`)),
-      });
-  }
-  const input = manifest.ops.find((o) => o.op === 'input');
-  const act = (y, a) => (a === 'relu' ? tf.relu(y) : a === 'softmax' ? tf.softmax(y) : y);
-  const run = (x) => {
-    const out = tf.tidy(() => {
-      const vals = new Map();
-      const get = (n) => vals.get(n);
-      for (const op of manifest.ops) {
-        let y;
-        switch (op.op) {
-          case 'input':
-            y = tf.tensor(x, [x.length / input.shape.reduce((a, b) => a * b, 1), ...input.shape]);
-            break;
-          case 'conv2d': {
-            const { w, b } = weights.get(op.name);
-            y = tf.fused.conv2d({
-              x: get(op.inputs[0]),
-              filter: w,
-              strides: op.strides ?? [1, 1],
-              pad: op.padding,
-              bias: b ?? undefined,
-              activation: op.activation === 'relu' ? 'relu' : 'linear',
-            });
-            if (op.activation === 'softmax') y = tf.softmax(y);
-            break;
-          }
-          case 'dense': {
-            const { w, b } = weights.get(op.name);
-            const t = get(op.inputs[0]);
-            y = tf.fused.matMul({
-              a: t.rank === 2 ? t : tf.reshape(t, [-1, t.shape[t.rank - 1]]),
-              b: w,
-              bias: b ?? undefined,
-              activation: op.activation === 'relu' ? 'relu' : 'linear',
-            });
-            if (op.activation === 'softmax') y = tf.softmax(y);
-            break;
-          }
-          case 'affine': {
-            const { scale, shift } = affines.get(op.name);
-            y = act(tf.add(tf.mul(get(op.inputs[0]), scale), shift), op.activation);
-            break;
-          }
-          case 'subsample': {
-            const t = get(op.inputs[0]);
-            y = tf.stridedSlice(t, [0, 0, 0, 0], t.shape, [1, ...op.strides, 1]);
-            break;
-          }
-          case 'zeroPad':
-            y = tf.pad(get(op.inputs[0]), [
-              [0, 0],
-              ...(op.padding ?? [
-                [0, 0],
-                [0, 0],
-              ]),
-              op.channels ?? [0, 0],
-            ]);
-            break;
-          case 'add':
-            y = act(tf.addN(op.inputs.map(get)), op.activation);
-            break;
-          case 'relu':
-            y = tf.relu(get(op.inputs[0]));
-            break;
-          case 'softmax':
-            y = tf.softmax(get(op.inputs[0]));
-            break;
-          case 'globalAvgPool':
-            y = tf.mean(get(op.inputs[0]), [1, 2]);
-            break;
-          case 'maxPool':
-          case 'avgPool':
-            y = (op.op === 'maxPool' ? tf.maxPool : tf.avgPool)(
-              get(op.inputs[0]),
-              op.poolSize,
-              op.strides,
-              op.padding,
-            );
-            break;
-          case 'flatten': {
-            const t = get(op.inputs[0]);
-            y = tf.reshape(t, [t.shape[0], -1]);
-            break;
-          }
-          default:
-            throw new Error(`no tfjs mapping for ${op.op}`);
-        }
-        vals.set(op.name, y);
-        // The last name of a fused chain (a folded BN's ReLU) refers to the same output.
-        if (op.fused?.length) vals.set(op.fused[op.fused.length - 1], y);
-      }
-      return vals.get(manifest.outputs[0]);
-    });
-    const d = out.dataSync();
-    out.dispose();
-    return d;
-  };
-  const dispose = () => {
-    for (const { w, b } of weights.values()) tf.dispose([w, ...(b ? [b] : [])]);
-    for (const { scale, shift } of affines.values()) tf.dispose([scale, shift]);
-  };
-  return { run, dispose };
-}
-
 // ---------------------------------------------------------------------------
 // (a) 4096 x 4096 dense layer, batch 1.
 const N = 4096;
@@ -312,16 +172,32 @@ if (!onlyModel) {
         { op: 'dense', name: 'fc', inputs: ['x'], kernel },
       ],
     });
-    const model = decodeModel(manifest, binary);
-    const y = model.predict(x).data;
-    if (label.startsWith('ternary, per-layer')) reference = { kernel, y, bytes: binary.length };
-    record(
-      group,
-      `runtime ${label}`,
-      'pure JS',
-      measure(() => model.predict(x)),
-      { bytes: binary.length },
-    );
+    let first;
+    for (const engine of ENGINES) {
+      const model = await prepared(manifest, binary, engine, x);
+      const y = model.predict(x).data;
+      first ??= y;
+      if (label.startsWith('ternary, per-layer')) {
+        reference ??= { kernel, y, bytes: binary.length };
+        if (engine === ENGINES[0])
+          browserCases.push({
+            group: `Chromium: ${group} (TWN)`,
+            encoded: { manifest, binary },
+            x,
+          });
+      }
+      record(
+        group,
+        `runtime ${label}, ${engine.label}`,
+        engine.kind,
+        measure(() => model.predict(x)),
+        {
+          bytes: binary.length,
+          maxAbsDiff: maxAbsDiff(y, first),
+        },
+      );
+      model.dispose();
+    }
   }
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
     await withBackend(backend, () => {
@@ -436,24 +312,48 @@ if (!onlyModel) {
     },
   );
   const { manifest, binary } = encodeModel({ ops });
-  const model = decodeModel(manifest, binary);
-  const summary = model.summary();
   const x = uniform(32 * 32 * 3);
-  const ours = model.predict(x).data;
-  record(
-    group,
-    'runtime (ternary TTQ convs, BN folded)',
-    'pure JS',
-    measure(() => model.predict(x)),
-    {
-      bytes: binary.length,
-    },
+  let ours;
+  let summary;
+  const xb = uniform(BATCH * 32 * 32 * 3);
+  const batchGroup = `ResNet-20 batch ${BATCH}`;
+  browserCases.push(
+    { group: `Chromium: ${group}`, encoded: { manifest, binary }, x },
+    { group: `Chromium: ${batchGroup}`, encoded: { manifest, binary }, x: xb, batch: BATCH },
   );
+  for (const engine of ENGINES) {
+    const model = await prepared(manifest, binary, engine, x);
+    summary = model.summary();
+    const y = model.predict(x).data;
+    ours ??= y;
+    record(
+      group,
+      `runtime (ternary TTQ convs, BN folded), ${engine.label}`,
+      engine.kind,
+      measure(() => model.predict(x)),
+      {
+        bytes: binary.length,
+        maxAbsDiff: maxAbsDiff(y, ours),
+      },
+    );
+    if (engine.backend === 'wasm')
+      record(
+        batchGroup,
+        `runtime, ${engine.label}`,
+        engine.kind,
+        measure(() => model.predict(xb)),
+        {
+          bytes: binary.length,
+          batch: BATCH,
+        },
+      );
+    model.dispose();
+  }
 
   // The same network in tfjs float32, from the *folded* manifest (same math, dequantized kernels).
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
     await withBackend(backend, () => {
-      const net = tfjsFromManifest(manifest, binary);
+      const net = tfjsFromManifest(tf, runtime, manifest, binary);
       const diff = maxAbsDiff(net.run(x), ours);
       record(
         group,
@@ -465,6 +365,17 @@ if (!onlyModel) {
           maxAbsDiff: diff,
         },
       );
+      if (backend === 'tensorflow')
+        record(
+          batchGroup,
+          `tfjs float32 fused ops (${backend})`,
+          'native',
+          measure(() => net.run(xb)),
+          {
+            bytes: summary.float32Bytes,
+            batch: BATCH,
+          },
+        );
       net.dispose();
     });
   }
@@ -519,18 +430,21 @@ if (modelDir) {
   };
   const summary = model.summary();
   const ours = model.predict(images[0]).data;
-  record(
-    group,
-    'runtime (exported model.json + model.bin)',
-    'pure JS',
-    measure(cycling((x) => model.predict(x))),
-    {
-      bytes: binary.length,
-    },
-  );
+  model.dispose();
+  for (const engine of ENGINES) {
+    const m = await prepared(manifest, binary, engine, images[0]);
+    record(
+      group,
+      `runtime (exported model.json + model.bin), ${engine.label}`,
+      engine.kind,
+      measure(cycling((x) => m.predict(x))),
+      { bytes: binary.length, maxAbsDiff: maxAbsDiff(m.predict(images[0]).data, ours) },
+    );
+    m.dispose();
+  }
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
     await withBackend(backend, () => {
-      const net = tfjsFromManifest(manifest, binary);
+      const net = tfjsFromManifest(tf, runtime, manifest, binary);
       const diff = maxAbsDiff(net.run(images[0]), ours);
       record(
         group,
@@ -571,33 +485,50 @@ if (modelDir) {
 }
 
 // ---------------------------------------------------------------------------
+let browserFacts = null;
+if (args.includes('--browser') && browserCases.length > 0) {
+  const { browserBench } = await import('./runtime-browser.mjs');
+  const b = await browserBench(browserCases, { runs: RUNS, warmup: WARMUP, threads: THREADS });
+  rows.push(...b.rows.map((r) => ({ ...r, bytes: 0 })));
+  browserFacts = b.facts;
+}
 const loadAfter = (await import('node:os')).loadavg();
 const pad = (s, n) => String(s).padEnd(n);
 const la = (l) => l.map((v) => v.toFixed(2)).join(' ');
 console.log(
-  `\nBatch-1 latency, median of ${RUNS} runs after ${WARMUP} warm-up runs (node ${process.version}); ` +
+  `\nLatency (batch 1 unless the case says otherwise), median of ${RUNS} runs after ${WARMUP} warm-up runs (node ${process.version}); ` +
     `load average (1, 5, 15 min) ${la(loadBefore)} before, ${la(loadAfter)} after\n`,
 );
 console.log(
-  `${pad('case', 30)} ${pad('engine', 46)} ${pad('kind', 8)} ${pad('median ms', 10)} ${pad('min ms', 8)} ${pad('p90 ms', 8)} ${pad('vs tfjs cpu', 12)} weights`,
+  `${pad('case', 40)} ${pad('engine', 62)} ${pad('kind', 8)} ${pad('median ms', 10)} ${pad('min ms', 8)} ${pad('p90 ms', 8)} ${pad('vs tfjs-node', 13)} weights`,
 );
 for (const group of [...new Set(rows.map((r) => r.group))]) {
   const inGroup = rows.filter((r) => r.group === group);
-  const cpu = inGroup.find((r) => r.engine.includes('(cpu)'));
+  // Speed-up against tfjs float32 on the native backend (Node) or tfjs-backend-wasm (Chromium).
+  const native = inGroup.find(
+    (r) => r.engine.includes('(tensorflow)') || r.engine.includes('(tfjs-backend-wasm)'),
+  );
   for (const r of inGroup) {
-    const speedup = cpu ? `${(cpu.median / r.median).toFixed(2)}x` : '';
-    const mb = `${(r.bytes / 1024 / 1024).toFixed(2)} MiB`;
+    const speedup = native ? `${(native.median / r.median).toFixed(2)}x` : '';
+    const mb = r.bytes ? `${(r.bytes / 1024 / 1024).toFixed(2)} MiB` : '';
     const diff =
       r.maxAbsDiff !== undefined
         ? `  (max |diff| vs runtime ${r.maxAbsDiff.toExponential(1)})`
         : '';
+    const perSec = r.batch ? `  (${((r.batch * 1000) / r.median).toFixed(0)} images/s)` : '';
     console.log(
-      `${pad(group, 30)} ${pad(r.engine, 46)} ${pad(r.kind, 8)} ${pad(r.median.toFixed(2), 10)} ${pad(r.min.toFixed(2), 8)} ${pad(r.p90.toFixed(2), 8)} ${pad(speedup, 12)} ${mb}${diff}`,
+      `${pad(group, 40)} ${pad(r.engine, 62)} ${pad(r.kind, 8)} ${pad(r.median.toFixed(2), 10)} ${pad(r.min.toFixed(2), 8)} ${pad(r.p90.toFixed(2), 8)} ${pad(speedup, 13)} ${mb}${diff}${perSec}`,
     );
   }
 }
+if (browserFacts)
+  console.log(
+    `\nChromium: ${browserFacts.userAgent}; crossOriginIsolated ${browserFacts.crossOriginIsolated}, ` +
+      `${browserFacts.hardwareConcurrency} hardware threads; tfjs-backend-wasm SIMD ${browserFacts.tfjsWasmSimd}, ` +
+      `threads ${browserFacts.tfjsWasmThreads}`,
+  );
 if (jsonOut)
   writeFileSync(
     jsonOut,
-    `${JSON.stringify({ runs: RUNS, warmup: WARMUP, node: process.version, loadBefore, loadAfter, rows }, null, 2)}\n`,
+    `${JSON.stringify({ runs: RUNS, warmup: WARMUP, node: process.version, loadBefore, loadAfter, rows, browser: browserFacts }, null, 2)}\n`,
   );

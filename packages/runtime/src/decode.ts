@@ -6,9 +6,52 @@
 import { crc32, crc32Hex } from './crc32.js';
 import { TritFormatError } from './errors.js';
 import { checkGraph } from './graph.js';
+import { type Backend, type Engine, jsEngine } from './kernels/engine.js';
 import { type Manifest, parseManifest, TENSOR_ALIGNMENT } from './manifest.js';
 import { type LoadedKernel, TritModel } from './model.js';
 import { kernelGeometry, packBinary, packTernary, unpackBits, unpackTrits } from './pack.js';
+import { hardwareThreads, WasmEngine, wasmAvailable } from './wasm/engine.js';
+
+/** Options of {@link decodeModel} (and of the loaders, which pass them on). */
+export interface DecodeOptions {
+  /**
+   * Which kernels run the conv2d and dense layers: `'wasm'` (WebAssembly
+   * SIMD), `'js'` (TypeScript), or `'auto'` (default): `'wasm'` where it is
+   * available, else `'js'`. On a browser's main thread the WebAssembly
+   * module must be compiled asynchronously first (`await initWasm()`; the
+   * loaders do it); until then `'auto'` picks `'js'`. Both compute in float32
+   * from the packed codes and agree to float rounding.
+   */
+  readonly backend?: 'auto' | Backend;
+  /**
+   * Most threads one layer may use with the `'wasm'` backend (this one and
+   * worker threads sharing the model's memory; Node, or a
+   * cross-origin-isolated page). Default `'auto'`: the machine's logical
+   * processors, at most 5. Layers under half a million multiply-accumulates
+   * always run on the calling thread, and workers start only when a bigger
+   * layer first runs, so small models never start any. `1`: no workers.
+   */
+  readonly threads?: number | 'auto';
+}
+
+function engineFor(options: DecodeOptions): Engine {
+  const b = options.backend ?? 'auto';
+  const t = options.threads ?? 'auto';
+  if (t !== 'auto' && !(Number.isInteger(t) && t >= 1)) {
+    throw new TritFormatError(
+      'bad-input',
+      `threads ${JSON.stringify(t)} is not 'auto' or a whole number >= 1`,
+    );
+  }
+  const threads = t === 'auto' ? hardwareThreads() : t;
+  if (b === 'js') return jsEngine;
+  if (b === 'wasm') return new WasmEngine(threads);
+  if (b === 'auto') return wasmAvailable() ? new WasmEngine(threads) : jsEngine;
+  throw new TritFormatError(
+    'bad-input',
+    `backend ${JSON.stringify(b)} is not one of 'auto', 'wasm', 'js'`,
+  );
+}
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -56,7 +99,9 @@ export function readFloat32(bytes: Uint8Array): Float32Array {
 export function decodeModel(
   manifest: Manifest | string | unknown,
   binary: Uint8Array | ArrayBuffer | ArrayBufferView,
+  options: DecodeOptions = {},
 ): TritModel {
+  const engine = engineFor(options);
   const m = parseManifest(manifest);
   const bytes = asBytes(binary);
   const expected = m.binary.byteLength;
@@ -189,5 +234,5 @@ export function decodeModel(
       symmetric: positive.every((p, i) => p === negative[i]),
     });
   }
-  return new TritModel({ manifest: m, info, floats, kernels });
+  return new TritModel({ manifest: m, info, floats, kernels }, engine);
 }

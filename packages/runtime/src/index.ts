@@ -8,7 +8,7 @@
  */
 
 export { crc32, crc32Hex } from './crc32.js';
-export { decodeModel } from './decode.js';
+export { type DecodeOptions, decodeModel } from './decode.js';
 export { type EncodedModel, type EncodeOptions, encodeModel } from './encode.js';
 export { type TritErrorCode, TritFormatError } from './errors.js';
 export {
@@ -17,6 +17,7 @@ export {
   type TensorDType,
   type TensorEntry,
 } from './graph.js';
+export type { Backend } from './kernels/engine.js';
 export { type LoadModelOptions, loadModel } from './loader.js';
 export {
   activationOf,
@@ -67,3 +68,4 @@ export type {
   ZeroPadSpec,
 } from './spec.js';
 export { RUNTIME_VERSION } from './version.js';
+export { initWasm } from './wasm/module.js';

@@ -2,13 +2,14 @@
  * Loading a model over HTTP with `fetch` (browsers, Deno, Node >= 18).
  * No Node-only API: this module is part of the main entry point.
  */
-import { decodeModel } from './decode.js';
+import { type DecodeOptions, decodeModel } from './decode.js';
 import { TritFormatError } from './errors.js';
 import { parseManifest } from './manifest.js';
 import type { TritModel } from './model.js';
+import { initWasm } from './wasm/module.js';
 
-/** Options of {@link loadModel}. */
-export interface LoadModelOptions {
+/** Options of {@link loadModel}; `backend` and `threads` are {@link decodeModel}'s. */
+export interface LoadModelOptions extends DecodeOptions {
   /** The `fetch` to use (default: the global one); e.g. one that adds headers. */
   readonly fetch?: (url: string, init?: RequestInit) => Promise<Response>;
   /** Passed to every request (credentials, headers, an `AbortSignal`). */
@@ -56,5 +57,7 @@ export async function loadModel(
   const manifest = parseManifest(text);
   const binaryUrl = new URL(manifest.binary.file, manifestUrl).href;
   const bin = await get(f, binaryUrl, options.requestInit, 'binary');
-  return decodeModel(manifest, new Uint8Array(await bin.arrayBuffer()));
+  // Compile the WebAssembly kernels asynchronously (a browser's main thread allows no other way).
+  if (options.backend !== 'js') await initWasm();
+  return decodeModel(manifest, new Uint8Array(await bin.arrayBuffer()), options);
 }

@@ -14,8 +14,8 @@ import {
   subsample,
   zeroPad,
 } from './kernels/elementwise.js';
-import { floatConv2d, floatDense } from './kernels/float.js';
-import { type PackedKernel, quantizedConv2d, quantizedDense } from './kernels/quantized.js';
+import { type Backend, type Engine, jsEngine } from './kernels/engine.js';
+import type { PackedKernel } from './kernels/quantized.js';
 import { slidingWindow } from './kernels/window.js';
 import { activationOf, type Manifest, type OpEntry } from './manifest.js';
 import { shapeSize } from './pack.js';
@@ -79,7 +79,12 @@ interface Step {
   readonly name: string;
   readonly inputs: readonly string[];
   readonly outShape: readonly number[];
-  readonly run: (xs: readonly Float32Array[], batch: number) => Float32Array;
+  /** Values per sample of the output. */
+  readonly outSize: number;
+  /** The output is the first input itself (input, flatten): nothing to compute or store. */
+  readonly alias: boolean;
+  /** Writes the output of `batch` samples into `y` (length `batch * outSize`). */
+  readonly run: (xs: readonly Float32Array[], batch: number, y: Float32Array) => void;
 }
 
 /** Everything {@link TritModel} needs, handed over by the decoder. */
@@ -90,100 +95,88 @@ export interface ModelParts {
   readonly kernels: ReadonlyMap<string, LoadedKernel>;
 }
 
-function buildStep(op: OpEntry, parts: ModelParts): Step {
+function buildStep(op: OpEntry, parts: ModelParts, engine: Engine): Step {
   const { info, floats, kernels } = parts;
   const outShape = info.shapes.get(op.name)!;
   const inputs = op.op === 'input' ? [] : op.inputs.map((n) => info.aliases.get(n) ?? n);
   const inShape = inputs.length > 0 ? info.shapes.get(inputs[0]!)! : [];
   const outSize = shapeSize(outShape);
-  const alloc = (batch: number) => new Float32Array(batch * outSize);
   const float = (role: string) => floats.get(`${op.name}/${role}`) ?? null;
-  let run: Step['run'];
+  let run: Step['run'] = () => {};
+  let alias = false;
   switch (op.op) {
     case 'input':
-      run = (xs) => xs[0]!;
+      alias = true;
       break;
     case 'conv2d':
     case 'dense': {
       const kernel = kernels.get(op.name)!;
-      const bias = float('bias');
-      const reluAfter = activationOf(op) === 'relu';
-      const soft = activationOf(op) === 'softmax';
       const cout = outShape[outShape.length - 1]!;
-      const finish = (y: Float32Array) => {
+      const cin = inShape[inShape.length - 1]!;
+      const layer = engine.layer({
+        name: op.name,
+        kernel,
+        bias: float('bias'),
+        relu: activationOf(op) === 'relu',
+        cin,
+        cout,
+        rowsPer: op.op === 'dense' ? shapeSize(inShape) / cin : 1,
+        win:
+          op.op === 'dense'
+            ? null
+            : slidingWindow(
+                inShape[0]!,
+                inShape[1]!,
+                kernel.shape[0]!,
+                kernel.shape[1]!,
+                (op.strides ?? [1, 1])[0],
+                (op.strides ?? [1, 1])[1],
+                op.padding,
+                op.name,
+              ),
+      });
+      const soft = activationOf(op) === 'softmax';
+      run = (xs, batch, y) => {
+        layer(xs[0]!, batch, y);
         if (soft) softmax(y, cout, y);
-        return y;
       };
-      if (op.op === 'dense') {
-        const cin = inShape[inShape.length - 1]!;
-        const rowsPer = shapeSize(inShape) / cin;
-        run = (xs, batch) => {
-          const y = alloc(batch);
-          if (kernel.kind === 'float32')
-            floatDense(xs[0]!, batch * rowsPer, cin, cout, kernel.values, bias, reluAfter, y);
-          else quantizedDense(xs[0]!, batch * rowsPer, kernel, bias, reluAfter, y);
-          return finish(y);
-        };
-      } else {
-        const [h, w, c] = inShape as [number, number, number];
-        const [kh, kw] = kernel.shape as [number, number];
-        const [sh, sw] = op.strides ?? [1, 1];
-        const win = slidingWindow(h, w, kh, kw, sh, sw, op.padding, op.name);
-        run = (xs, batch) => {
-          const y = alloc(batch);
-          if (kernel.kind === 'float32')
-            floatConv2d(xs[0]!, batch, win, c, cout, kernel.values, bias, reluAfter, y);
-          else quantizedConv2d(xs[0]!, batch, win, kernel, bias, reluAfter, y);
-          return finish(y);
-        };
-      }
       break;
     }
     case 'affine': {
       const scale = float('scale')!;
       const shift = float('shift')!;
       const r = activationOf(op) === 'relu';
-      run = (xs, batch) => {
-        const y = alloc(batch);
+      run = (xs, _batch, y) => {
         affine(xs[0]!, scale, shift, r, y);
-        return y;
       };
       break;
     }
     case 'add': {
       const r = activationOf(op) === 'relu';
-      run = (xs, batch) => {
-        const y = alloc(batch);
+      run = (xs, _batch, y) => {
         addN(xs, r, y);
-        return y;
       };
       break;
     }
     case 'relu':
-      run = (xs, batch) => {
-        const y = alloc(batch);
+      run = (xs, _batch, y) => {
         relu(xs[0]!, y);
-        return y;
       };
       break;
     case 'softmax': {
       const c = outShape[outShape.length - 1]!;
-      run = (xs, batch) => {
-        const y = alloc(batch);
+      run = (xs, _batch, y) => {
         softmax(xs[0]!, c, y);
-        return y;
       };
       break;
     }
     case 'flatten':
-      run = (xs) => xs[0]!;
+      alias = true;
       break;
     case 'globalAvgPool': {
       const [h, w, c] = inShape as [number, number, number];
-      run = (xs, batch) => {
-        const y = alloc(batch);
+      run = (xs, batch, y) => {
         globalAvgPool(xs[0]!, batch, h * w, c, y);
-        return y;
       };
       break;
     }
@@ -201,10 +194,8 @@ function buildStep(op: OpEntry, parts: ModelParts): Step {
         op.name,
       );
       const kind = op.op === 'maxPool' ? 'max' : 'avg';
-      run = (xs, batch) => {
-        const y = alloc(batch);
+      run = (xs, batch, y) => {
         pool2d(kind, xs[0]!, batch, win, c, y);
-        return y;
       };
       break;
     }
@@ -216,24 +207,20 @@ function buildStep(op: OpEntry, parts: ModelParts): Step {
       ];
       const [before, after] = op.channels ?? [0, 0];
       const pad = [t, b, l, r, before, after] as const;
-      run = (xs, batch) => {
-        const y = alloc(batch);
+      run = (xs, batch, y) => {
         zeroPad(xs[0]!, batch, h, w, c, pad, y);
-        return y;
       };
       break;
     }
     case 'subsample': {
       const [h, w, c] = inShape as [number, number, number];
-      run = (xs, batch) => {
-        const y = alloc(batch);
+      run = (xs, batch, y) => {
         subsample(xs[0]!, batch, h, w, c, op.strides[0], op.strides[1], y);
-        return y;
       };
       break;
     }
   }
-  return { name: op.name, inputs, outShape, run };
+  return { name: op.name, inputs, outShape, outSize, alias, run };
 }
 
 /**
@@ -247,17 +234,24 @@ export class TritModel {
   readonly inputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
   /** Model outputs: op name and shape without the batch dimension. */
   readonly outputs: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  /** Which kernels run the conv2d and dense layers (see `DecodeOptions.backend`). */
+  readonly backend: Backend;
   private readonly steps: readonly Step[];
+  private readonly engine: Engine;
+  /** Activation layouts in the engine's arena, per batch size and requested outputs. */
+  private readonly plans = new Map<string, Plan>();
   private readonly info: GraphInfo;
   /** The model's weights: float tensors and packed kernels, as decoded. */
   private readonly weights: Pick<ModelParts, 'floats' | 'kernels'>;
 
   /** @internal Use {@link decodeModel} or a loader. */
-  constructor(parts: ModelParts) {
+  constructor(parts: ModelParts, engine: Engine = jsEngine) {
     this.manifest = parts.manifest;
     this.weights = { floats: parts.floats, kernels: parts.kernels };
     this.info = parts.info;
-    this.steps = parts.manifest.ops.map((op) => buildStep(op, parts));
+    this.engine = engine;
+    this.backend = engine.backend;
+    this.steps = parts.manifest.ops.map((op) => buildStep(op, parts, engine));
     this.inputs = parts.manifest.ops
       .filter((op) => op.op === 'input')
       .map((op) => ({ name: op.name, shape: this.info.shapes.get(op.name)! }));
@@ -332,31 +326,117 @@ export class TritModel {
       values.set(input.name, data);
     }
     const wanted = outputs.map((o) => this.resolve(o));
-    // Free every intermediate result after its last use.
+    const lastNeeded = Math.max(...wanted.map((w) => this.steps.findIndex((s) => s.name === w)));
+    const plan = this.plan(batch, wanted, lastNeeded);
+    const arena = this.engine.arena(plan.bytes);
+    // With an arena, every activation is a view into it (inputs are copied in);
+    // without, fresh arrays, and intermediate results are dropped after their last use.
+    const view = (i: number) =>
+      arena
+        ? new Float32Array(
+            arena.buffer,
+            arena.base + plan.offsets[i]!,
+            batch * this.steps[i]!.outSize,
+          )
+        : new Float32Array(batch * this.steps[i]!.outSize);
+    for (let i = 0; i <= lastNeeded; i++) {
+      const step = this.steps[i]!;
+      if (step.inputs.length === 0) {
+        if (arena) {
+          const y = view(i);
+          y.set(values.get(step.name)!);
+          values.set(step.name, y);
+        }
+        continue;
+      }
+      const xs = step.inputs.map((n) => values.get(n)!);
+      if (step.alias) values.set(step.name, xs[0]!);
+      else {
+        const y = view(i);
+        step.run(xs, batch, y);
+        values.set(step.name, y);
+      }
+      for (const n of step.inputs) if (plan.lastUse.get(n) === i) values.delete(n);
+    }
+    const result: Record<string, TensorData> = {};
+    outputs.forEach((o, i) => {
+      const name = wanted[i]!;
+      const data = values.get(name)!;
+      // Arena views are overwritten by the next run: hand out copies.
+      result[o] = {
+        shape: [batch, ...this.info.shapes.get(name)!],
+        data: arena ? data.slice() : data,
+      };
+    });
+    return result;
+  }
+
+  /**
+   * Where each step's output lives in the arena for `batch` samples: an
+   * output takes the first free block that fits and frees it after its last
+   * use (an alias shares its input's block), so memory is bounded by the
+   * largest set of simultaneously live activations, not the whole graph.
+   */
+  private plan(batch: number, wanted: readonly string[], lastNeeded: number): Plan {
+    const key = `${batch}|${wanted.join('|')}`;
+    const cached = this.plans.get(key);
+    if (cached) return cached;
     const lastUse = new Map<string, number>();
     this.steps.forEach((s, i) => {
       for (const n of s.inputs) lastUse.set(n, i);
     });
     for (const w of wanted) lastUse.set(w, Number.POSITIVE_INFINITY);
-    const lastNeeded = Math.max(...wanted.map((w) => this.steps.findIndex((s) => s.name === w)));
+    const index = new Map(this.steps.map((s, i) => [s.name, i]));
+    // The step that owns the memory a step's output is in, and when that memory dies.
+    const owner: number[] = [];
+    const dies = new Map<number, number>();
+    const offsets: number[] = [];
+    const free: { at: number; size: number }[] = [];
+    let bytes = 0;
     for (let i = 0; i <= lastNeeded; i++) {
-      const step = this.steps[i]!;
-      if (step.inputs.length === 0) continue;
-      values.set(
-        step.name,
-        step.run(
-          step.inputs.map((n) => values.get(n)!),
-          batch,
-        ),
-      );
-      for (const n of step.inputs) if (lastUse.get(n) === i) values.delete(n);
+      const s = this.steps[i]!;
+      const o = s.alias && s.inputs.length > 0 ? owner[index.get(s.inputs[0]!)!]! : i;
+      owner.push(o);
+      dies.set(o, Math.max(dies.get(o) ?? -1, lastUse.get(s.name) ?? i));
     }
-    const result: Record<string, TensorData> = {};
-    outputs.forEach((o, i) => {
-      const name = wanted[i]!;
-      result[o] = { shape: [batch, ...this.info.shapes.get(name)!], data: values.get(name)! };
-    });
-    return result;
+    const live: number[] = [];
+    for (let i = 0; i <= lastNeeded; i++) {
+      if (owner[i] === i) {
+        const size = (batch * this.steps[i]!.outSize * 4 + 15) & ~15;
+        const slot = free.findIndex((f) => f.size >= size);
+        if (slot >= 0) {
+          const f = free[slot]!;
+          offsets[i] = f.at;
+          if (f.size === size) free.splice(slot, 1);
+          else free[slot] = { at: f.at + size, size: f.size - size };
+        } else {
+          offsets[i] = bytes;
+          bytes += size;
+        }
+        live.push(i);
+      } else offsets[i] = offsets[owner[i]!]!;
+      // Release what died at this step (after it ran: its inputs stay valid while it runs).
+      for (let j = live.length - 1; j >= 0; j--) {
+        const b = live[j]!;
+        if (dies.get(b)! <= i) {
+          free.push({ at: offsets[b]!, size: (batch * this.steps[b]!.outSize * 4 + 15) & ~15 });
+          live.splice(j, 1);
+        }
+      }
+    }
+    const plan: Plan = { bytes, offsets, lastUse };
+    this.plans.set(key, plan);
+    return plan;
+  }
+
+  /**
+   * Stops the model's worker threads, if it started any (the `'wasm'`
+   * backend with `threads > 1`); the model still runs afterwards, on the
+   * calling thread. Workers never keep a Node process alive, and are also
+   * stopped when the model is garbage-collected.
+   */
+  dispose(): void {
+    this.engine.dispose?.();
   }
 
   /** Runs a single-input, single-output model on `x` and returns its output. */
@@ -440,6 +520,13 @@ export class TritModel {
       quantizedCompression: quantizedBytes > 0 ? (4 * quantizedWeights) / quantizedBytes : 1,
     };
   }
+}
+
+/** A run's activation layout (see `TritModel.plan`). */
+interface Plan {
+  readonly bytes: number;
+  readonly offsets: readonly number[];
+  readonly lastUse: ReadonlyMap<string, number>;
 }
 
 function isTensorData(v: unknown): v is TensorData {

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeModel } from './decode.js';
+import { type DecodeOptions, decodeModel } from './decode.js';
 import { type EncodedModel, type EncodeOptions, encodeModel } from './encode.js';
 import { TritFormatError } from './errors.js';
 import { parseManifest } from './manifest.js';
@@ -79,10 +79,13 @@ export async function saveModel(
   return { manifestPath, binaryPath, bytes: encoded.binary.length };
 }
 
-/** Reads `dir/<name>.json` and the binary it names, and decodes them (every check of `decodeModel`). */
+/**
+ * Reads `dir/<name>.json` and the binary it names, and decodes them (every
+ * check of `decodeModel`; `backend` and `threads` as there).
+ */
 export async function loadModelFromDir(
   dir: string,
-  options: ModelFileOptions = {},
+  options: ModelFileOptions & DecodeOptions = {},
 ): Promise<TritModel> {
   const manifestPath = join(dir, `${baseName(options)}.json`);
   const manifest = parseManifest(await readFile(manifestPath, 'utf8'));
@@ -94,5 +97,5 @@ export async function loadModelFromDir(
     );
   }
   const binary = await readFile(join(dir, file));
-  return decodeModel(manifest, binary);
+  return decodeModel(manifest, binary, options);
 }

@@ -1,4 +1,4 @@
-import type { GraphSpec } from '../src/index.js';
+import type { GraphSpec, OpSpec } from '../src/index.js';
 import { floatKernel, quantKernel, rng, uniform } from './helpers.js';
 
 /**
@@ -59,5 +59,83 @@ export function smallGraph(seed = 1): GraphSpec {
       { op: 'softmax', name: 'probs', inputs: ['fc'] },
     ],
     metadata: { dataset: 'none', note: 'test fixture' },
+  };
+}
+
+/**
+ * A CIFAR-style ResNet in small: float stem, ternary TTQ convs with folded
+ * BatchNorms, a strided stage with an option-A shortcut, a binary conv, a
+ * dense head. Big enough (16x16, 32 channels) for layers over the
+ * worker-thread threshold.
+ */
+export function resnetish(seed: number): GraphSpec {
+  const rand = rng(seed);
+  const bn = (name: string, input: string, c: number): OpSpec => ({
+    op: 'batchNorm',
+    name,
+    inputs: [input],
+    mean: uniform(rand, c, -0.1, 0.1),
+    variance: uniform(rand, c, 0.5, 1.5),
+    gamma: uniform(rand, c, 0.8, 1.2),
+    beta: uniform(rand, c, -0.1, 0.1),
+  });
+  return {
+    ops: [
+      { op: 'input', name: 'image', shape: [16, 16, 3] },
+      {
+        op: 'conv2d',
+        name: 'stem',
+        inputs: ['image'],
+        kernel: floatKernel(rand, [3, 3, 3, 32]),
+        padding: 'same',
+        activation: 'relu',
+      },
+      {
+        op: 'conv2d',
+        name: 'c1',
+        inputs: ['stem'],
+        kernel: quantKernel(rand, [3, 3, 32, 32], { asymmetric: true }),
+        padding: 'same',
+      },
+      bn('bn1', 'c1', 32),
+      { op: 'relu', name: 'r1', inputs: ['bn1'] },
+      {
+        op: 'conv2d',
+        name: 'c2',
+        inputs: ['r1'],
+        kernel: quantKernel(rand, [3, 3, 32, 32], { scales: 'channel' }),
+        padding: 'same',
+      },
+      { op: 'add', name: 'sum1', inputs: ['c2', 'stem'] },
+      { op: 'relu', name: 'add1', inputs: ['sum1'] },
+      {
+        op: 'conv2d',
+        name: 'down',
+        inputs: ['add1'],
+        kernel: quantKernel(rand, [3, 3, 32, 48], { asymmetric: true }),
+        strides: 2,
+        padding: 'same',
+        activation: 'relu',
+      },
+      {
+        op: 'conv2d',
+        name: 'bin',
+        inputs: ['down'],
+        kernel: quantKernel(rand, [3, 3, 48, 48], { bits: 1 }),
+        padding: 'same',
+      },
+      { op: 'subsample', name: 'sub', inputs: ['add1'], strides: 2 },
+      { op: 'zeroPad', name: 'pad', inputs: ['sub'], channels: [8, 8] },
+      { op: 'add', name: 'sum2', inputs: ['bin', 'pad'] },
+      { op: 'relu', name: 'add2', inputs: ['sum2'] },
+      { op: 'globalAvgPool', name: 'gap', inputs: ['add2'] },
+      {
+        op: 'dense',
+        name: 'fc',
+        inputs: ['gap'],
+        kernel: quantKernel(rand, [48, 10], { asymmetric: true }),
+        bias: uniform(rand, 10),
+      },
+    ],
   };
 }

@@ -1,5 +1,8 @@
 import type { FloatTensor, QuantizedKernel } from '../src/index.js';
 
+/** The runtime's kernel sets; tests of model outputs run on each. */
+export const BACKENDS = ['wasm', 'js'] as const;
+
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

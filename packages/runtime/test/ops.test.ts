@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  type Backend,
   decodeModel,
   encodeModel,
   type GraphSpec,
@@ -13,6 +14,7 @@ import {
   type QuantizedKernel,
 } from '../src/index.js';
 import {
+  BACKENDS,
   dequantize,
   floatKernel,
   maxAbsDiff,
@@ -29,10 +31,11 @@ beforeAll(async () => {
 });
 
 /** Runs `ops` (after an input op of `inShape`) in the runtime on `x` (batch first). */
-function runGraph(inShape: number[], ops: OpSpec[], x: Float32Array, options = {}) {
+function runOn(backend: Backend, inShape: number[], ops: OpSpec[], x: Float32Array, options = {}) {
   const graph: GraphSpec = { ops: [{ op: 'input', name: 'x', shape: inShape }, ...ops] };
   const { manifest, binary } = encodeModel(graph, options);
-  const model = decodeModel(manifest, binary);
+  const model = decodeModel(manifest, binary, { backend });
+  expect(model.backend).toBe(backend);
   return model.predict(x);
 }
 
@@ -49,483 +52,511 @@ function kernelTensor(k: QuantizedKernel): tf.Tensor {
   return tf.tensor(dequantize(k), [...k.shape]);
 }
 
-describe('dense', () => {
-  const cases: [string, QuantOptions][] = [
-    ['ternary, per-layer symmetric scale (TWN)', {}],
-    ['ternary, per-channel scales (TWN 2022)', { scales: 'channel' }],
-    ['ternary, asymmetric per-layer Wp/Wn (TTQ)', { asymmetric: true }],
-    ['ternary, asymmetric per-channel', { asymmetric: true, scales: 'channel' }],
-    ['ternary, all codes zero but a few', { zeros: 0.95 }],
-    ['binary, per-layer (BWN)', { bits: 1 }],
-    ['binary, asymmetric per-channel', { bits: 1, asymmetric: true, scales: 'channel' }],
-  ];
-  for (const [label, opts] of cases) {
-    for (const [cin, cout, batch] of [
-      [64, 32, 1],
-      [37, 5, 3],
-      [3, 70, 2],
-    ] as const) {
-      it(`${label}: [${cin}, ${cout}], batch ${batch}, bias and relu`, () => {
-        const rand = rng(cin * 1000 + cout + batch);
-        const k = quantKernel(rand, [cin, cout], opts);
-        const bias = uniform(rand, cout, -0.2, 0.2);
-        const x = uniform(rand, batch * cin);
-        const y = runGraph([cin], [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k, bias }], x);
-        const ref = tf.tidy(() =>
-          tf.add(tf.matMul(tf.tensor2d(x, [batch, cin]), kernelTensor(k)), bias),
-        );
-        expectClose(y, ref);
-        const yr = runGraph(
-          [cin],
-          [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k, bias, activation: 'relu' }],
-          x,
-        );
-        const refR = tf.tidy(() =>
-          tf.relu(tf.add(tf.matMul(tf.tensor2d(x, [batch, cin]), kernelTensor(k)), bias)),
-        );
-        expectClose(yr, refR);
-      });
-    }
-  }
+// Every op on both kernel sets: the WebAssembly SIMD kernels and the TypeScript fallback.
+describe.each(BACKENDS)('%s kernels', (backend) => {
+  const runGraph = (inShape: number[], ops: OpSpec[], x: Float32Array, options = {}) =>
+    runOn(backend, inShape, ops, x, options);
 
-  it('float32 kernel, with and without bias, softmax activation', () => {
-    const rand = rng(7);
-    const k = floatKernel(rand, [50, 12]);
-    const bias = uniform(rand, 12);
-    const x = uniform(rand, 4 * 50);
-    const xt = () => tf.tensor2d(x, [4, 50]);
-    const w = () => tf.tensor(k.values, [50, 12]);
-    expectClose(
-      runGraph([50], [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k }], x),
-      tf.tidy(() => tf.matMul(xt(), w())),
-    );
-    const soft = runGraph(
-      [50],
-      [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k, bias, activation: 'softmax' }],
-      x,
-    );
-    expectClose(
-      soft,
-      tf.tidy(() => tf.softmax(tf.add(tf.matMul(xt(), w()), bias))),
-    );
-  });
-
-  it('applies to the last axis of a rank-3 input (as Keras Dense)', () => {
-    const rand = rng(8);
-    const k = quantKernel(rand, [6, 4], { scales: 'channel' });
-    const x = uniform(rand, 2 * 5 * 6);
-    const y = runGraph([5, 6], [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k }], x);
-    const ref = tf.tidy(() =>
-      tf.reshape(tf.matMul(tf.tensor2d(x, [10, 6]), kernelTensor(k)), [2, 5, 4]),
-    );
-    expectClose(y, ref);
-  });
-});
-
-describe('conv2d', () => {
-  const quant: [string, QuantOptions][] = [
-    ['ternary per-layer', {}],
-    ['ternary per-channel', { scales: 'channel' }],
-    ['ternary asymmetric (TTQ)', { asymmetric: true }],
-    ['ternary asymmetric per-channel', { asymmetric: true, scales: 'channel' }],
-    ['binary', { bits: 1 }],
-    ['binary asymmetric per-channel', { bits: 1, asymmetric: true, scales: 'channel' }],
-  ];
-  const geometries: [number, number, number, number, number, number, 1 | 2, 'same' | 'valid'][] = [
-    // h, w, cin, kh, kw, cout, stride, padding
-    [8, 8, 16, 3, 3, 16, 1, 'same'],
-    [8, 8, 16, 3, 3, 32, 2, 'same'],
-    [9, 7, 13, 3, 3, 8, 1, 'valid'],
-    [9, 7, 13, 3, 3, 8, 2, 'valid'],
-    [8, 8, 16, 1, 1, 32, 2, 'same'],
-    [7, 10, 5, 5, 3, 6, 2, 'same'],
-  ];
-  for (const [label, opts] of quant) {
-    for (const [h, w, cin, kh, kw, cout, s, padding] of geometries) {
-      it(`${label}: ${h}x${w}x${cin} * ${kh}x${kw}x${cout}, stride ${s}, ${padding}`, () => {
-        const rand = rng(h * 7 + cin * 13 + kh * 17 + cout + s * 5 + (padding === 'same' ? 1 : 0));
-        const k = quantKernel(rand, [kh, kw, cin, cout], opts);
-        const bias = uniform(rand, cout, -0.2, 0.2);
-        const batch = 2;
-        const x = uniform(rand, batch * h * w * cin);
-        // Some exact zeros, as after a ReLU, to exercise the all-zero group skip.
-        for (let i = 0; i < x.length; i += 3) x[i] = 0;
-        const spec: OpSpec = {
-          op: 'conv2d',
-          name: 'c',
-          inputs: ['x'],
-          kernel: k,
-          bias,
-          strides: s,
-          padding,
-          activation: 'relu',
-        };
-        const y = runGraph([h, w, cin], [spec], x);
-        const ref = tf.tidy(() =>
-          tf.relu(
-            tf.add(
-              tf.conv2d(
-                tf.tensor4d(x, [batch, h, w, cin]),
-                kernelTensor(k) as tf.Tensor4D,
-                s,
-                padding,
-              ),
-              bias,
-            ),
-          ),
-        );
-        expectClose(y, ref);
-      });
-    }
-  }
-
-  it('float32 kernel, strides [1, 2], no bias', () => {
-    const rand = rng(11);
-    const k = floatKernel(rand, [3, 3, 3, 16]);
-    const x = uniform(rand, 9 * 11 * 3);
-    const y = runGraph(
-      [9, 11, 3],
-      [{ op: 'conv2d', name: 'c', inputs: ['x'], kernel: k, strides: [1, 2], padding: 'same' }],
-      x,
-    );
-    const ref = tf.tidy(() =>
-      tf.conv2d(
-        tf.tensor4d(x, [1, 9, 11, 3]),
-        tf.tensor4d(k.values, [3, 3, 3, 16]),
-        [1, 2],
-        'same',
-      ),
-    );
-    expectClose(y, ref);
-  });
-
-  it('float32 kernel, valid padding, stride 2, relu', () => {
-    const rand = rng(12);
-    const k = floatKernel(rand, [5, 5, 4, 7]);
-    const bias = uniform(rand, 7);
-    const x = uniform(rand, 2 * 12 * 12 * 4);
-    const spec: OpSpec = {
-      op: 'conv2d',
-      name: 'c',
-      inputs: ['x'],
-      kernel: k,
-      bias,
-      strides: 2,
-      activation: 'relu',
-    };
-    const y = runGraph([12, 12, 4], [spec], x);
-    const ref = tf.tidy(() =>
-      tf.relu(
-        tf.add(
-          tf.conv2d(
-            tf.tensor4d(x, [2, 12, 12, 4]),
-            tf.tensor4d(k.values, [5, 5, 4, 7]),
-            2,
-            'valid',
-          ),
-          bias,
-        ),
-      ),
-    );
-    expectClose(y, ref);
-  });
-});
-
-describe('batchNorm and affine', () => {
-  const rand = rng(21);
-  const c = 12;
-  const mean = uniform(rand, c);
-  const variance = uniform(rand, c, 0.2, 2);
-  const gamma = uniform(rand, c, 0.5, 1.5);
-  gamma[3] = -0.7; // a negative gamma: folded scales turn negative
-  const beta = uniform(rand, c);
-  const x = uniform(rand, 2 * 5 * 5 * c, -2, 2);
-  const bnRef = (t: tf.Tensor) => tf.batchNorm(t, mean, variance, beta, gamma, 1e-3);
-
-  it('standalone batchNorm (stored as affine) matches tf.batchNorm', () => {
-    const y = runGraph(
-      [5, 5, c],
-      [{ op: 'batchNorm', name: 'bn', inputs: ['x'], mean, variance, gamma, beta }],
-      x,
-    );
-    expectClose(
-      y,
-      tf.tidy(() => bnRef(tf.tensor4d(x, [2, 5, 5, c]))),
-    );
-  });
-
-  it('batchNorm without gamma/beta (Keras scale/center false), epsilon 1e-5', () => {
-    const y = runGraph(
-      [5, 5, c],
-      [{ op: 'batchNorm', name: 'bn', inputs: ['x'], mean, variance, epsilon: 1e-5 }],
-      x,
-    );
-    expectClose(
-      y,
-      tf.tidy(() =>
-        tf.batchNorm(tf.tensor4d(x, [2, 5, 5, c]), mean, variance, undefined, undefined, 1e-5),
-      ),
-    );
-  });
-
-  it('explicit affine op', () => {
-    const scale = uniform(rand, c);
-    const shift = uniform(rand, c);
-    const y = runGraph([5, 5, c], [{ op: 'affine', name: 'a', inputs: ['x'], scale, shift }], x);
-    expectClose(
-      y,
-      tf.tidy(() => tf.add(tf.mul(tf.tensor4d(x, [2, 5, 5, c]), scale), shift)),
-    );
-  });
-
-  for (const [label, kernel] of [
-    ['ternary asymmetric conv', quantKernel(rng(22), [3, 3, 8, c], { asymmetric: true })],
-    ['binary conv', quantKernel(rng(23), [3, 3, 8, c], { bits: 1 })],
-    ['float conv', floatKernel(rng(24), [3, 3, 8, c])],
-  ] as const) {
-    it(`conv -> batchNorm -> relu folds into one op (${label}) and matches tfjs`, () => {
-      const xin = uniform(rand, 2 * 6 * 6 * 8);
-      const bias = uniform(rand, c);
-      const ops: OpSpec[] = [
-        { op: 'conv2d', name: 'conv', inputs: ['x'], kernel, bias, padding: 'same' },
-        { op: 'batchNorm', name: 'bn', inputs: ['conv'], mean, variance, gamma, beta },
-        { op: 'relu', name: 'act', inputs: ['bn'] },
-      ];
-      const { manifest } = encodeModel({
-        ops: [{ op: 'input', name: 'x', shape: [6, 6, 8] }, ...ops],
-      });
-      expect(manifest.ops.map((o) => o.op)).toEqual(['input', 'conv2d']);
-      expect(manifest.ops[1]!.fused).toEqual(['bn', 'act']);
-      const wk = 'codes' in kernel ? dequantize(kernel) : kernel.values;
-      const ref = tf.tidy(() =>
-        tf.relu(
-          bnRef(
-            tf.add(
-              tf.conv2d(tf.tensor4d(xin, [2, 6, 6, 8]), tf.tensor4d(wk, [3, 3, 8, c]), 1, 'same'),
-              bias,
-            ),
-          ),
-        ),
-      );
-      expectClose(runGraph([6, 6, 8], ops, xin), ref);
-      // Unfolded, the same numbers come out of separate ops.
-      const refAgain = tf.tidy(() =>
-        tf.relu(
-          bnRef(
-            tf.add(
-              tf.conv2d(tf.tensor4d(xin, [2, 6, 6, 8]), tf.tensor4d(wk, [3, 3, 8, c]), 1, 'same'),
-              bias,
-            ),
-          ),
-        ),
-      );
-      expectClose(
-        runGraph([6, 6, 8], ops, xin, { foldBatchNorm: false, fuseActivations: false }),
-        refAgain,
-      );
-    });
-  }
-});
-
-describe('folding and fusion rules', () => {
-  const rand = rng(41);
-  const c = 6;
-  const bnSpec = (name: string, input: string): OpSpec => ({
-    op: 'batchNorm',
-    name,
-    inputs: [input],
-    mean: uniform(rand, c),
-    variance: uniform(rand, c, 0.5, 1.5),
-    gamma: uniform(rand, c),
-    beta: uniform(rand, c),
-  });
-
-  it('pre-activation BN -> ReLU (no conv before it) becomes one affine op with a fused ReLU', () => {
-    const bn = bnSpec('bn', 'x') as Extract<OpSpec, { op: 'batchNorm' }>;
-    const graph: GraphSpec = {
-      ops: [
-        { op: 'input', name: 'x', shape: [4, 4, c] },
-        bn,
-        { op: 'relu', name: 'r', inputs: ['bn'] },
-      ],
-    };
-    const { manifest, binary } = encodeModel(graph);
-    expect(manifest.ops.map((o) => [o.op, o.fused ?? []])).toEqual([
-      ['input', []],
-      ['affine', ['r']],
-    ]);
-    const x = uniform(rand, 4 * 4 * c * 2, -2, 2);
-    const ref = tf.tidy(() =>
-      tf.relu(
-        tf.batchNorm(tf.tensor4d(x, [2, 4, 4, c]), bn.mean, bn.variance, bn.beta!, bn.gamma!, 1e-3),
-      ),
-    );
-    expectClose(decodeModel(manifest, binary).predict(x), ref);
-  });
-
-  it('does not fold a BN into a conv whose output has another consumer, nor into a conv with an activation', () => {
-    const k = quantKernel(rand, [3, 3, c, c]);
-    const graph: GraphSpec = {
-      ops: [
-        { op: 'input', name: 'x', shape: [4, 4, c] },
-        { op: 'conv2d', name: 'conv', inputs: ['x'], kernel: k, padding: 'same' },
-        bnSpec('bn', 'conv'),
-        { op: 'add', name: 'sum', inputs: ['bn', 'conv'] },
-        {
-          op: 'conv2d',
-          name: 'conv_relu',
-          inputs: ['sum'],
-          kernel: k,
-          padding: 'same',
-          activation: 'relu',
-        },
-        bnSpec('bn2', 'conv_relu'),
-      ],
-    };
-    const { manifest } = encodeModel(graph);
-    expect(manifest.ops.map((o) => o.op)).toEqual([
-      'input',
-      'conv2d',
-      'affine',
-      'add',
-      'conv2d',
-      'affine',
-    ]);
-    expect(manifest.ops.every((o) => o.fused === undefined)).toBe(true);
-  });
-
-  it('does not fuse into an op that is itself a requested model output', () => {
-    const graph: GraphSpec = {
-      ops: [
-        { op: 'input', name: 'x', shape: [3] },
-        { op: 'dense', name: 'fc', inputs: ['x'], kernel: quantKernel(rand, [3, 2]) },
-        { op: 'relu', name: 'r', inputs: ['fc'] },
-      ],
-      outputs: ['fc', 'r'],
-    };
-    expect(encodeModel(graph).manifest.ops.map((o) => o.op)).toEqual(['input', 'dense', 'relu']);
-  });
-});
-
-describe('parameter-free ops', () => {
-  const rand = rng(31);
-  const x = uniform(rand, 2 * 7 * 6 * 5, -2, 2);
-  const xt = () => tf.tensor4d(x, [2, 7, 6, 5]);
-
-  it('add of two and of three inputs, relu, softmax, flatten', () => {
-    const ops: OpSpec[] = [
-      { op: 'relu', name: 'r', inputs: ['x'] },
-      { op: 'add', name: 'a2', inputs: ['x', 'r'] },
-      { op: 'add', name: 'a3', inputs: ['x', 'r', 'a2'] },
-      { op: 'flatten', name: 'f', inputs: ['a3'] },
-      { op: 'softmax', name: 's', inputs: ['f'] },
+  describe('dense', () => {
+    const cases: [string, QuantOptions][] = [
+      ['ternary, per-layer symmetric scale (TWN)', {}],
+      ['ternary, per-channel scales (TWN 2022)', { scales: 'channel' }],
+      ['ternary, asymmetric per-layer Wp/Wn (TTQ)', { asymmetric: true }],
+      ['ternary, asymmetric per-channel', { asymmetric: true, scales: 'channel' }],
+      ['ternary, all codes zero but a few', { zeros: 0.95 }],
+      ['binary, per-layer (BWN)', { bits: 1 }],
+      ['binary, asymmetric per-channel', { bits: 1, asymmetric: true, scales: 'channel' }],
     ];
-    const graph: GraphSpec = {
-      ops: [{ op: 'input', name: 'x', shape: [7, 6, 5] }, ...ops],
-      outputs: ['r', 'a2', 'a3', 'f', 's'],
-    };
-    const { manifest, binary } = encodeModel(graph);
-    const out = decodeModel(manifest, binary).run(x, ['r', 'a2', 'a3', 'f', 's']);
-    const [r, a2, a3, f, s] = tf.tidy(() => {
-      const r = tf.relu(xt());
-      const a2 = tf.add(xt(), r);
-      const a3 = tf.addN([xt(), r, a2]);
-      const f = tf.reshape(a3, [2, -1]);
-      return [r, a2, a3, f, tf.softmax(f)];
-    });
-    expectClose(out.r!, r!);
-    expectClose(out.a2!, a2!);
-    expectClose(out.a3!, a3!);
-    expectClose(out.f!, f!);
-    expectClose(out.s!, s!);
-  });
+    for (const [label, opts] of cases) {
+      for (const [cin, cout, batch] of [
+        [64, 32, 1],
+        [37, 5, 3],
+        [3, 70, 2],
+      ] as const) {
+        it(`${label}: [${cin}, ${cout}], batch ${batch}, bias and relu`, () => {
+          const rand = rng(cin * 1000 + cout + batch);
+          const k = quantKernel(rand, [cin, cout], opts);
+          const bias = uniform(rand, cout, -0.2, 0.2);
+          const x = uniform(rand, batch * cin);
+          const y = runGraph(
+            [cin],
+            [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k, bias }],
+            x,
+          );
+          const ref = tf.tidy(() =>
+            tf.add(tf.matMul(tf.tensor2d(x, [batch, cin]), kernelTensor(k)), bias),
+          );
+          expectClose(y, ref);
+          const yr = runGraph(
+            [cin],
+            [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k, bias, activation: 'relu' }],
+            x,
+          );
+          const refR = tf.tidy(() =>
+            tf.relu(tf.add(tf.matMul(tf.tensor2d(x, [batch, cin]), kernelTensor(k)), bias)),
+          );
+          expectClose(yr, refR);
+        });
+      }
+    }
 
-  for (const [pool, size, stride, padding] of [
-    ['maxPool', 2, 2, 'valid'],
-    ['maxPool', 3, 2, 'same'],
-    ['maxPool', 3, 1, 'same'],
-    ['avgPool', 2, 2, 'valid'],
-    ['avgPool', 3, 2, 'same'],
-    ['avgPool', 3, 1, 'valid'],
-  ] as const) {
-    it(`${pool} ${size}x${size}, stride ${stride}, ${padding}`, () => {
-      const y = runGraph(
-        [7, 6, 5],
-        [{ op: pool, name: 'p', inputs: ['x'], poolSize: size, strides: stride, padding }],
+    it('float32 kernel, with and without bias, softmax activation', () => {
+      const rand = rng(7);
+      const k = floatKernel(rand, [50, 12]);
+      const bias = uniform(rand, 12);
+      const x = uniform(rand, 4 * 50);
+      const xt = () => tf.tensor2d(x, [4, 50]);
+      const w = () => tf.tensor(k.values, [50, 12]);
+      expectClose(
+        runGraph([50], [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k }], x),
+        tf.tidy(() => tf.matMul(xt(), w())),
+      );
+      const soft = runGraph(
+        [50],
+        [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k, bias, activation: 'softmax' }],
         x,
       );
-      const f = pool === 'maxPool' ? tf.maxPool : tf.avgPool;
       expectClose(
-        y,
-        tf.tidy(() => f(xt(), size, stride, padding)),
+        soft,
+        tf.tidy(() => tf.softmax(tf.add(tf.matMul(xt(), w()), bias))),
       );
     });
-  }
 
-  it('pool strides default to the pool size (Keras)', () => {
-    const y = runGraph(
-      [7, 6, 5],
-      [{ op: 'maxPool', name: 'p', inputs: ['x'], poolSize: [2, 3] }],
-      x,
-    );
-    expectClose(
-      y,
-      tf.tidy(() => tf.maxPool(xt(), [2, 3], [2, 3], 'valid')),
-    );
+    it('applies to the last axis of a rank-3 input (as Keras Dense)', () => {
+      const rand = rng(8);
+      const k = quantKernel(rand, [6, 4], { scales: 'channel' });
+      const x = uniform(rand, 2 * 5 * 6);
+      const y = runGraph([5, 6], [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k }], x);
+      const ref = tf.tidy(() =>
+        tf.reshape(tf.matMul(tf.tensor2d(x, [10, 6]), kernelTensor(k)), [2, 5, 4]),
+      );
+      expectClose(y, ref);
+    });
   });
 
-  it('global average pool', () => {
-    const y = runGraph([7, 6, 5], [{ op: 'globalAvgPool', name: 'g', inputs: ['x'] }], x);
-    expectClose(
-      y,
-      tf.tidy(() => tf.mean(xt(), [1, 2])),
-    );
-  });
-
-  it('zero padding (spatial and channels) and strided subsampling', () => {
-    const pad = runGraph(
-      [7, 6, 5],
+  describe('conv2d', () => {
+    const quant: [string, QuantOptions][] = [
+      ['ternary per-layer', {}],
+      ['ternary per-channel', { scales: 'channel' }],
+      ['ternary asymmetric (TTQ)', { asymmetric: true }],
+      ['ternary asymmetric per-channel', { asymmetric: true, scales: 'channel' }],
+      ['binary', { bits: 1 }],
+      ['binary asymmetric per-channel', { bits: 1, asymmetric: true, scales: 'channel' }],
+    ];
+    const geometries: [number, number, number, number, number, number, 1 | 2, 'same' | 'valid'][] =
       [
-        {
-          op: 'zeroPad',
-          name: 'z',
-          inputs: ['x'],
-          padding: [
+        // h, w, cin, kh, kw, cout, stride, padding
+        [8, 8, 16, 3, 3, 16, 1, 'same'],
+        [8, 8, 16, 3, 3, 32, 2, 'same'],
+        [9, 7, 13, 3, 3, 8, 1, 'valid'],
+        [9, 7, 13, 3, 3, 8, 2, 'valid'],
+        [8, 8, 16, 1, 1, 32, 2, 'same'],
+        [7, 10, 5, 5, 3, 6, 2, 'same'],
+      ];
+    for (const [label, opts] of quant) {
+      for (const [h, w, cin, kh, kw, cout, s, padding] of geometries) {
+        it(`${label}: ${h}x${w}x${cin} * ${kh}x${kw}x${cout}, stride ${s}, ${padding}`, () => {
+          const rand = rng(
+            h * 7 + cin * 13 + kh * 17 + cout + s * 5 + (padding === 'same' ? 1 : 0),
+          );
+          const k = quantKernel(rand, [kh, kw, cin, cout], opts);
+          const bias = uniform(rand, cout, -0.2, 0.2);
+          const batch = 2;
+          const x = uniform(rand, batch * h * w * cin);
+          // Some exact zeros, as after a ReLU, to exercise the all-zero group skip.
+          for (let i = 0; i < x.length; i += 3) x[i] = 0;
+          const spec: OpSpec = {
+            op: 'conv2d',
+            name: 'c',
+            inputs: ['x'],
+            kernel: k,
+            bias,
+            strides: s,
+            padding,
+            activation: 'relu',
+          };
+          const y = runGraph([h, w, cin], [spec], x);
+          const ref = tf.tidy(() =>
+            tf.relu(
+              tf.add(
+                tf.conv2d(
+                  tf.tensor4d(x, [batch, h, w, cin]),
+                  kernelTensor(k) as tf.Tensor4D,
+                  s,
+                  padding,
+                ),
+                bias,
+              ),
+            ),
+          );
+          expectClose(y, ref);
+        });
+      }
+    }
+
+    it('float32 kernel, strides [1, 2], no bias', () => {
+      const rand = rng(11);
+      const k = floatKernel(rand, [3, 3, 3, 16]);
+      const x = uniform(rand, 9 * 11 * 3);
+      const y = runGraph(
+        [9, 11, 3],
+        [{ op: 'conv2d', name: 'c', inputs: ['x'], kernel: k, strides: [1, 2], padding: 'same' }],
+        x,
+      );
+      const ref = tf.tidy(() =>
+        tf.conv2d(
+          tf.tensor4d(x, [1, 9, 11, 3]),
+          tf.tensor4d(k.values, [3, 3, 3, 16]),
+          [1, 2],
+          'same',
+        ),
+      );
+      expectClose(y, ref);
+    });
+
+    it('float32 kernel, valid padding, stride 2, relu', () => {
+      const rand = rng(12);
+      const k = floatKernel(rand, [5, 5, 4, 7]);
+      const bias = uniform(rand, 7);
+      const x = uniform(rand, 2 * 12 * 12 * 4);
+      const spec: OpSpec = {
+        op: 'conv2d',
+        name: 'c',
+        inputs: ['x'],
+        kernel: k,
+        bias,
+        strides: 2,
+        activation: 'relu',
+      };
+      const y = runGraph([12, 12, 4], [spec], x);
+      const ref = tf.tidy(() =>
+        tf.relu(
+          tf.add(
+            tf.conv2d(
+              tf.tensor4d(x, [2, 12, 12, 4]),
+              tf.tensor4d(k.values, [5, 5, 4, 7]),
+              2,
+              'valid',
+            ),
+            bias,
+          ),
+        ),
+      );
+      expectClose(y, ref);
+    });
+  });
+
+  describe('batchNorm and affine', () => {
+    const rand = rng(21);
+    const c = 12;
+    const mean = uniform(rand, c);
+    const variance = uniform(rand, c, 0.2, 2);
+    const gamma = uniform(rand, c, 0.5, 1.5);
+    gamma[3] = -0.7; // a negative gamma: folded scales turn negative
+    const beta = uniform(rand, c);
+    const x = uniform(rand, 2 * 5 * 5 * c, -2, 2);
+    const bnRef = (t: tf.Tensor) => tf.batchNorm(t, mean, variance, beta, gamma, 1e-3);
+
+    it('standalone batchNorm (stored as affine) matches tf.batchNorm', () => {
+      const y = runGraph(
+        [5, 5, c],
+        [{ op: 'batchNorm', name: 'bn', inputs: ['x'], mean, variance, gamma, beta }],
+        x,
+      );
+      expectClose(
+        y,
+        tf.tidy(() => bnRef(tf.tensor4d(x, [2, 5, 5, c]))),
+      );
+    });
+
+    it('batchNorm without gamma/beta (Keras scale/center false), epsilon 1e-5', () => {
+      const y = runGraph(
+        [5, 5, c],
+        [{ op: 'batchNorm', name: 'bn', inputs: ['x'], mean, variance, epsilon: 1e-5 }],
+        x,
+      );
+      expectClose(
+        y,
+        tf.tidy(() =>
+          tf.batchNorm(tf.tensor4d(x, [2, 5, 5, c]), mean, variance, undefined, undefined, 1e-5),
+        ),
+      );
+    });
+
+    it('explicit affine op', () => {
+      const scale = uniform(rand, c);
+      const shift = uniform(rand, c);
+      const y = runGraph([5, 5, c], [{ op: 'affine', name: 'a', inputs: ['x'], scale, shift }], x);
+      expectClose(
+        y,
+        tf.tidy(() => tf.add(tf.mul(tf.tensor4d(x, [2, 5, 5, c]), scale), shift)),
+      );
+    });
+
+    for (const [label, kernel] of [
+      ['ternary asymmetric conv', quantKernel(rng(22), [3, 3, 8, c], { asymmetric: true })],
+      ['binary conv', quantKernel(rng(23), [3, 3, 8, c], { bits: 1 })],
+      ['float conv', floatKernel(rng(24), [3, 3, 8, c])],
+    ] as const) {
+      it(`conv -> batchNorm -> relu folds into one op (${label}) and matches tfjs`, () => {
+        const xin = uniform(rand, 2 * 6 * 6 * 8);
+        const bias = uniform(rand, c);
+        const ops: OpSpec[] = [
+          { op: 'conv2d', name: 'conv', inputs: ['x'], kernel, bias, padding: 'same' },
+          { op: 'batchNorm', name: 'bn', inputs: ['conv'], mean, variance, gamma, beta },
+          { op: 'relu', name: 'act', inputs: ['bn'] },
+        ];
+        const { manifest } = encodeModel({
+          ops: [{ op: 'input', name: 'x', shape: [6, 6, 8] }, ...ops],
+        });
+        expect(manifest.ops.map((o) => o.op)).toEqual(['input', 'conv2d']);
+        expect(manifest.ops[1]!.fused).toEqual(['bn', 'act']);
+        const wk = 'codes' in kernel ? dequantize(kernel) : kernel.values;
+        const ref = tf.tidy(() =>
+          tf.relu(
+            bnRef(
+              tf.add(
+                tf.conv2d(tf.tensor4d(xin, [2, 6, 6, 8]), tf.tensor4d(wk, [3, 3, 8, c]), 1, 'same'),
+                bias,
+              ),
+            ),
+          ),
+        );
+        expectClose(runGraph([6, 6, 8], ops, xin), ref);
+        // Unfolded, the same numbers come out of separate ops.
+        const refAgain = tf.tidy(() =>
+          tf.relu(
+            bnRef(
+              tf.add(
+                tf.conv2d(tf.tensor4d(xin, [2, 6, 6, 8]), tf.tensor4d(wk, [3, 3, 8, c]), 1, 'same'),
+                bias,
+              ),
+            ),
+          ),
+        );
+        expectClose(
+          runGraph([6, 6, 8], ops, xin, { foldBatchNorm: false, fuseActivations: false }),
+          refAgain,
+        );
+      });
+    }
+  });
+
+  describe('folding and fusion rules', () => {
+    const rand = rng(41);
+    const c = 6;
+    const bnSpec = (name: string, input: string): OpSpec => ({
+      op: 'batchNorm',
+      name,
+      inputs: [input],
+      mean: uniform(rand, c),
+      variance: uniform(rand, c, 0.5, 1.5),
+      gamma: uniform(rand, c),
+      beta: uniform(rand, c),
+    });
+
+    it('pre-activation BN -> ReLU (no conv before it) becomes one affine op with a fused ReLU', () => {
+      const bn = bnSpec('bn', 'x') as Extract<OpSpec, { op: 'batchNorm' }>;
+      const graph: GraphSpec = {
+        ops: [
+          { op: 'input', name: 'x', shape: [4, 4, c] },
+          bn,
+          { op: 'relu', name: 'r', inputs: ['bn'] },
+        ],
+      };
+      const { manifest, binary } = encodeModel(graph);
+      expect(manifest.ops.map((o) => [o.op, o.fused ?? []])).toEqual([
+        ['input', []],
+        ['affine', ['r']],
+      ]);
+      const x = uniform(rand, 4 * 4 * c * 2, -2, 2);
+      const ref = tf.tidy(() =>
+        tf.relu(
+          tf.batchNorm(
+            tf.tensor4d(x, [2, 4, 4, c]),
+            bn.mean,
+            bn.variance,
+            bn.beta!,
+            bn.gamma!,
+            1e-3,
+          ),
+        ),
+      );
+      expectClose(decodeModel(manifest, binary, { backend }).predict(x), ref);
+    });
+
+    it('does not fold a BN into a conv whose output has another consumer, nor into a conv with an activation', () => {
+      const k = quantKernel(rand, [3, 3, c, c]);
+      const graph: GraphSpec = {
+        ops: [
+          { op: 'input', name: 'x', shape: [4, 4, c] },
+          { op: 'conv2d', name: 'conv', inputs: ['x'], kernel: k, padding: 'same' },
+          bnSpec('bn', 'conv'),
+          { op: 'add', name: 'sum', inputs: ['bn', 'conv'] },
+          {
+            op: 'conv2d',
+            name: 'conv_relu',
+            inputs: ['sum'],
+            kernel: k,
+            padding: 'same',
+            activation: 'relu',
+          },
+          bnSpec('bn2', 'conv_relu'),
+        ],
+      };
+      const { manifest } = encodeModel(graph);
+      expect(manifest.ops.map((o) => o.op)).toEqual([
+        'input',
+        'conv2d',
+        'affine',
+        'add',
+        'conv2d',
+        'affine',
+      ]);
+      expect(manifest.ops.every((o) => o.fused === undefined)).toBe(true);
+    });
+
+    it('does not fuse into an op that is itself a requested model output', () => {
+      const graph: GraphSpec = {
+        ops: [
+          { op: 'input', name: 'x', shape: [3] },
+          { op: 'dense', name: 'fc', inputs: ['x'], kernel: quantKernel(rand, [3, 2]) },
+          { op: 'relu', name: 'r', inputs: ['fc'] },
+        ],
+        outputs: ['fc', 'r'],
+      };
+      expect(encodeModel(graph).manifest.ops.map((o) => o.op)).toEqual(['input', 'dense', 'relu']);
+    });
+  });
+
+  describe('parameter-free ops', () => {
+    const rand = rng(31);
+    const x = uniform(rand, 2 * 7 * 6 * 5, -2, 2);
+    const xt = () => tf.tensor4d(x, [2, 7, 6, 5]);
+
+    it('add of two and of three inputs, relu, softmax, flatten', () => {
+      const ops: OpSpec[] = [
+        { op: 'relu', name: 'r', inputs: ['x'] },
+        { op: 'add', name: 'a2', inputs: ['x', 'r'] },
+        { op: 'add', name: 'a3', inputs: ['x', 'r', 'a2'] },
+        { op: 'flatten', name: 'f', inputs: ['a3'] },
+        { op: 'softmax', name: 's', inputs: ['f'] },
+      ];
+      const graph: GraphSpec = {
+        ops: [{ op: 'input', name: 'x', shape: [7, 6, 5] }, ...ops],
+        outputs: ['r', 'a2', 'a3', 'f', 's'],
+      };
+      const { manifest, binary } = encodeModel(graph);
+      const out = decodeModel(manifest, binary, { backend }).run(x, ['r', 'a2', 'a3', 'f', 's']);
+      const [r, a2, a3, f, s] = tf.tidy(() => {
+        const r = tf.relu(xt());
+        const a2 = tf.add(xt(), r);
+        const a3 = tf.addN([xt(), r, a2]);
+        const f = tf.reshape(a3, [2, -1]);
+        return [r, a2, a3, f, tf.softmax(f)];
+      });
+      expectClose(out.r!, r!);
+      expectClose(out.a2!, a2!);
+      expectClose(out.a3!, a3!);
+      expectClose(out.f!, f!);
+      expectClose(out.s!, s!);
+    });
+
+    for (const [pool, size, stride, padding] of [
+      ['maxPool', 2, 2, 'valid'],
+      ['maxPool', 3, 2, 'same'],
+      ['maxPool', 3, 1, 'same'],
+      ['avgPool', 2, 2, 'valid'],
+      ['avgPool', 3, 2, 'same'],
+      ['avgPool', 3, 1, 'valid'],
+    ] as const) {
+      it(`${pool} ${size}x${size}, stride ${stride}, ${padding}`, () => {
+        const y = runGraph(
+          [7, 6, 5],
+          [{ op: pool, name: 'p', inputs: ['x'], poolSize: size, strides: stride, padding }],
+          x,
+        );
+        const f = pool === 'maxPool' ? tf.maxPool : tf.avgPool;
+        expectClose(
+          y,
+          tf.tidy(() => f(xt(), size, stride, padding)),
+        );
+      });
+    }
+
+    it('pool strides default to the pool size (Keras)', () => {
+      const y = runGraph(
+        [7, 6, 5],
+        [{ op: 'maxPool', name: 'p', inputs: ['x'], poolSize: [2, 3] }],
+        x,
+      );
+      expectClose(
+        y,
+        tf.tidy(() => tf.maxPool(xt(), [2, 3], [2, 3], 'valid')),
+      );
+    });
+
+    it('global average pool', () => {
+      const y = runGraph([7, 6, 5], [{ op: 'globalAvgPool', name: 'g', inputs: ['x'] }], x);
+      expectClose(
+        y,
+        tf.tidy(() => tf.mean(xt(), [1, 2])),
+      );
+    });
+
+    it('zero padding (spatial and channels) and strided subsampling', () => {
+      const pad = runGraph(
+        [7, 6, 5],
+        [
+          {
+            op: 'zeroPad',
+            name: 'z',
+            inputs: ['x'],
+            padding: [
+              [1, 2],
+              [0, 3],
+            ],
+            channels: [2, 1],
+          },
+        ],
+        x,
+      );
+      expectClose(
+        pad,
+        tf.tidy(() =>
+          tf.pad(xt(), [
+            [0, 0],
             [1, 2],
             [0, 3],
-          ],
-          channels: [2, 1],
-        },
-      ],
-      x,
-    );
-    expectClose(
-      pad,
-      tf.tidy(() =>
-        tf.pad(xt(), [
-          [0, 0],
-          [1, 2],
-          [0, 3],
-          [2, 1],
-        ]),
-      ),
-    );
-    const same = runGraph([7, 6, 5], [{ op: 'zeroPad', name: 'z', inputs: ['x'], padding: 1 }], x);
-    expectClose(
-      same,
-      tf.tidy(() =>
-        tf.pad(xt(), [
-          [0, 0],
-          [1, 1],
-          [1, 1],
-          [0, 0],
-        ]),
-      ),
-    );
-    const sub = runGraph([7, 6, 5], [{ op: 'subsample', name: 's', inputs: ['x'], strides: 2 }], x);
-    expectClose(
-      sub,
-      tf.tidy(() => tf.stridedSlice(xt(), [0, 0, 0, 0], [2, 7, 6, 5], [1, 2, 2, 1])),
-    );
+            [2, 1],
+          ]),
+        ),
+      );
+      const same = runGraph(
+        [7, 6, 5],
+        [{ op: 'zeroPad', name: 'z', inputs: ['x'], padding: 1 }],
+        x,
+      );
+      expectClose(
+        same,
+        tf.tidy(() =>
+          tf.pad(xt(), [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ]),
+        ),
+      );
+      const sub = runGraph(
+        [7, 6, 5],
+        [{ op: 'subsample', name: 's', inputs: ['x'], strides: 2 }],
+        x,
+      );
+      expectClose(
+        sub,
+        tf.tidy(() => tf.stridedSlice(xt(), [0, 0, 0, 0], [2, 7, 6, 5], [1, 2, 2, 1])),
+      );
+    });
   });
 });
