@@ -209,7 +209,12 @@ describe.each(backends)('HLAQuantizer on %s', (backend) => {
       const q = new HLAQuantizer({ tauMax: 4 });
       q.onStep(at(2)); // f = 0.2 < 0.5
       const w = tf.tensor1d(W);
-      expect(q.quantize(w, {})).toBe(w); // the latent kernel itself
+      // A new tensor with W's values, which the caller owns: disposing it keeps the kernel.
+      const q1 = q.quantize(w, {});
+      expect(q1).not.toBe(w);
+      q1.dispose();
+      expect(w.isDisposed).toBe(false);
+      expect(Array.from(w.dataSync())).toEqual(Array.from(tf.tensor1d(W).dataSync()));
       expectClose(q.quantize(w, {}), W, 1e-7); // (float32 rounding of the literals)
       // G's entries are exact in float32, so the identity gradient is exactly G.
       expectClose(

@@ -11,6 +11,7 @@ export { crc32 } from './crc32.js';
 export { decodeModel } from './decode.js';
 export { type EncodedModel, type EncodeOptions, encodeModel } from './encode.js';
 export { type TritErrorCode, TritFormatError } from './errors.js';
+export type { Feed, FeedData, Feeds, FeedTensor } from './feeds.js';
 export {
   manifestTensors,
   opTensors,
@@ -22,10 +23,13 @@ export {
   activationOf,
   FORMAT_NAME,
   FORMAT_VERSION,
+  isPlainFileName,
   type KernelEncoding,
   type KernelEntry,
+  MAX_MANIFEST_BYTES,
   type Manifest,
   type OpEntry,
+  type ParseManifestOptions,
   parseManifest,
   SUPPORTED_VERSIONS,
   TENSOR_ALIGNMENT,
