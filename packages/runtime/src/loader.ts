@@ -60,7 +60,7 @@ async function readCapped(
   if (!body || typeof body.getReader !== 'function') {
     // A fetch without body streams: the whole body is read before the check.
     const all = new Uint8Array(await res.arrayBuffer());
-    if (all.length > limit) throw tooLarge(`${all.length}`);
+    if (all.length > limit) throw tooLarge(`${all.length} bytes`);
     return all;
   }
   const reader = body.getReader();
@@ -73,7 +73,7 @@ async function readCapped(
       total += value.byteLength;
       if (total > limit) {
         await reader.cancel().catch(() => {});
-        throw tooLarge(`more than ${limit} (${total} received so far)`);
+        throw tooLarge(`more than ${limit} bytes (${total} received so far)`);
       }
       chunks.push(value);
     }
@@ -129,7 +129,7 @@ export async function loadModel(
   const declared = declaredLength(res);
   if (declared !== null && declared > limit) {
     await res.body?.cancel().catch(() => {});
-    throw manifestTooLarge(at, `${declared} (Content-Length)`, limit);
+    throw manifestTooLarge(at, `${declared} bytes (Content-Length)`, limit);
   }
   const bytes = await readCapped(
     res,
@@ -156,7 +156,7 @@ export async function loadModel(
     (size) =>
       new TritFormatError(
         'size-mismatch',
-        `the binary at ${binaryUrl.href} has ${size} bytes, the manifest expects ${expected} ` +
+        `the binary at ${binaryUrl.href} has ${size}, the manifest expects ${expected} ` +
           '(is it the binary of another model?)',
       ),
     'binary',

@@ -43,11 +43,11 @@ export function manifestLimit(maxManifestBytes: number | undefined): number {
   return maxManifestBytes;
 }
 
-/** The `too-large` error for the manifest `where` of `size` bytes (or "more than"). */
+/** The `too-large` error for the manifest `where` of `size` (e.g. `5000000 bytes`). */
 export function manifestTooLarge(where: string, size: string, limit: number): TritFormatError {
   return new TritFormatError(
     'too-large',
-    `the manifest ${where} is ${size} bytes, over the ${limit}-byte limit of a trit model manifest ` +
+    `the manifest ${where} is ${size}, over the ${limit}-byte limit of a trit model manifest ` +
       '(a ResNet-20 manifest takes about 8 KB); not reading it. If it is a genuine manifest, ' +
       'pass { maxManifestBytes } to raise the limit',
   );
@@ -490,7 +490,7 @@ export function parseManifest(json: unknown, options: ParseManifestOptions = {})
     const limit = manifestLimit(options.maxManifestBytes);
     // UTF-8 takes at least one byte per UTF-16 unit: a text within the limit always passes.
     if (json.length > limit) {
-      throw manifestTooLarge('text', `at least ${json.length}`, limit);
+      throw manifestTooLarge('text', `at least ${json.length} bytes`, limit);
     }
     try {
       value = JSON.parse(json);

@@ -87,7 +87,11 @@ export async function saveModel(
   const text = `${JSON.stringify(encoded.manifest, null, options.pretty ? 2 : undefined)}\n`;
   const textBytes = Buffer.byteLength(text);
   if (textBytes > limit) {
-    const e = manifestTooLarge(`to write to ${join(dir, `${name}.json`)}`, `${textBytes}`, limit);
+    const e = manifestTooLarge(
+      `to write to ${join(dir, `${name}.json`)}`,
+      `${textBytes} bytes`,
+      limit,
+    );
     throw new TritFormatError('too-large', `saveModel: ${e.message}`);
   }
   try {
@@ -161,7 +165,7 @@ export async function loadModelFromDir(
   const limit = manifestLimit(options.maxManifestBytes);
   const manifestPath = join(dir, `${baseName(options)}.json`);
   const text = await readBounded(manifestPath, limit, (size) =>
-    size > limit ? manifestTooLarge(manifestPath, `${size}`, limit) : null,
+    size > limit ? manifestTooLarge(manifestPath, `${size} bytes`, limit) : null,
   );
   const manifest = parseManifest(text.toString('utf8'), { maxManifestBytes: limit });
   // parseManifest only accepts a plain file name (no separator, no '..').
