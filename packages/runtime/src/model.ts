@@ -335,7 +335,7 @@ export class TritModel {
     if (!first) throw new TritFormatError('non-finite', what);
     const r = all[first.name]!.data;
     const at = firstNonFinite(r);
-    const fused = first.fused?.length ? ` (with ${first.fused.join(', ')} fused in)` : '';
+    const fused = first.fused?.length ? `, with ${first.fused.join(', ')} fused in` : '';
     throw new TritFormatError(
       'non-finite',
       `${what}: op "${first.name}" (${first.op}${fused}) produced ${r[at]} at index ${at} of its ` +
