@@ -81,9 +81,8 @@ describe.each(backends)('baselines on %s', (backend) => {
       const w = tf.tensor1d([3e38, -3e38, 3e38, 1]);
       const a = (3 * Math.fround(3e38) + 1) / 4;
       const q = Array.from(bwnQuantize(w).dataSync());
-      q.forEach((v, i) =>
-        expect(Math.abs(v / ([a, -a, a, a][i] as number) - 1)).toBeLessThan(1e-6),
-      );
+      for (const [i, e] of [a, -a, a, a].entries())
+        expect(Math.abs(q[i]! / e - 1)).toBeLessThan(1e-6);
       const s = getQuantizer('bwn').stats(w, {});
       expect(Math.abs((s.scales.alpha as number) / a - 1)).toBeLessThan(1e-6);
       expect(Math.abs(getQuantizer('bwn').exportTernary(w, {})!.positive[0]! / a - 1)).toBeLessThan(
