@@ -5,7 +5,7 @@
  */
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeModel } from './decode.js';
+import { binaryLengthError, decodeModel } from './decode.js';
 import { type EncodedModel, type EncodeOptions, encodeModel } from './encode.js';
 import { TritFormatError } from './errors.js';
 import { manifestLimit, manifestTooLarge, parseManifest } from './manifest.js';
@@ -171,21 +171,8 @@ export async function loadModelFromDir(
   // parseManifest only accepts a plain file name (no separator, no '..').
   const binaryPath = join(dir, manifest.binary.file);
   const expected = manifest.binary.byteLength;
-  const binary = await readBounded(binaryPath, expected, (size) => {
-    if (size < expected) {
-      return new TritFormatError(
-        'truncated',
-        `binary ${binaryPath} is truncated: ${size} bytes, the manifest expects ${expected} ` +
-          `(${expected - size} missing; an interrupted download or write?)`,
-      );
-    }
-    if (size > expected) {
-      return new TritFormatError(
-        'size-mismatch',
-        `binary ${binaryPath} has ${size} bytes, the manifest expects ${expected} (is it the binary of another model?)`,
-      );
-    }
-    return null;
-  });
+  const binary = await readBounded(binaryPath, expected, (size) =>
+    binaryLengthError(size, expected),
+  );
   return decodeModel(manifest, binary);
 }
