@@ -85,7 +85,7 @@ describe.each(QUANTIZERS)('quantizer "%s"', (name) => {
           }),
       );
 
-      it('an int32 kernel is a clear error from quantize() and stats()', () =>
+      it('an int32 kernel (or an array) is a clear error from quantize() and stats()', () =>
         withBackend(backend, () => {
           const good = tf.randomNormal([4, 3], 0, 0.5, 'float32', 23);
           const { q, params } = setUp(name, config, 0.9, good);
@@ -95,6 +95,10 @@ describe.each(QUANTIZERS)('quantizer "%s"', (name) => {
           );
           expect(() => q.quantize(int, params)).toThrow(message);
           expect(() => q.stats(int, params)).toThrow(message);
+          // Not a tensor at all: the same kind of error, before tfjs's own checks.
+          expect(() => q.quantize([[1, 2]] as never, params)).toThrow(
+            `${name}: the kernel must be a float32 tf.Tensor, got an array ([[1,2]])`,
+          );
           tf.dispose([good, int, ...Object.values(params)]);
         }));
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { customGradient, resolveConfig } from '@trit/quant-core';
+import { assertKernelTensor, customGradient, resolveConfig } from '@trit/quant-core';
 import {
   DEFAULT_DELTA_FACTOR,
   DEFAULT_TAU,
@@ -111,6 +111,7 @@ export function quantizeOf(
   tau: number,
   sink: ProjectionSink | null,
 ): tf.Tensor {
+  assertKernelTensor(w, 'hla'); // before customGrad's own (less clear) input check
   // Outside a gradient computation (inference) nothing is shared, so nothing outlives the call.
   const sharing = sink !== null && recordingGradients() ? sink : null;
   return customGradient(([x], save) => {

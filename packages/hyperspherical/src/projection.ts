@@ -175,6 +175,7 @@ export function sendProjection(p: KernelProjection, sink: ProjectionSink): () =>
  * NaN/Inf like {@link kernelThreshold}.
  */
 export function projectFor(w: tf.Tensor, deltaFactor: number, sink: ProjectionSink): void {
+  assertKernelTensor(w, 'hla');
   const out = customGradient(([x]) => {
     const p = projectKernel(x!, deltaFactor);
     sendProjection(p, sink);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { type LayerQuantStats, Quantizer, type TernaryExport } from '../quantizer.js';
 import { registerQuantizer } from '../registry.js';
 import { codeShares, customGradient, makeTernaryExport, meanAbsValue } from '../tensor-ops.js';
-import { resolveConfig } from '../validation.js';
+import { assertKernelTensor, resolveConfig } from '../validation.js';
 
 /** `sign` with `sign(0) = +1`, so that every weight gets one of two levels. */
 function binarySign(w: tf.Tensor): tf.Tensor {
@@ -36,6 +36,7 @@ function bwnScale(w: tf.Tensor): number {
  * holds NaN or ±Infinity.
  */
 export function bwnQuantize(w: tf.Tensor): tf.Tensor {
+  assertKernelTensor(w, 'bwn'); // before customGrad's own (less clear) input check
   return customGradient(([x]) => {
     // Inside the op nothing is recorded on the gradient tape.
     const alpha = bwnScale(x!);
