@@ -21,7 +21,13 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
 import { maxAbsDiff } from '@trit/quant-core/testing';
-import { type Manifest, manifestTensors, parseManifest, TritFormatError } from '@trit/runtime';
+import {
+  crc32,
+  type Manifest,
+  manifestTensors,
+  parseManifest,
+  TritFormatError,
+} from '@trit/runtime';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPreset } from '../src/bench/presets.js';
@@ -460,6 +466,51 @@ describe('trit export and trit infer: paths and bad input', () => {
     expect((e3 as TritFormatError).code).toBe('unknown-format');
     expect(e3.message).toMatch(
       /its model\.json is a tfjs model \(a bench run folder\?\): export it first with `trit export/,
+    );
+  });
+
+  it('a manifest over the size limit is refused before it is read, by infer and as export --out', async () => {
+    const dir = path.join(work, 'huge-manifest');
+    cpSync(exportDir('twn'), dir, { recursive: true });
+    truncateSync(path.join(dir, 'model.json'), 600 * 1024 * 1024); // sparse: no disk used
+    const e = await rejection(() => trit('infer', dir, '--dataset', 'synthetic'));
+    expect((e as TritFormatError).code).toBe('too-large');
+    expect(e.message).toContain(
+      `cannot load ${dir}: the manifest ${path.join(dir, 'model.json')} is 629145600 bytes, ` +
+        'over the 4194304-byte limit of a trit model manifest',
+    );
+    const e2 = await rejection(() => trit('export', runDir('twn'), '--out', dir));
+    expect(e2.message).toBe(
+      `refusing to export into ${dir}: its model.json is 629145600 bytes, over the 4194304-byte ` +
+        'limit of a trit model manifest, so not a trit model; choose another --out folder',
+    );
+  });
+
+  it('a scale of 3e38 in the file: infer names the op that overflows instead of reporting an accuracy', async () => {
+    const dir = path.join(work, 'overflow');
+    cpSync(exportDir('twn'), dir, { recursive: true });
+    const file = path.join(dir, 'model.json');
+    const m = JSON.parse(readFileSync(file, 'utf8'));
+    const bin = readFileSync(path.join(dir, 'model.bin'));
+    // The first ternary conv: every level 3e38 (a valid float32), checksums re-signed.
+    const op = m.ops.find(
+      (o: { kernel?: { encoding: string } }) => o.kernel?.encoding === 'ternary',
+    );
+    const [offset, length] = op.tensors.positive as [number, number, string];
+    new Float32Array(bin.buffer, bin.byteOffset + offset, length / 4).fill(3e38);
+    const hex = (n: number) => n.toString(16).padStart(8, '0');
+    op.tensors.positive[2] = hex(crc32(bin.subarray(offset, offset + length)));
+    m.binary.crc32 = hex(crc32(bin));
+    writeFileSync(path.join(dir, 'model.bin'), bin);
+    writeFileSync(file, JSON.stringify(m));
+    const e = await rejection(() => trit('infer', dir, '--dataset', 'synthetic'));
+    expect((e as TritFormatError).code).toBe('non-finite');
+    expect(e.message).toMatch(
+      new RegExp(
+        `^${dir}: the model's output is not finite on the batch starting at image 0 \\(output "\\w+" holds ` +
+          `-?(NaN|Infinity) at index \\d+ \\(sample \\d+\\): op "${op.name}" \\(conv2d.*\\) produced -?Infinity .*\\); ` +
+          'no accuracy is reported over non-finite outputs$',
+      ),
     );
   });
 

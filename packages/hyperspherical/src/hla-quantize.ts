@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { customGradient, resolveConfig } from '@trit/quant-core';
+import { assertKernelTensor, customGradient, resolveConfig } from '@trit/quant-core';
 import {
   DEFAULT_DELTA_FACTOR,
   DEFAULT_TAU,
@@ -36,7 +36,10 @@ function resolveOptions(owner: string, options: HLAQuantizeOptions | undefined) 
  * `r(W)` from the threshold of the kernel, or null where `r = 1` exactly
  * (`τ = 0` or `Δ = 0`, where `z ≡ 0`). Creates its tensors in the caller's scope.
  */
-function gradientScaleOf(threshold: KernelThreshold, tau: number): tf.Tensor | null {
+function gradientScaleOf(
+  threshold: Pick<KernelThreshold, 'absW' | 'delta' | 'deltaValue'>,
+  tau: number,
+): tf.Tensor | null {
   const { absW, delta, deltaValue } = threshold;
   // Δ = 0 (an all-zero kernel): z would be 0/0 and is defined as 0, so s = 1 and r = 1.
   if (tau === 0 || deltaValue === 0) return null;
@@ -84,7 +87,9 @@ export function hlaGradientScale(w: tf.Tensor, options?: HLAQuantizeOptions): tf
  * (`z = τ·(|W| − Δ)/Δ`, `s = 4·σ(z)·(1 − σ(z))`, `r = s / mean(s)`, and
  * `r = 1` when `Δ = 0`). `r`, `α` and `Δ` are stop-gradient.
  *
- * Throws a clear error if the kernel holds NaN or ±Infinity.
+ * Throws a clear error if the kernel is not float32 or holds NaN or ±Infinity.
+ * A finite kernel near float32's max is computed on `W / s` (`s` a power of
+ * two) and scaled back, so nothing overflows and the result is finite.
  */
 export function hlaQuantize(w: tf.Tensor, options?: HLAQuantizeOptions): tf.Tensor {
   const { deltaFactor, tau } = resolveOptions('hlaQuantize', options);
@@ -106,6 +111,7 @@ export function quantizeOf(
   tau: number,
   sink: ProjectionSink | null,
 ): tf.Tensor {
+  assertKernelTensor(w, 'hla'); // before customGrad's own (less clear) input check
   // Outside a gradient computation (inference) nothing is shared, so nothing outlives the call.
   const sharing = sink !== null && recordingGradients() ? sink : null;
   return customGradient(([x], save) => {

@@ -28,6 +28,7 @@ import {
   projectionAlpha,
   projectKernel,
   recordingGradients,
+  scaledKernel,
 } from './projection.js';
 
 /** Configuration of {@link HLAQuantizer}. Every field is [chosen] in docs/algorithms.md#hla. */
@@ -157,7 +158,8 @@ export class HLAQuantizer extends Quantizer<HLAConfig> {
   }
 
   /**
-   * Phase 1: the latent kernel itself (identity gradient). Phase 2: {@link hlaQuantize}
+   * Phase 1: the latent kernel (identity gradient), as a new tensor sharing its data
+   * (`kernel.clone()`: the caller may dispose it without disposing the kernel). Phase 2: {@link hlaQuantize}
    * at the current `τ`. In a training step (gradients recorded), the projection is
    * computed here, once, and handed to the {@link regularizer} of the same step.
    */
@@ -178,7 +180,7 @@ export class HLAQuantizer extends Quantizer<HLAConfig> {
     } else {
       assertFiniteKernel(kernel, 'hla');
     }
-    return kernel;
+    return kernel.clone();
   }
 
   /**
@@ -255,10 +257,13 @@ export class HLAQuantizer extends Quantizer<HLAConfig> {
     return tidyValue(() => {
       const p = projectKernel(kernel, this.config.deltaFactor); // throws on NaN/Inf
       const normT = tf.sqrt(p.count);
-      const cosine = tf.div(
-        p.maskedSum,
-        tf.add(tf.mul(kernelNorm(kernel), normT), this.config.epsilon),
+      // Scale-free: on W / p.scale (a kernel whose sums would overflow) with ε / p.scale.
+      const denominator = tf.add(
+        tf.mul(kernelNorm(scaledKernel(kernel, p.scale)), normT),
+        this.config.epsilon / p.scale,
       );
+      const cosine =
+        p.scale === 1 ? tf.div(p.maskedSum, denominator) : tf.divNoNan(p.maskedSum, denominator);
       return {
         quantizer: this.name,
         bits: 2,

@@ -7,6 +7,7 @@ import {
   normSurelyPositive,
   type ProjectionStats,
   projectKernel,
+  scaledKernel,
 } from './projection.js';
 
 /** Options of {@link hlaRegularizer}. */
@@ -38,7 +39,9 @@ export interface HLARegularizerOptions {
  * `R = λ` and a zero gradient (never NaN). When every weight is inside the band
  * (`T = 0`), likewise `R = λ` and the gradient is 0.
  *
- * Throws a clear error if the kernel holds NaN or ±Infinity.
+ * Throws a clear error if the kernel is not float32 or holds NaN or ±Infinity.
+ * A finite kernel near float32's max is computed on `W / s` (`s` a power of
+ * two) and scaled back, so nothing overflows and the result is finite.
  */
 export function hlaRegularizer(w: tf.Tensor, options: HLARegularizerOptions): tf.Scalar {
   if (options?.lambda === undefined) {
@@ -83,19 +86,26 @@ export function regularizerOf(
 ): tf.Scalar {
   return customGradient(([x], save) => {
     const p = shared ?? projectKernel(x!, deltaFactor);
-    const normW = kernelNorm(x!);
+    // A kernel whose sums would overflow float32 comes divided by s = p.scale (a power of
+    // two). R is scale-free: on W' = W/s with ε' = ε/s it is the same value, and
+    // dR/dW = (dR/dW')/s. ε' may underflow to 0, hence the guarded divisions there
+    // (T = 0 gives R = λ and a zero gradient, as without scaling).
+    const scaled = p.scale !== 1;
+    const xs = scaledKernel(x!, p.scale);
+    const normW = kernelNorm(xs);
     const normT = tf.sqrt(p.count);
-    const denominator = tf.add(tf.mul(normW, normT), epsilon);
-    const k = tf.div(lambda, denominator);
+    const denominator = tf.add(tf.mul(normW, normT), epsilon / p.scale);
+    const k = scaled ? tf.divNoNan(lambda, denominator) : tf.div(lambda, denominator);
     const value = tf.sub(lambda, tf.mul(p.maskedSum, k));
     // e = c·‖T‖ / (‖W‖·D). Where ‖W‖ = 0 the second term of dR/dW has ‖W‖'s subgradient 0;
     // the device-side guard is only needed when Δ cannot rule ‖W‖ = 0 out.
     const num = tf.mul(p.maskedSum, normT);
     const den = tf.mul(normW, denominator);
-    const e = normSurelyPositive(p.deltaValue, deltaFactor)
-      ? tf.div(num, den)
-      : tf.divNoNan(num, den);
-    save([tf.mul(tf.sub(tf.mul(x!, e), p.codes), k)]);
+    const e =
+      !scaled && normSurelyPositive(p.deltaValue, deltaFactor)
+        ? tf.div(num, den)
+        : tf.divNoNan(num, den);
+    save([tf.mul(tf.sub(tf.mul(xs, e), p.codes), scaled ? tf.div(k, p.scale) : k)]);
     return {
       value,
       gradFunc: (dy, [gradient]) => [tf.mul(dy, gradient!)],

@@ -209,7 +209,12 @@ describe.each(backends)('HLAQuantizer on %s', (backend) => {
       const q = new HLAQuantizer({ tauMax: 4 });
       q.onStep(at(2)); // f = 0.2 < 0.5
       const w = tf.tensor1d(W);
-      expect(q.quantize(w, {})).toBe(w); // the latent kernel itself
+      // A new tensor with W's values, which the caller owns: disposing it keeps the kernel.
+      const q1 = q.quantize(w, {});
+      expect(q1).not.toBe(w);
+      q1.dispose();
+      expect(w.isDisposed).toBe(false);
+      expect(Array.from(w.dataSync())).toEqual(Array.from(tf.tensor1d(W).dataSync()));
       expectClose(q.quantize(w, {}), W, 1e-7); // (float32 rounding of the literals)
       // G's entries are exact in float32, so the identity gradient is exactly G.
       expectClose(
@@ -447,4 +452,91 @@ describe.each(backends)('HLAQuantizer on %s', (backend) => {
       tf.dispose([w, g]);
       expect(growth).toBe(0);
     }));
+});
+
+describe.each(backends)('kernels at the edges of float32, on %s', (backend) => {
+  const run = (fn: () => void) => () => withBackend(backend, () => tf.tidy(fn));
+  /** Largest |a − e| / |e| (e ≠ 0) and |a| (e = 0). */
+  const relErr = (a: ArrayLike<number>, e: readonly number[]) => {
+    expect(a.length).toBe(e.length);
+    return Math.max(...e.map((x, i) => Math.abs(a[i]! - x) / (x === 0 ? 1 : Math.abs(x))));
+  };
+  const read = (t: tf.Tensor) => Array.from(t.dataSync());
+  const phase2 = () => {
+    const q = new HLAQuantizer();
+    q.onStep(at(9)); // phase 2, λ = λ_max = 1
+    return q;
+  };
+
+  it(
+    'a kernel near float32 max: the formula’s Q, α and cosine, a finite R (not zeros or NaN)',
+    run(() => {
+      // Every weight is finite, but Σ|W| = 9e38 is not.
+      const w = tf.tensor1d([3e38, -3e38, 2e38, -1e38, 1, 0]);
+      // Δ = 0.7 · 1.5e38 = 1.05e38; T = [1, -1, 1, 0, 0, 0]; α = 8e38 / 3
+      const a = 8e38 / 3;
+      const q = phase2();
+      expect(relErr(read(q.quantize(w, {})), [a, -a, a, 0, 0, 0])).toBeLessThan(1e-6);
+      expect(relErr(q.exportTernary(w).positive, [a])).toBeLessThan(1e-6);
+      // cos = ⟨W, T⟩ / (‖W‖·‖T‖) = 8e38 / (√23 e38 · √3); R = λ · (1 − cos)
+      const cos = 8 / (Math.sqrt(23) * Math.sqrt(3));
+      expect(Math.abs(q.stats(w).extra!.cosine! - cos)).toBeLessThan(1e-6);
+      expect(Math.abs(q.regularizer(w).dataSync()[0]! - (1 - cos))).toBeLessThan(1e-6);
+    }),
+  );
+
+  it(
+    'scale-free where the sums would overflow: W·2^66 gives Q·2^66, the same R, cosine and r, and dR/dW / 2^66',
+    run(() => {
+      const small = Float32Array.from({ length: 24 }, (_, i) => 0.3 * Math.sin(1.7 * i + 0.3));
+      const c = 2 ** 66; // |W|·c ≈ 2e19: Σ|W| > 2^62 and ‖W‖² = Σ W² ≈ 1e39 overflows float32
+      const ws = tf.tensor(small, [4, 6]);
+      const wb = tf.tensor(
+        small.map((v) => v * c),
+        [4, 6],
+      );
+      const q = phase2();
+      const qs = read(q.quantize(ws, {}));
+      expect(
+        relErr(
+          read(q.quantize(wb, {})),
+          qs.map((v) => v * c),
+        ),
+      ).toBeLessThan(1e-6);
+      const rs = q.regularizer(ws).dataSync()[0]!;
+      expect(rs).toBeGreaterThan(0.01);
+      expect(Math.abs(q.regularizer(wb).dataSync()[0]! - rs)).toBeLessThan(1e-6);
+      expect(Math.abs(q.stats(wb).extra!.cosine! - q.stats(ws).extra!.cosine!)).toBeLessThan(1e-6);
+      const gRegS = read(tf.grad((x: tf.Tensor) => q.regularizer(x))(ws));
+      const gRegB = read(tf.grad((x: tf.Tensor) => q.regularizer(x))(wb));
+      expect(
+        relErr(
+          gRegB.map((v) => v * c),
+          gRegS,
+        ),
+      ).toBeLessThan(1e-5);
+      const g = tf.tensor(
+        Float32Array.from({ length: 24 }, (_, i) => (i % 5) - 2),
+        [4, 6],
+      );
+      const gs = read(gradWith((x) => q.quantize(x, {}), ws, g));
+      expect(relErr(read(gradWith((x) => q.quantize(x, {}), wb, g)), gs)).toBeLessThan(1e-5);
+    }),
+  );
+
+  it(
+    'a kernel that is not float32 is a clear error in both phases',
+    run(() => {
+      const w = tf.tensor1d([1, -2], 'int32');
+      const message =
+        "hla: the kernel must be a float32 tensor, got int32 (shape [2]); cast it first: tf.cast(kernel, 'float32')";
+      const q = new HLAQuantizer();
+      expect(() => q.quantize(w, {})).toThrow(message);
+      expect(() => q.regularizer(w)).toThrow(message);
+      expect(() => q.stats(w)).toThrow(message);
+      expect(() => phase2().quantize(w, {})).toThrow(message);
+      expect(() => hlaRegularizer(w, { lambda: 1 })).toThrow(message);
+      expect(() => hlaQuantize(w)).toThrow(message);
+    }),
+  );
 });

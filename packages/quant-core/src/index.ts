@@ -73,6 +73,9 @@ export {
   groupSize,
   makeTernaryExport,
   maskedMeanAbs,
+  maxAbsValue,
+  meanAbsValue,
+  overflowScale,
   readScale,
   reductionAxes,
   stopGradient,
@@ -89,4 +92,11 @@ export {
   type TrainStepOptions,
   trainStep,
 } from './training.js';
-export { assertFiniteKernel, checkNumber, type NumberRule, resolveConfig } from './validation.js';
+export {
+  assertFiniteKernel,
+  assertKernelTensor,
+  checkConfigObject,
+  checkNumber,
+  type NumberRule,
+  resolveConfig,
+} from './validation.js';

@@ -9,6 +9,7 @@ import { QuantDense } from './layers/quant-dense.js';
 import { isQuantLayer, type QuantLayerType } from './layers/quant-layer.js';
 import type { QuantizerConfig } from './quantizer.js';
 import { getQuantizer } from './registry.js';
+import { describeValue } from './validation.js';
 
 /** Which layers a rule applies to; every given criterion must hold. */
 export interface LayerMatch {
@@ -239,7 +240,7 @@ function sameJson(a: unknown, b: unknown): boolean {
  *
  * @param modelOrBuilder A model (left untouched) or a function building one
  *   (that model is disposed afterwards).
- * @throws on an unknown quantizer, an invalid config, an invalid rule, or
+ * @throws on an assignment that is not an object, an unknown quantizer, an invalid config, an invalid rule, or
  *   (with `strict`) a rule applied to no layer, naming the rule.
  *
  * @example
@@ -254,8 +255,14 @@ export function quantizeModel(
   modelOrBuilder: tf.LayersModel | (() => tf.LayersModel),
   assignment: QuantAssignment,
 ): QuantizedModel {
+  if (typeof assignment !== 'object' || assignment === null || Array.isArray(assignment)) {
+    throw new Error(
+      "quantizeModel: the assignment must be an object such as { default: 'twn' } or " +
+        `{ rules: [{ match: { type: 'conv' }, quantizer: 'ttq' }] }, got ${describeValue(assignment)}`,
+    );
+  }
   checkKeys(
-    assignment ?? {},
+    assignment,
     ['rules', 'default', 'defaultConfig', 'keepFirstLastFP32', 'strict'],
     'assignment',
   );
@@ -273,15 +280,17 @@ export function quantizeModel(
 
   // Validate every rule before touching the model.
   const compiled = rules.map((rule, i) => {
-    const what = describeRule(rule, i);
     if (
       typeof rule !== 'object' ||
       rule === null ||
       typeof rule.match !== 'object' ||
       rule.match === null
     ) {
-      throw new Error(`quantizeModel: rule ${i} must be { match: {...}, quantizer, config? }`);
+      throw new Error(
+        `quantizeModel: rule ${i} must be { match: {...}, quantizer, config? }, got ${describeValue(rule)}`,
+      );
     }
+    const what = describeRule(rule, i);
     checkKeys(rule, ['match', 'quantizer', 'config'], what);
     checkKeys(rule.match, ['name', 'type', 'position'], what);
     const { name, type, position } = rule.match;

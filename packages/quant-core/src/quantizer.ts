@@ -116,7 +116,13 @@ export abstract class Quantizer<C extends QuantizerConfig = QuantizerConfig> {
     return [];
   }
 
-  /** The kernel used in the forward pass, with the method's custom gradient. */
+  /**
+   * The kernel used in the forward pass, with the method's custom gradient.
+   * Always a new tensor the caller owns (never `kernel` itself, even when
+   * `Q = W` as for FP32 or HLA's phase 1), so disposing it never disposes
+   * the caller's kernel. Throws on a kernel that is not float32 or holds
+   * NaN/±Infinity, and never returns a non-finite `Q` for a finite kernel.
+   */
   abstract quantize(kernel: tf.Tensor, params: QuantizerParams): tf.Tensor;
 
   /** The method's regularization loss for this layer, or null if it has none. */
@@ -135,10 +141,10 @@ export abstract class Quantizer<C extends QuantizerConfig = QuantizerConfig> {
   /** Restores {@link getState}'s output. */
   setState(_state: QuantizerState): void {}
 
-  /** Per-layer statistics of the quantized kernel. */
+  /** Per-layer statistics of the quantized kernel. Leaves no tensor behind. */
   abstract stats(kernel: tf.Tensor, params: QuantizerParams): LayerQuantStats;
 
-  /** Codes and scales for export, or null when the layer stays full precision. */
+  /** Codes and scales for export, or null when the layer stays full precision. Leaves no tensor behind. */
   abstract exportTernary(kernel: tf.Tensor, params: QuantizerParams): TernaryExport | null;
 
   /** The configuration, as accepted by the registry factory. */

@@ -1,4 +1,5 @@
 import type { Quantizer, QuantizerConfig } from './quantizer.js';
+import { checkConfigObject, describeValue } from './validation.js';
 
 /** Builds a quantizer from a (partial) configuration, filling defaults and validating. */
 export type QuantizerFactory = (config?: QuantizerConfig) => Quantizer;
@@ -29,9 +30,29 @@ const NAME = /^[a-z][a-z0-9-]*$/;
  * re-registering the same factory (a module evaluated twice) is a no-op.
  */
 export function registerQuantizer(info: QuantizerInfo, factory: QuantizerFactory): void {
-  if (!NAME.test(info.name)) {
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) {
     throw new Error(
-      `registerQuantizer: invalid name "${info.name}" (use lowercase letters, digits and '-')`,
+      `registerQuantizer: info must be { name, description, paper? }, got ${describeValue(info)}`,
+    );
+  }
+  if (typeof info.name !== 'string' || !NAME.test(info.name)) {
+    throw new Error(
+      `registerQuantizer: invalid name ${describeValue(info.name)} (use lowercase letters, digits and '-')`,
+    );
+  }
+  if (typeof info.description !== 'string') {
+    throw new Error(
+      `registerQuantizer: "${info.name}": description must be a string, got ${describeValue(info.description)}`,
+    );
+  }
+  if (info.paper !== undefined && typeof info.paper !== 'string') {
+    throw new Error(
+      `registerQuantizer: "${info.name}": paper must be a string when given, got ${describeValue(info.paper)}`,
+    );
+  }
+  if (typeof factory !== 'function') {
+    throw new Error(
+      `registerQuantizer: "${info.name}": the factory must be a function (config) => Quantizer, got ${describeValue(factory)}`,
     );
   }
   const existing = registry.get(info.name);
@@ -40,11 +61,22 @@ export function registerQuantizer(info: QuantizerInfo, factory: QuantizerFactory
       `registerQuantizer: a different quantizer is already registered as "${info.name}"`,
     );
   }
-  registry.set(info.name, { ...info, factory });
+  const { name, description, paper } = info;
+  registry.set(name, { name, description, ...(paper === undefined ? {} : { paper }), factory });
 }
 
-/** Makes a new quantizer instance by name. Unknown names and invalid configs throw. */
+/**
+ * Makes a new quantizer instance by name. A name that is not a registered
+ * one, a config that is not a plain object of options (a number, an array, a
+ * string), and invalid options throw, naming the quantizer and the value.
+ */
 export function getQuantizer(name: string, config?: QuantizerConfig): Quantizer {
+  if (typeof name !== 'string') {
+    throw new Error(
+      `getQuantizer: the name must be a registry name such as "ttq", got ${describeValue(name)}; ` +
+        `registered: ${listQuantizers().join(', ') || '(none)'}`,
+    );
+  }
   const entry = registry.get(name);
   if (!entry) {
     const known = listQuantizers();
@@ -53,6 +85,7 @@ export function getQuantizer(name: string, config?: QuantizerConfig): Quantizer 
         'Algorithm packages register on import, e.g. `import "@trit/ttq"`.',
     );
   }
+  checkConfigObject(name, config);
   return entry.factory(config);
 }
 

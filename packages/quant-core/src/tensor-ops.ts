@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { LayerQuantStats, TernaryExport } from './quantizer.js';
+import { assertFiniteKernel, assertKernelTensor } from './validation.js';
 
 /** Forward value and backward rule of a {@link customGradient} op. */
 export interface CustomGradientResult {
@@ -63,6 +64,45 @@ export function maskedMeanAbs(w: tf.Tensor, mask: tf.Tensor, perChannel: boolean
     const count = tf.sum(mask, axes, true);
     return tf.divNoNan(sum, count);
   });
+}
+
+/**
+ * A power of two `s` with `max|W| / s ≤ 1` (1 when `max|W| ≤ 1`), for sums
+ * and means of `|W|` that overflow float32 although every weight is finite (a
+ * kernel near float32's max, 3.4e38, has `Σ|W| = Infinity`). Dividing by a
+ * power of two is exact in float32, so a statistic computed on `W / s` and
+ * multiplied by `s` is the one float32 would give with an unbounded
+ * exponent: `mean|W| = s · mean(|W| / s)`, correctly rounded wherever it is
+ * representable. At most 2^127, the largest power of two float32 holds.
+ */
+export function overflowScale(maxAbs: number): number {
+  if (!(maxAbs > 1)) return 1;
+  return 2 ** Math.min(127, Math.ceil(Math.log2(maxAbs)));
+}
+
+/** `max|W|` read back to the host (one reduction, one read). */
+export function maxAbsValue(w: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(w)).dataSync()[0]!);
+}
+
+/**
+ * `mean|W|` over the whole kernel as a host number, never overflowing: the
+ * plain mean when it is finite (one reduction and one read, which is also
+ * the NaN/±Infinity check), else, for a finite kernel whose sum overflows
+ * float32, `s · mean(|W| / s)` with `s = overflowScale(max|W|)`. Throws the
+ * clear error of {@link assertFiniteKernel} (naming `owner`) on a kernel that
+ * is not float32 or holds NaN or ±Infinity.
+ */
+export function meanAbsValue(w: tf.Tensor, owner: string): number {
+  assertKernelTensor(w, owner);
+  const mean = tf.tidy(() => tf.mean(tf.abs(w)).dataSync()[0]!);
+  if (Number.isFinite(mean)) return mean;
+  assertFiniteKernel(w, owner); // throws on NaN/±Infinity; returns when only the sum overflowed
+  const max = maxAbsValue(w);
+  const s = overflowScale(max);
+  const scaled = tf.tidy(() => tf.mean(tf.div(tf.abs(w), s)).dataSync()[0]!);
+  // mean ≤ max mathematically; the bound keeps a last-bit rounding above max from overflowing.
+  return Math.min(scaled * s, max);
 }
 
 /** Share of negative, zero and positive entries of a code (or quantized) tensor. */

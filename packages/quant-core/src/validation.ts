@@ -21,6 +21,7 @@ export function resolveConfig<C extends QuantizerConfig>(
   given: QuantizerConfig | undefined,
   rules: { readonly [K in keyof C]?: NumberRule | readonly unknown[] },
 ): C {
+  checkConfigObject(quantizer, given);
   const out: QuantizerConfig = { ...defaults };
   for (const [key, value] of Object.entries(given ?? {})) {
     if (!(key in defaults)) {
@@ -50,6 +51,34 @@ export function resolveConfig<C extends QuantizerConfig>(
   return out as C;
 }
 
+/**
+ * Throws unless `config` is `undefined` or a plain object of options: a
+ * number, string, array, `null` or class instance would otherwise be read as
+ * "no options" (`Object.entries(5)` is empty) or as options named "0", "1", ...
+ */
+export function checkConfigObject(owner: string, config: unknown): void {
+  if (config === undefined) return;
+  const proto = typeof config === 'object' && config !== null && Object.getPrototypeOf(config);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new Error(
+      `${owner}: the config must be an object of options such as { threshold: 0.05 } (or undefined), got ${describeValue(config)}`,
+    );
+  }
+}
+
+/** A short description of a value for error messages (`null`, `5`, `"x"`, `an array`, `a Map`). */
+export function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return `an array (${JSON.stringify(value).slice(0, 40)})`;
+  if (typeof value === 'function') return `a function`;
+  if (typeof value === 'object' && value !== null) {
+    const name = Object.getPrototypeOf(value)?.constructor?.name;
+    if (name && name !== 'Object') return `a ${name}`;
+  }
+  if (typeof value === 'bigint') return `${value}n`;
+  const json = typeof value === 'symbol' ? undefined : JSON.stringify(value);
+  return json === undefined ? String(value) : json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
 /** Throws if `value` breaks `rule`, naming the option. */
 export function checkNumber(owner: string, field: string, value: number, rule: NumberRule): void {
   const bad = (why: string) => new Error(`${owner}: option "${field}" ${why}, got ${value}`);
@@ -64,10 +93,37 @@ export function checkNumber(owner: string, field: string, value: number, rule: N
 }
 
 /**
- * Throws a clear error if the kernel holds NaN or ±Infinity. Costs one
+ * Throws a clear error unless `w` is a float32 tensor: quantizers compute in
+ * float32, and an int32 kernel would otherwise fail deep inside a backend
+ * (`IsFinite` of int32 on the native backend) or be quantized differently on
+ * each backend. A host-side check, no device op.
+ */
+export function assertKernelTensor(w: unknown, owner: string): asserts w is tf.Tensor {
+  const t = w as tf.Tensor | null | undefined;
+  if (
+    typeof t !== 'object' ||
+    t === null ||
+    typeof t.dtype !== 'string' ||
+    !Array.isArray(t.shape)
+  ) {
+    throw new Error(`${owner}: the kernel must be a float32 tf.Tensor, got ${describeValue(w)}`);
+  }
+  if (t.isDisposed) throw new Error(`${owner}: the kernel tensor is disposed`);
+  if (t.dtype !== 'float32') {
+    throw new Error(
+      `${owner}: the kernel must be a float32 tensor, got ${t.dtype} (shape [${t.shape.join(', ')}]); ` +
+        "cast it first: tf.cast(kernel, 'float32')",
+    );
+  }
+}
+
+/**
+ * Throws a clear error if the kernel is not a float32 tensor
+ * ({@link assertKernelTensor}) or holds NaN or ±Infinity. Costs one
  * reduction and a one-element read, so quantizers call it every forward pass.
  */
 export function assertFiniteKernel(w: tf.Tensor, owner: string): void {
+  assertKernelTensor(w, owner);
   const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(w))).dataSync()[0]);
   if (bad) {
     const values = w.dataSync();

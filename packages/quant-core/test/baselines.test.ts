@@ -75,6 +75,68 @@ describe.each(backends)('baselines on %s', (backend) => {
       );
     }));
 
+  it('BWN on a kernel near float32 max: α = mean|W| (Σ|W| overflows, α does not), Q finite', () =>
+    withBackend(backend, () => {
+      // Σ|W| = 3·3e38 + 1 = 9e38 > float32 max; mean|W| = 2.25e38, representable.
+      const w = tf.tensor1d([3e38, -3e38, 3e38, 1]);
+      const a = (3 * Math.fround(3e38) + 1) / 4;
+      const q = Array.from(bwnQuantize(w).dataSync());
+      for (const [i, e] of [a, -a, a, a].entries())
+        expect(Math.abs(q[i]! / e - 1)).toBeLessThan(1e-6);
+      const s = getQuantizer('bwn').stats(w, {});
+      expect(Math.abs((s.scales.alpha as number) / a - 1)).toBeLessThan(1e-6);
+      expect(Math.abs(getQuantizer('bwn').exportTernary(w, {})!.positive[0]! / a - 1)).toBeLessThan(
+        1e-6,
+      );
+    }));
+
+  it('BWN stats and export refuse a NaN kernel too; every entry point refuses int32', () =>
+    withBackend(backend, () => {
+      const q = getQuantizer('bwn');
+      const nan = tf.tensor1d([0.1, Number.NaN]);
+      expect(() => q.stats(nan, {})).toThrow('bwn: the kernel (shape [2]) contains NaN');
+      expect(() => q.exportTernary(nan, {})).toThrow('bwn: the kernel (shape [2]) contains NaN');
+      const int = tf.tensor1d([1, -2], 'int32');
+      const message =
+        "bwn: the kernel must be a float32 tensor, got int32 (shape [2]); cast it first: tf.cast(kernel, 'float32')";
+      expect(() => bwnQuantize(int)).toThrow(message);
+      expect(() => q.stats(int, {})).toThrow(message);
+      expect(() => q.exportTernary(int, {})).toThrow(message);
+      expect(() => getQuantizer('fp32').quantize(int, {})).toThrow(
+        "fp32: the kernel must be a float32 tensor, got int32 (shape [2]); cast it first: tf.cast(kernel, 'float32')",
+      );
+    }));
+
+  it('stats() and exportTernary() called directly leave no tensor behind (BWN, FP32)', () =>
+    withBackend(backend, () => {
+      const w = tf.tensor2d(W, [3, 2]);
+      for (const name of ['bwn', 'fp32']) {
+        const q = getQuantizer(name);
+        expect(
+          tensorGrowth(() => q.stats(w, {})),
+          `${name} stats`,
+        ).toBe(0);
+        expect(
+          tensorGrowth(() => q.exportTernary(w, {})),
+          `${name} exportTernary`,
+        ).toBe(0);
+        expect(
+          tensorGrowth(() => q.quantize(w, {}).dispose()),
+          `${name} quantize`,
+        ).toBe(0);
+      }
+    }));
+
+  it('FP32 returns a new tensor: disposing it keeps the caller’s kernel', () =>
+    withBackend(backend, () => {
+      const w = tf.tensor1d(W);
+      const q = getQuantizer('fp32').quantize(w, {});
+      expect(q).not.toBe(w);
+      q.dispose();
+      expect(w.isDisposed).toBe(false);
+      expectClose(w.dataSync(), W);
+    }));
+
   it('BWN forward + backward leaks no tensor', () =>
     withBackend(backend, () => {
       const w = tf.tensor1d(W);

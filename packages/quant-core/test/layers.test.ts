@@ -402,6 +402,31 @@ describe('layer errors', () => {
     );
   });
 
+  it('a quantizer error at run time (a NaN kernel) names the layer, in every call', () => {
+    const layer = new QuantDense({ units: 2, quantizer: 'bwn', name: 'fc7', inputShape: [3] });
+    const model = tf.sequential({ layers: [layer] });
+    layer.setWeights([
+      tf.tensor2d([
+        [0.1, 0.2],
+        [Number.NaN, 0.4],
+        [0.5, 0.6],
+      ]),
+      tf.zeros([2]),
+    ]);
+    const message = 'layer "fc7": bwn: the kernel (shape [3, 2]) contains NaN at flat index 2';
+    expect(() => model.predict(tf.ones([1, 3]))).toThrow(message);
+    expect(() => layer.stats()).toThrow(message);
+    expect(() => layer.exportTernary()).toThrow(message);
+    expect(() => layer.quantizedKernel()).toThrow(message);
+    // The quantizer's own error stays reachable.
+    try {
+      layer.stats();
+    } catch (e) {
+      expect((e as Error).cause).toBeInstanceOf(Error);
+      expect(((e as Error).cause as Error).message).toMatch(/^bwn: the kernel/);
+    }
+  });
+
   it('an invalid quantizer config names the layer, the quantizer and the option', () => {
     expect(
       () =>

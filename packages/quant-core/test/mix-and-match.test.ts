@@ -284,6 +284,26 @@ describe('quantizeModel errors name the rule', () => {
     ).toThrow('invalid name pattern "/[/"');
   });
 
+  it('an assignment or rule that is not an object is a clear error (null, undefined, 5, an array)', () => {
+    for (const [a, got] of [
+      [null, 'null'],
+      [undefined, 'undefined'],
+      [5, '5'],
+      [['bwn'], 'an array (["bwn"])'],
+    ] as const) {
+      expect(() => quantizeModel(cnn(), a as never)).toThrow(
+        "quantizeModel: the assignment must be an object such as { default: 'twn' } or " +
+          `{ rules: [{ match: { type: 'conv' }, quantizer: 'ttq' }] }, got ${got}`,
+      );
+    }
+    expect(() => quantizeModel(cnn(), { rules: [null as never] })).toThrow(
+      'quantizeModel: rule 0 must be { match: {...}, quantizer, config? }, got null',
+    );
+    expect(() => quantizeModel(cnn(), { default: 'bwn', defaultConfig: 3 as never })).toThrow(
+      'quantizeModel: default quantizer: bwn: the config must be an object of options',
+    );
+  });
+
   it('a model without Conv2D/Dense layers', () => {
     const m = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [2, 2] })] });
     expect(() => quantizeModel(m, { default: 'bwn' })).toThrow(

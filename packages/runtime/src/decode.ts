@@ -81,6 +81,28 @@ export function readFloat32(bytes: Uint8Array): Float32Array {
 }
 
 /**
+ * The error for a binary of `size` bytes where the manifest expects
+ * `expected` (`truncated` when shorter, `size-mismatch` when longer), or null
+ * when they agree. Loaders call it with the file's size before reading it.
+ */
+export function binaryLengthError(size: number, expected: number): TritFormatError | null {
+  if (size < expected) {
+    return new TritFormatError(
+      'truncated',
+      `binary is truncated: ${size} bytes, the manifest expects ${expected} ` +
+        `(${expected - size} missing; an interrupted download or write?)`,
+    );
+  }
+  if (size > expected) {
+    return new TritFormatError(
+      'size-mismatch',
+      `binary has ${size} bytes, the manifest expects ${expected} (is it the binary of another model?)`,
+    );
+  }
+  return null;
+}
+
+/**
  * Decodes a model from its manifest (object or JSON text) and binary.
  *
  * Checks, in order, and throws a {@link TritFormatError} at the first
@@ -105,19 +127,8 @@ export function decodeModel(
   const m = parseManifest(manifest);
   const bytes = asBytes(binary);
   const expected = m.binary.byteLength;
-  if (bytes.length < expected) {
-    throw new TritFormatError(
-      'truncated',
-      `binary is truncated: ${bytes.length} bytes, the manifest expects ${expected} ` +
-        `(${expected - bytes.length} missing; an interrupted download or write?)`,
-    );
-  }
-  if (bytes.length > expected) {
-    throw new TritFormatError(
-      'size-mismatch',
-      `binary has ${bytes.length} bytes, the manifest expects ${expected} (is it the binary of another model?)`,
-    );
-  }
+  const lengthError = binaryLengthError(bytes.length, expected);
+  if (lengthError) throw lengthError;
   const info = checkGraph(m);
   const all = [...info.tensors.values()];
   for (const t of all) {

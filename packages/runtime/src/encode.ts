@@ -302,10 +302,26 @@ class BinaryWriter {
     return ref;
   }
 
-  addFloat(values: ArrayLike<number>): TensorRef {
+  /**
+   * Appends `values` as float32. Every one must stay finite in float32: the
+   * inputs are checked finite, but a folded BatchNorm multiplies them (in
+   * float64), and a product beyond float32's range (3.4e38) would be written
+   * as Infinity, a file the reader refuses.
+   */
+  addFloat(values: ArrayLike<number>, tensor: string): TensorRef {
     const out = new Uint8Array(values.length * 4);
     const view = new DataView(out.buffer);
-    for (let i = 0; i < values.length; i++) view.setFloat32(4 * i, values[i]!, true);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!Number.isFinite(Math.fround(v))) {
+        throw new TritFormatError(
+          'non-finite',
+          `tensor "${tensor}" would hold ${Math.fround(v)} at index ${i}: ${v} does not fit in float32 ` +
+            '(a folded BatchNorm scale too large for the weights?)',
+        );
+      }
+      view.setFloat32(4 * i, v, true);
+    }
     return this.add(out);
   }
 
@@ -333,20 +349,22 @@ function writeWeights(
   bias: Float64Array | Float32Array | null | undefined,
 ): { kernel: KernelEntry; tensors: WeightTensors } {
   const withBias = (t: WeightTensors): WeightTensors =>
-    bias ? { ...t, bias: w.addFloat(bias) } : t;
+    bias ? { ...t, bias: w.addFloat(bias, `${name}/bias`) } : t;
   if (k.encoding === 'float32') {
     const kernel: KernelEntry = { encoding: 'float32', shape: k.shape };
-    return { kernel, tensors: withBias({ kernel: w.addFloat(k.values) }) };
+    return { kernel, tensors: withBias({ kernel: w.addFloat(k.values, `${name}/kernel`) }) };
   }
   const what = `op "${name}" kernel`;
   const codes = w.add(
     k.bits === 2 ? packTrits(k.codes, k.shape, what) : packBits(k.codes, k.shape, what),
   );
-  const positive = w.addFloat(k.positive);
+  const positive = w.addFloat(k.positive, `${name}/positive`);
   // Symmetric levels (TWN, SQ, HLA, BWN; also after folding a BatchNorm into
   // them) are stored once: an absent `negative` means "equal to positive".
-  const negative = sameFloat32(k.positive, k.negative) ? {} : { negative: w.addFloat(k.negative) };
-  const scale = k.scale ? { scale: w.addFloat(k.scale) } : {};
+  const negative = sameFloat32(k.positive, k.negative)
+    ? {}
+    : { negative: w.addFloat(k.negative, `${name}/negative`) };
+  const scale = k.scale ? { scale: w.addFloat(k.scale, `${name}/scale`) } : {};
   const kernel: KernelEntry = {
     encoding: k.encoding,
     ...(k.quantizer !== null ? { quantizer: k.quantizer } : {}),
@@ -463,7 +481,10 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
           inputs: [d.inputs[0]!],
           ...(act as { activation?: 'relu' }),
           ...fused,
-          tensors: { scale: w.addFloat(d.scale!), shift: w.addFloat(d.shift!) },
+          tensors: {
+            scale: w.addFloat(d.scale!, `${d.name}/scale`),
+            shift: w.addFloat(d.shift!, `${d.name}/shift`),
+          },
         };
       case 'add':
         return {

@@ -21,8 +21,10 @@ export type TritErrorCode =
   | 'invalid-code'
   /** Shapes, inputs or values do not fit together (a graph that cannot run). */
   | 'bad-graph'
-  /** A float tensor holds NaN or ±Infinity. */
+  /** A float tensor holds NaN or ±Infinity: in the file, in a run's input, or in a result (an op overflowed float32). */
   | 'non-finite'
+  /** The manifest is larger than the size limit (`maxManifestBytes`, default `MAX_MANIFEST_BYTES`, 4 MiB). */
+  | 'too-large'
   /** Fetching a file failed (HTTP status, network). */
   | 'fetch-failed'
   /** A call got input that does not fit the model (wrong shape, unknown input or output name). */

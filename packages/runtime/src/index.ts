@@ -11,6 +11,7 @@ export { crc32, crc32Hex } from './crc32.js';
 export { type DecodeOptions, decodeModel } from './decode.js';
 export { type EncodedModel, type EncodeOptions, encodeModel } from './encode.js';
 export { type TritErrorCode, TritFormatError } from './errors.js';
+export type { Feed, FeedData, Feeds, FeedTensor } from './feeds.js';
 export {
   manifestTensors,
   opTensors,
@@ -23,10 +24,13 @@ export {
   activationOf,
   FORMAT_NAME,
   FORMAT_VERSION,
+  isPlainFileName,
   type KernelEncoding,
   type KernelEntry,
+  MAX_MANIFEST_BYTES,
   type Manifest,
   type OpEntry,
+  type ParseManifestOptions,
   parseManifest,
   SUPPORTED_VERSIONS,
   TENSOR_ALIGNMENT,

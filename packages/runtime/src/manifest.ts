@@ -21,6 +21,50 @@ export const SUPPORTED_VERSIONS: readonly number[] = [2];
 export const TENSOR_ALIGNMENT = 4;
 
 /**
+ * Default size limit of a manifest, in bytes (4 MiB): loaders refuse a larger
+ * one before reading or parsing it (`TritFormatError` code `too-large`), and
+ * `saveModel` refuses to write one. A ResNet-20 manifest takes 7.7 KB, so the
+ * limit leaves room for graphs with thousands of ops and large metadata,
+ * while bounding what parsing can cost: `JSON.parse` of 4 MiB of nested
+ * arrays peaks at about 270 MB of memory (a 200 MB one at 11 GB). Raise it
+ * with the loaders' `maxManifestBytes` option.
+ */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** The size limit in force: `maxManifestBytes` when given (a positive integer), else the default. */
+export function manifestLimit(maxManifestBytes: number | undefined): number {
+  if (maxManifestBytes === undefined) return MAX_MANIFEST_BYTES;
+  if (!Number.isSafeInteger(maxManifestBytes) || maxManifestBytes < 1) {
+    throw new TritFormatError(
+      'bad-input',
+      `maxManifestBytes must be a positive integer, got ${show(maxManifestBytes)}`,
+    );
+  }
+  return maxManifestBytes;
+}
+
+/** The `too-large` error for the manifest `where` of `size` (e.g. `5000000 bytes`). */
+export function manifestTooLarge(where: string, size: string, limit: number): TritFormatError {
+  return new TritFormatError(
+    'too-large',
+    `the manifest ${where} is ${size}, over the ${limit}-byte limit of a trit model manifest ` +
+      '(a ResNet-20 manifest takes about 8 KB); not reading it. If it is a genuine manifest, ' +
+      'pass { maxManifestBytes } to raise the limit',
+  );
+}
+
+/**
+ * Whether `name` is a plain file name the binary may have: ASCII letters,
+ * digits, `.`, `_` and `-` only, and not `.` or `..`. Such a name resolves
+ * next to the manifest whether it is joined to a folder or to a URL (no path
+ * separator, no scheme, host, query, fragment or percent-encoding), so a
+ * manifest can never point a loader at another folder or another host.
+ */
+export function isPlainFileName(name: string): boolean {
+  return /^[A-Za-z0-9._-]+$/.test(name) && name !== '.' && name !== '..';
+}
+
+/**
  * Where one tensor lies in the binary and its checksum:
  * `[byteOffset, byteLength, crc32]`, the CRC-32 as 8 lower-case hex digits.
  */
@@ -412,17 +456,42 @@ function parseOpFields(v: unknown, path: string): OpEntry {
   }
 }
 
+function binaryFile(v: unknown): string {
+  const file = str(v, 'manifest.binary.file');
+  if (!isPlainFileName(file)) {
+    fail(
+      'manifest.binary.file',
+      "a plain file name next to the manifest (letters, digits, '.', '_', '-'; no path, URL or '..')",
+      file,
+    );
+  }
+  return file;
+}
+
+/** Options of {@link parseManifest}. */
+export interface ParseManifestOptions {
+  /** Size limit of JSON text, in bytes (default {@link MAX_MANIFEST_BYTES}). */
+  readonly maxManifestBytes?: number;
+}
+
 /**
  * Checks that `json` (a parsed object, or the JSON text) is a manifest this
  * reader understands, field by field, and returns it typed (fields left out
  * for their default stay absent). Checks the format name and version first:
  * a manifest of another version is reported as such, not as a list of
  * unexpected fields. Cross-references (op inputs, tensor sizes against
- * shapes, tensor extents) are checked by {@link decodeModel}.
+ * shapes, tensor extents) are checked by {@link decodeModel}. JSON text
+ * longer than the size limit is refused before parsing (`too-large`), and
+ * `binary.file` must be a plain file name ({@link isPlainFileName}).
  */
-export function parseManifest(json: unknown): Manifest {
+export function parseManifest(json: unknown, options: ParseManifestOptions = {}): Manifest {
   let value = json;
   if (typeof json === 'string') {
+    const limit = manifestLimit(options.maxManifestBytes);
+    // UTF-8 takes at least one byte per UTF-16 unit: a text within the limit always passes.
+    if (json.length > limit) {
+      throw manifestTooLarge('text', `at least ${json.length} bytes`, limit);
+    }
     try {
       value = JSON.parse(json);
     } catch (e) {
@@ -461,7 +530,7 @@ export function parseManifest(json: unknown): Manifest {
     version: m.version,
     producer: typeof m.producer === 'string' ? m.producer : 'unknown',
     binary: {
-      file: str(bin.file, 'manifest.binary.file'),
+      file: binaryFile(bin.file),
       byteLength: int(bin.byteLength, 'manifest.binary.byteLength', 0),
       crc32: binCrc,
     },

@@ -3,6 +3,7 @@
  * validated before construction, so a `TritModel` is always complete.
  */
 import { TritFormatError } from './errors.js';
+import { checkOutputNames, type Feed, type Feeds, firstNonFinite, resolveFeeds } from './feeds.js';
 import type { GraphInfo } from './graph.js';
 import {
   addN,
@@ -275,56 +276,74 @@ export class TritModel {
 
   /**
    * Runs the model. `feeds` maps input names to tensors `[batch, ...shape]`
-   * (a bare Float32Array is read as a whole number of samples); a single
-   * tensor feeds the only input. Returns the `outputs` asked for (default:
-   * the model's outputs), which may name any op, by op name.
+   * (a bare array is read as a whole number of samples); a single tensor
+   * feeds the only input. Data is a Float32Array, or a Float64Array
+   * (converted to float32, the precision the model computes in); other
+   * types, wrong shapes and NaN/±Infinity inputs are refused
+   * (`bad-input`, `non-finite`) before any compute. Returns the `outputs`
+   * asked for (default: the model's outputs), which may name any op, by op
+   * name. A result holding NaN or ±Infinity (weights that overflow float32,
+   * such as a scale of 3e38) is an error (`non-finite`) naming the first op
+   * that produced one.
    */
   run(
-    feeds: Readonly<Record<string, TensorData | Float32Array>> | TensorData | Float32Array,
+    feeds: Feeds,
     outputs: readonly string[] = this.manifest.outputs,
   ): Record<string, TensorData> {
-    const map: Record<string, TensorData | Float32Array> =
-      feeds instanceof Float32Array || isTensorData(feeds)
-        ? this.inputs.length === 1
-          ? { [this.inputs[0]!.name]: feeds }
-          : bad(`the model has ${this.inputs.length} inputs; pass feeds by name`)
-        : (feeds as Record<string, TensorData | Float32Array>);
-    for (const key of Object.keys(map)) {
-      if (!this.inputs.some((i) => i.name === key))
-        bad(`feed "${key}" is not an input of the model`);
+    const { values, batch } = resolveFeeds(this.inputs, feeds);
+    const names = checkOutputNames(outputs);
+    const result = this.execute(new Map(values), batch, names);
+    for (const name of names) {
+      const i = firstNonFinite(result[name]!.data);
+      if (i >= 0) this.nonFiniteError(values, batch, name, result[name]!.data, i);
     }
-    let batch = -1;
-    const values = new Map<string, Float32Array>();
+    return result;
+  }
+
+  /**
+   * Throws the `non-finite` error for output `output`, whose value `index` is
+   * not finite: re-runs the sample it belongs to (alone, so the memory stays
+   * that of one sample), keeping every op's result, to name the first op
+   * whose output is not finite (its inputs were).
+   */
+  private nonFiniteError(
+    values: ReadonlyMap<string, Float32Array>,
+    batch: number,
+    output: string,
+    data: Float32Array,
+    index: number,
+  ): never {
+    const sample = Math.floor(index / (data.length / batch));
+    // Before the re-run below, which may reuse the memory \`data\` lives in.
+    const what = `output "${output}" holds ${data[index]} at index ${index} (sample ${sample})`;
+    const one = new Map<string, Float32Array>();
     for (const input of this.inputs) {
-      const feed = map[input.name];
-      if (feed === undefined) bad(`missing feed for input "${input.name}"`);
       const size = shapeSize(input.shape);
-      const data = feed instanceof Float32Array ? feed : feed.data;
-      if (!(data instanceof Float32Array))
-        bad(`input "${input.name}": data must be a Float32Array`);
-      if (!(feed instanceof Float32Array)) {
-        const s = feed.shape;
-        if (
-          s.length !== input.shape.length + 1 ||
-          s.slice(1).some((d, i) => d !== input.shape[i])
-        ) {
-          bad(
-            `input "${input.name}": shape [${s.join(', ')}] does not match [batch, ${input.shape.join(', ')}]`,
-          );
-        }
-        if (shapeSize(s) !== data.length)
-          bad(`input "${input.name}": ${data.length} values for shape [${s.join(', ')}]`);
-      }
-      if (data.length === 0 || data.length % size !== 0) {
-        bad(
-          `input "${input.name}": ${data.length} values is not a whole number of [${input.shape.join(', ')}] samples`,
-        );
-      }
-      const b = data.length / size;
-      if (batch !== -1 && b !== batch) bad(`inputs disagree on the batch size (${batch} vs ${b})`);
-      batch = b;
-      values.set(input.name, data);
+      one.set(input.name, values.get(input.name)!.slice(sample * size, (sample + 1) * size));
     }
+    const ops = this.steps.filter((s) => s.inputs.length > 0).map((s) => s.name);
+    const all = this.execute(one, 1, ops);
+    const first = this.manifest.ops.find((op) => {
+      const r = all[op.name];
+      return r !== undefined && firstNonFinite(r.data) >= 0;
+    });
+    if (!first) throw new TritFormatError('non-finite', what);
+    const r = all[first.name]!.data;
+    const at = firstNonFinite(r);
+    const fused = first.fused?.length ? `, with ${first.fused.join(', ')} fused in` : '';
+    throw new TritFormatError(
+      'non-finite',
+      `${what}: op "${first.name}" (${first.op}${fused}) produced ${r[at]} at index ${at} of its ` +
+        'output from finite inputs; its weights overflow float32 (a scale or weight too large?)',
+    );
+  }
+
+  /** The graph computation on checked feeds; `values` holds the inputs and is consumed. */
+  private execute(
+    values: Map<string, Float32Array>,
+    batch: number,
+    outputs: readonly string[],
+  ): Record<string, TensorData> {
     const wanted = outputs.map((o) => this.resolve(o));
     const lastNeeded = Math.max(...wanted.map((w) => this.steps.findIndex((s) => s.name === w)));
     const plan = this.plan(batch, wanted, lastNeeded);
@@ -440,7 +459,7 @@ export class TritModel {
   }
 
   /** Runs a single-input, single-output model on `x` and returns its output. */
-  predict(x: TensorData | Float32Array): TensorData {
+  predict(x: Feed): TensorData {
     if (this.outputs.length !== 1)
       bad(`predict needs a single-output model; this one has ${this.outputs.length}`);
     const name = this.outputs[0]!.name;
@@ -527,15 +546,6 @@ interface Plan {
   readonly bytes: number;
   readonly offsets: readonly number[];
   readonly lastUse: ReadonlyMap<string, number>;
-}
-
-function isTensorData(v: unknown): v is TensorData {
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    (v as TensorData).data instanceof Float32Array &&
-    Array.isArray((v as TensorData).shape)
-  );
 }
 
 function bad(message: string): never {

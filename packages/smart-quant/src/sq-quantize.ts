@@ -1,5 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertFiniteKernel, checkNumber, customGradient } from '@trit/quant-core';
+import {
+  assertFiniteKernel,
+  assertKernelTensor,
+  checkNumber,
+  customGradient,
+} from '@trit/quant-core';
 
 /** Lower clip of `β` (docs/algorithms.md#sq): at `β = π/4`, `Δ = α/2`, the nearest-level ternary rule. */
 export const SQ_BETA_MIN = Math.PI / 4;
@@ -193,7 +198,9 @@ export function sqCodes(
  * @param w latent kernel (any shape; conv `[kh, kw, cin, cout]`, dense `[in, out]`).
  * @param alpha scale, a scalar tensor > 0.
  * @param beta shape parameter, a scalar tensor in `(0, π/2)`.
- * @throws if the kernel holds NaN/±Infinity, `α ≤ 0`, `β` is outside
+ * `Q = α · codes` is finite for every finite kernel (`α` is checked finite).
+ *
+ * @throws if the kernel is not float32 or holds NaN/±Infinity, `α ≤ 0`, `β` is outside
  *   `(0, π/2)`, or `binaryMargin` is outside `[0, π/4]`.
  */
 export function sqQuantize(
@@ -204,6 +211,7 @@ export function sqQuantize(
 ): tf.Tensor {
   const margin = options.binaryMargin ?? SQ_DEFAULT_BINARY_MARGIN;
   checkNumber('sq', 'binaryMargin', margin, { min: 0, max: SQ_MAX_BINARY_MARGIN });
+  assertKernelTensor(w, 'sq');
   const alphaShape = alpha.shape;
   const betaShape = beta.shape;
   return customGradient(([x, a, b], save) => {

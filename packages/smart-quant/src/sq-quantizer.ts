@@ -4,6 +4,7 @@ import {
   codeShares,
   type LayerQuantStats,
   makeTernaryExport,
+  meanAbsValue,
   Quantizer,
   type QuantizerConfig,
   type QuantizerParamSpec,
@@ -122,11 +123,8 @@ export class SQQuantizer extends Quantizer<SQConfig> {
     return [
       {
         name: 'alpha',
-        init: (kernel: tf.Tensor) => {
-          assertFiniteKernel(kernel, 'sq');
-          const mean = tf.tidy(() => tf.mean(tf.abs(kernel)).dataSync()[0]!);
-          return Math.max(mean, SQ_ALPHA_MIN);
-        },
+        // mean|W| taken so that it never overflows (a kernel near float32's max).
+        init: (kernel: tf.Tensor) => Math.max(meanAbsValue(kernel, 'sq'), SQ_ALPHA_MIN),
         clip: [SQ_ALPHA_MIN, Number.POSITIVE_INFINITY],
       },
       beta,

@@ -1,5 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertFiniteKernel, checkNumber, customGradient } from '@trit/quant-core';
+import {
+  assertFiniteKernel,
+  assertKernelTensor,
+  checkNumber,
+  customGradient,
+} from '@trit/quant-core';
 import { sqScalars } from './sq-quantize.js';
 
 /** Options of {@link sqRegularizer}. */
@@ -39,8 +44,9 @@ export interface SQRegularizerOptions {
  * host arithmetic; `tan β` is read once per `(α, β)` value and shared with
  * the forward pass of the same step ({@link sqQuantize}).
  *
- * @throws if `lambda` or `gamma` is negative or not finite, the kernel holds
- *   NaN/±Infinity, `α ≤ 0`, or `β` is outside `(0, π/2)`.
+ * @throws if `lambda` or `gamma` is negative or not finite, the kernel is not
+ *   float32 or holds NaN/±Infinity, `α ≤ 0`, `β` is outside `(0, π/2)`, or
+ *   the sum overflows float32 (`|W| / α` beyond ~1e19: `R` would be Infinity).
  */
 export function sqRegularizer(
   w: tf.Tensor,
@@ -51,6 +57,7 @@ export function sqRegularizer(
   const { lambda, gamma } = options;
   checkNumber('sq', 'lambda', lambda, { min: 0 });
   checkNumber('sq', 'gamma', gamma, { min: 0 });
+  assertKernelTensor(w, 'sq');
   const n = w.size;
   const alphaShape = alpha.shape;
   const betaShape = beta.shape;
@@ -67,7 +74,13 @@ export function sqRegularizer(
     const zero = tf.mul(u2, t);
     const fitSum = tf.sum(tf.minimum(well, zero)).dataSync()[0]!;
     // Σ min(...) is finite for every finite kernel short of float32 overflow.
-    if (!Number.isFinite(fitSum)) assertFiniteKernel(x!, 'sq');
+    if (!Number.isFinite(fitSum)) {
+      assertFiniteKernel(x!, 'sq'); // NaN/±Infinity in the kernel: throws here
+      throw new Error(
+        `sq: the regularizer overflows float32: Σ min((|u| − 1)², tan β · u²) over u = W / α is ${fitSum} ` +
+          `with α = ${alphaValue} (the kernel's weights are up to ~1e19 times α); the kernel or α has diverged`,
+      );
+    }
     const value = tf.scalar(lambda * (fitSum / n + gamma / t));
     let gradBeta = 0;
     if (recording) {

@@ -6,7 +6,7 @@ import {
   type QuantizerParams,
   quantizerInfo,
 } from '@trit/quant-core';
-import { tensorGrowth, testBackends } from '@trit/quant-core/testing';
+import { tensorGrowth, testBackends, withBackend } from '@trit/quant-core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   SQ_ALPHA_MIN,
@@ -347,4 +347,41 @@ describe('sqMemoryReport', () => {
       ]),
     ).toThrow('sqMemoryReport: layer 1: bits must be a positive finite number, got 0');
   });
+});
+
+describe.each(backends)('kernels at the edges of float32, on %s', (backend) => {
+  const run = (fn: () => void) => () => withBackend(backend, () => tf.tidy(fn));
+  // Every weight is finite, but Σ|W| = 9e38 is not.
+  const HUGE = [3e38, -3e38, 2e38, -1e38, 1, 0];
+
+  it(
+    'alpha is initialised to the true mean|W| of a kernel near float32 max, not Infinity',
+    run(() => {
+      const q = new SQQuantizer();
+      const alpha = q
+        .paramSpecs()
+        .find((p) => p.name === 'alpha')!
+        .init(tf.tensor1d(HUGE));
+      // mean|W| = 9e38 / 6 = 1.5e38
+      expect(Math.abs(alpha / 1.5e38 - 1)).toBeLessThan(1e-6);
+      // ... and the forward with it is finite: Δ = α/(1 + sqrt(tan β)), codes times α.
+      const p = params(alpha, (3 * Math.PI) / 8);
+      expect(values(q.quantize(tf.tensor1d(HUGE), p)).every(Number.isFinite)).toBe(true);
+    }),
+  );
+
+  it(
+    'a kernel that is not float32 is a clear error',
+    run(() => {
+      const q = new SQQuantizer();
+      const w = tf.tensor1d([1, -2], 'int32');
+      const message =
+        "sq: the kernel must be a float32 tensor, got int32 (shape [2]); cast it first: tf.cast(kernel, 'float32')";
+      expect(() => q.quantize(w, params(0.5, 1))).toThrow(message);
+      expect(() => q.regularizer(w, params(0.5, 1))).toThrow(message);
+      expect(() => q.stats(w, params(0.5, 1))).toThrow(message);
+      expect(() => q.exportTernary(w, params(0.5, 1))).toThrow(message);
+      expect(() => q.paramSpecs()[0]!.init(w)).toThrow(message);
+    }),
+  );
 });

@@ -328,16 +328,23 @@ describe.each(backends)('sqRegularizer closed-form gradient vs autodiff on %s', 
     bad.dispose();
   });
 
-  it('an Infinity in the kernel is a clear error, a huge finite kernel is not', () => {
+  it('an Infinity in the kernel is a clear error, and so is an R that overflows float32', () => {
     expect(() =>
       sqRegularizer(tf.tensor1d([1, Number.POSITIVE_INFINITY]), s(0.5), s(1), {
         lambda: 1,
         gamma: 0,
       }),
     ).toThrow(/sq: the kernel .* contains Infinity/);
-    // u² overflows float32: R = Inf, as the plain formula gives, but no error
-    const r = sqRegularizer(tf.tensor1d([3e38, 0.1]), s(1e-8), s(1), { lambda: 1, gamma: 0 });
-    expect(values(r)[0]).toBe(Number.POSITIVE_INFINITY);
+    // u = W/α = 3e46: u² and so R (~1e93) are beyond float32. Not a silent Infinity.
+    expect(() =>
+      sqRegularizer(tf.tensor1d([3e38, 0.1]), s(1e-8), s(1), { lambda: 1, gamma: 0 }),
+    ).toThrow(/sq: the regularizer overflows float32: .* is Infinity with α = 9.99\d*e-9/);
+    // A huge kernel with a matching α is fine: u stays small.
+    const r = sqRegularizer(tf.tensor1d([3e38, -3e38, 1e38]), s(2e38), s(1), {
+      lambda: 1,
+      gamma: 0,
+    });
+    expect(Number.isFinite(values(r)[0]!)).toBe(true);
   });
 });
 

@@ -1,11 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   assertFiniteKernel,
+  assertKernelTensor,
   checkNumber,
   codeShares,
   customGradient,
   type LayerQuantStats,
   makeTernaryExport,
+  maxAbsValue,
+  overflowScale,
   Quantizer,
   type QuantizerParamSpec,
   type QuantizerParams,
@@ -118,6 +121,7 @@ function readLayer(
  * differentiates through it.
  */
 export function ttqThreshold(w: tf.Tensor, threshold = TTQ_DEFAULT_THRESHOLD): tf.Scalar {
+  assertKernelTensor(w, 'ttq');
   checkThreshold(threshold);
   return tf.tidy(() => tf.mul(tf.max(tf.abs(w)), threshold) as tf.Scalar);
 }
@@ -128,6 +132,7 @@ export function ttqThreshold(w: tf.Tensor, threshold = TTQ_DEFAULT_THRESHOLD): t
  * export. Throws on NaN/Inf in the kernel.
  */
 export function ttqCodes(w: tf.Tensor, threshold = TTQ_DEFAULT_THRESHOLD): tf.Tensor {
+  assertKernelTensor(w, 'ttq');
   checkThreshold(threshold);
   assertFiniteKernel(w, 'ttq');
   return tf.tidy(() => {
@@ -156,8 +161,10 @@ export function ttqCodes(w: tf.Tensor, threshold = TTQ_DEFAULT_THRESHOLD): tf.Te
  *
  * No gradient clipping, no clipping of `W`, no positivity constraint on
  * `Wp`/`Wn`. `Wp` and `Wn` are inputs of the custom gradient, so
- * `tf.grads`/optimizers reach them. Throws a clear error on NaN/Inf in the
- * kernel, `Wp` or `Wn`, on non-scalar `Wp`/`Wn`, and on a threshold outside (0, 1).
+ * `tf.grads`/optimizers reach them. Throws a clear error on a kernel that is
+ * not float32, on NaN/Inf in the kernel, `Wp` or `Wn`, on non-scalar
+ * `Wp`/`Wn`, and on a threshold outside (0, 1). `Δ ≤ max|W|` never
+ * overflows, so `Q` is finite whenever the kernel, `Wp` and `Wn` are.
  *
  * Cost: one host read per call (`[max|W|, Σ|W|, Wp, Wn]`, also the NaN/Inf
  * check); while gradients are recorded the forward also forms the `dL/dW`
@@ -176,6 +183,7 @@ export function ttqQuantize(
   }
   const t = options.threshold ?? TTQ_DEFAULT_THRESHOLD;
   checkThreshold(t);
+  assertKernelTensor(w, 'ttq');
   checkScalar(wp, 'Wp');
   checkScalar(wn, 'Wn');
   // The backward's dL/dW scale is only formed while gradients are recorded.
@@ -237,6 +245,8 @@ export interface TTQInitScales {
  *   (`|W| > Δ`, i.e. the other side's value), which keeps the layer's scale;
  *   if no weight is kept (only for an all-zero kernel, since `t < 1` always
  *   keeps the largest weight), both are 1.0, the official init.
+ *   The means are taken so that they never overflow (a kernel near float32's
+ *   max gets its true means, ≤ max|W|, not Infinity).
  */
 export function ttqInitScales(
   w: tf.Tensor,
@@ -249,21 +259,35 @@ export function ttqInitScales(
   checkThreshold(threshold);
   if (init === 'one') return { wp: 1, wn: 1 };
   assertFiniteKernel(w, 'ttq');
-  const [sumPos, countPos, sumNeg, countNeg] = tf.tidy(() => {
-    const delta = tf.mul(tf.max(tf.abs(w)), threshold);
-    const pos = tf.cast(tf.greater(w, delta), 'float32');
-    const neg = tf.cast(tf.less(w, tf.neg(delta)), 'float32');
-    const abs = tf.abs(w);
-    return tf
-      .stack([tf.sum(tf.mul(abs, pos)), tf.sum(pos), tf.sum(tf.mul(abs, neg)), tf.sum(neg)])
-      .dataSync();
-  }) as unknown as [number, number, number, number];
+  // The sums of kept |W| overflow float32 for a kernel near its max (3.4e38): then they
+  // are taken over W / s (s a power of two, an exact division) and scaled back, so the
+  // means (≤ max|W|) are the formula's, not Infinity.
+  const sums = (s: number) =>
+    tf.tidy(() => {
+      const x = s === 1 ? w : tf.div(w, s);
+      const delta = tf.mul(tf.max(tf.abs(x)), threshold);
+      const pos = tf.cast(tf.greater(x, delta), 'float32');
+      const neg = tf.cast(tf.less(x, tf.neg(delta)), 'float32');
+      const abs = tf.abs(x);
+      return tf
+        .stack([tf.sum(tf.mul(abs, pos)), tf.sum(pos), tf.sum(tf.mul(abs, neg)), tf.sum(neg)])
+        .dataSync();
+    }) as unknown as [number, number, number, number];
+  let [sumPos, countPos, sumNeg, countNeg] = sums(1);
+  let bound = Number.POSITIVE_INFINITY; // a mean of kept |W| is ≤ max|W|
+  if (!Number.isFinite(sumPos) || !Number.isFinite(sumNeg)) {
+    bound = maxAbsValue(w);
+    const s = overflowScale(bound);
+    [sumPos, countPos, sumNeg, countNeg] = sums(s);
+    sumPos *= s;
+    sumNeg *= s;
+  }
   const kept = countPos + countNeg;
   if (kept === 0) return { wp: 1, wn: 1 };
   const all = (sumPos + sumNeg) / kept;
   return {
-    wp: countPos > 0 ? sumPos / countPos : all,
-    wn: countNeg > 0 ? sumNeg / countNeg : all,
+    wp: Math.min(countPos > 0 ? sumPos / countPos : all, bound),
+    wn: Math.min(countNeg > 0 ? sumNeg / countNeg : all, bound),
   };
 }
 

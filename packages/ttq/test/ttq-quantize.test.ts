@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { maxAbsDiff, tensorGrowth, testBackends, withBackend } from '@trit/quant-core/testing';
 import { describe, expect, it } from 'vitest';
-import { ttqCodes, ttqQuantize, ttqThreshold } from '../src/index.js';
+import { ttqCodes, ttqInitScales, ttqQuantize, ttqThreshold } from '../src/index.js';
 import { expectValues, weightedSum } from './helpers.js';
 
 const backends = await testBackends();
@@ -566,5 +566,32 @@ describe.each(backends)('learning on %s', (backend) => {
       expectValues(ttqCodes(w), [1, -1, 1]);
       tf.dispose([w, wp, wn]);
       opt.dispose();
+    }));
+});
+
+describe.each(backends)('kernels at the edges of float32, on %s', (backend) => {
+  // Every weight is finite, but Σ|W| = 9e38 is not.
+  const HUGE = [3e38, -3e38, 2e38, -1e38, 1, 0];
+
+  it("init 'mean' of a kernel near float32 max gets the true means, not Infinity", () =>
+    withBackend(backend, () => {
+      // Δ = 0.05 · 3e38 = 1.5e37; W > Δ: 3e38, 2e38 -> Wp = 2.5e38; W < −Δ: −3e38, −1e38 -> Wn = 2e38
+      const { wp, wn } = ttqInitScales(tf.tensor1d(HUGE), 'mean');
+      expect(Math.abs(wp / 2.5e38 - 1)).toBeLessThan(1e-6);
+      expect(Math.abs(wn / 2e38 - 1)).toBeLessThan(1e-6);
+      // The forward with those scales is finite: Q = [Wp, −Wn, Wp, −Wn, 0, 0].
+      const q = ttqQuantize(tf.tensor1d(HUGE), tf.scalar(wp), tf.scalar(wn)).dataSync();
+      expect(Array.from(q)).toEqual([wp, -wn, wp, -wn, 0, 0].map(Math.fround));
+    }));
+
+  it('a kernel that is not float32 is a clear error from every entry point', () =>
+    withBackend(backend, () => {
+      const w = tf.tensor1d([1, -2, 3], 'int32');
+      const message =
+        "ttq: the kernel must be a float32 tensor, got int32 (shape [3]); cast it first: tf.cast(kernel, 'float32')";
+      expect(() => ttqQuantize(w, tf.scalar(1), tf.scalar(1))).toThrow(message);
+      expect(() => ttqCodes(w)).toThrow(message);
+      expect(() => ttqThreshold(w)).toThrow(message);
+      expect(() => ttqInitScales(w, 'mean')).toThrow(message);
     }));
 });

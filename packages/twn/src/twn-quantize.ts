@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   assertFiniteKernel,
+  assertKernelTensor,
   customGradient,
   maskedMeanAbs,
+  maxAbsValue,
   type NumberRule,
+  overflowScale,
   reductionAxes,
   resolveConfig,
 } from '@trit/quant-core';
@@ -88,7 +91,7 @@ function checkRank(w: tf.Tensor, config: TWNConfig): void {
 }
 
 /** Forward math on a validated config; no gradient, no checks. */
-function ternarize(w: tf.Tensor, { deltaFactor, perChannel }: TWNConfig): TWNTernary {
+function ternarizeUnchecked(w: tf.Tensor, { deltaFactor, perChannel }: TWNConfig): TWNTernary {
   return tf.tidy(() => {
     const absW = tf.abs(w);
     const delta = tf.mul(tf.mean(absW, reductionAxes(w, perChannel), true), deltaFactor);
@@ -101,6 +104,28 @@ function ternarize(w: tf.Tensor, { deltaFactor, perChannel }: TWNConfig): TWNTer
 }
 
 /**
+ * {@link ternarizeUnchecked} with the kernel checks, and means that never
+ * overflow. One reduction and one read, `Σ|W|`, which is also the NaN/±Inf
+ * check (a float sum is finite only if every term is). When it is finite,
+ * every per-group sum is too and the plain forward runs. When a finite
+ * kernel's sum overflows float32 (weights near 3.4e38), the forward runs on
+ * `W / s` (`s` a power of two, an exact division) and `α`, `Δ` are scaled
+ * back: the codes and `α ≤ max|W|` are then exactly those of the formula,
+ * instead of `Δ = Infinity` and an all-zero kernel.
+ */
+function ternarize(w: tf.Tensor, config: TWNConfig): TWNTernary {
+  assertKernelTensor(w, 'twn');
+  const total = tf.tidy(() => tf.sum(tf.abs(w)).dataSync()[0]!);
+  if (Number.isFinite(total)) return ternarizeUnchecked(w, config);
+  assertFiniteKernel(w, 'twn'); // throws on NaN/±Infinity; returns when only the sum overflowed
+  const s = overflowScale(maxAbsValue(w));
+  return tf.tidy(() => {
+    const t = ternarizeUnchecked(tf.div(w, s), config);
+    return { codes: t.codes, alpha: tf.mul(t.alpha, s), delta: tf.mul(t.delta, s) };
+  });
+}
+
+/**
  * The TWN codes, scale and threshold of a kernel, without a gradient (for
  * statistics, export, and methods that reuse the TWN projection). Validates
  * `options` and the kernel like {@link twnQuantize}. The caller owns (and
@@ -108,8 +133,8 @@ function ternarize(w: tf.Tensor, { deltaFactor, perChannel }: TWNConfig): TWNTer
  */
 export function twnTernarize(w: tf.Tensor, options?: TWNOptions): TWNTernary {
   const config = resolveTWNConfig(options);
+  assertKernelTensor(w, 'twn');
   checkRank(w, config);
-  assertFiniteKernel(w, 'twn');
   return ternarize(w, config);
 }
 
@@ -127,15 +152,19 @@ export function twnTernarize(w: tf.Tensor, options?: TWNOptions): TWNTernary {
  * Backward: `dL/dW = g = dL/dQ` (identity straight-through estimator); `Δ`
  * and `α` are stop-gradient; `W` is not clipped.
  *
+ * The means never overflow: a finite kernel near float32's max gets the
+ * formula's codes and `α ≤ max|W|`, so `Q` is finite for every finite kernel.
+ *
  * @throws if an option is unknown, of the wrong type or out of range
  *   (`deltaFactor` must be finite and > 0), if `perChannel` is set on a
- *   kernel of rank < 2, or if the kernel holds NaN or ±Infinity.
+ *   kernel of rank < 2, or if the kernel is not float32 or holds NaN or ±Infinity.
  */
 export function twnQuantize(w: tf.Tensor, options?: TWNOptions): tf.Tensor {
   const config = resolveTWNConfig(options);
+  assertKernelTensor(w, 'twn');
   checkRank(w, config);
-  assertFiniteKernel(w, 'twn');
   return customGradient(([x]) => ({
+    // Inside the op nothing is recorded on the gradient tape, the check included.
     value: tf.tidy(() => {
       const { codes, alpha } = ternarize(x!, config);
       return tf.mul(alpha, codes);

@@ -431,3 +431,54 @@ describe('options validation (twnQuantize)', () => {
     });
   });
 });
+
+describe.each(backends)('kernels at the edges of float32, on the %s backend', (backend) => {
+  const run = (fn: () => void) => () => withBackend(backend, () => tf.tidy(fn));
+  // Every weight is finite, but Σ|W| = 9e38 is not: the means must not overflow.
+  const HUGE = [3e38, -3e38, 2e38, -1e38, 1, 0];
+
+  it(
+    'a kernel near float32 max gets the formula’s codes and α, per layer (not all zeros)',
+    run(() => {
+      // mean|W| = 9e38 / 6 = 1.5e38; Δ = 0.7 · 1.5e38 = 1.05e38
+      // |W| > Δ: 3e38, 3e38, 2e38 (1e38 < 1.05e38); α = 8e38 / 3 = 2.6667e38
+      const a = 8e38 / 3;
+      expectClose(twnQuantize(tf.tensor1d(HUGE)), [a, -a, a, 0, 0, 0]);
+      const t = twnTernarize(tf.tensor1d(HUGE));
+      expectClose(t.delta, [1.05e38]);
+      expectClose(t.alpha, [a]);
+      // The identity STE is unchanged.
+      expectClose(
+        gradOf(tf.tensor1d(HUGE), tf.tensor1d([1, 2, 3, 4, 5, 6])),
+        [1, 2, 3, 4, 5, 6],
+        0,
+      );
+    }),
+  );
+
+  it(
+    'and per channel',
+    run(() => {
+      // [in = 3, out = 2]: channel 0 = [3e38, 2e38, 1], channel 1 = [-3e38, -1e38, 0].
+      // c0: mean = 1.6667e38, Δ = 1.1667e38, kept 3e38 and 2e38, α0 = 2.5e38
+      // c1: mean = 1.3333e38, Δ = 0.9333e38, kept both, α1 = 2e38
+      const q = twnQuantize(tf.tensor2d(HUGE, [3, 2]), { perChannel: true });
+      expectClose(q, [2.5e38, -2e38, 2.5e38, -2e38, 0, 0]);
+    }),
+  );
+
+  it(
+    'NaN/Infinity and non-float32 kernels are clear errors',
+    run(() => {
+      expect(() => twnQuantize(tf.tensor1d([1, Number.NaN]))).toThrow(
+        'twn: the kernel (shape [2]) contains NaN at flat index 1',
+      );
+      expect(() => twnQuantize(tf.tensor1d([1, -2], 'int32'))).toThrow(
+        "twn: the kernel must be a float32 tensor, got int32 (shape [2]); cast it first: tf.cast(kernel, 'float32')",
+      );
+      expect(() => twnTernarize([1, 2] as unknown as tf.Tensor)).toThrow(
+        'twn: the kernel must be a float32 tf.Tensor, got an array ([1,2])',
+      );
+    }),
+  );
+});

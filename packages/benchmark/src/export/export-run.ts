@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { formatBytes } from '@trit/quant-core';
-import { decodeModel, type LayerSummary } from '@trit/runtime';
+import { decodeModel, type LayerSummary, MAX_MANIFEST_BYTES } from '@trit/runtime';
 import { saveModel } from '@trit/runtime/node';
 import { writeJsonAtomic } from '../atomic-write.js';
 import type { DataSpec } from '../bench/study.js';
@@ -132,6 +132,15 @@ export async function exportRun(dir: string, options: ExportRunOptions): Promise
 function checkOutDir(outDir: string): void {
   const file = path.join(outDir, 'model.json');
   if (!existsSync(file)) return;
+  // Not read when larger than any manifest the runtime would load (a 600 MB file would
+  // take gigabytes to parse, or fail with "Invalid string length").
+  const size = statSync(file).size;
+  if (size > MAX_MANIFEST_BYTES) {
+    throw new Error(
+      `refusing to export into ${path.resolve(outDir)}: its model.json is ${size} bytes, over the ` +
+        `${MAX_MANIFEST_BYTES}-byte limit of a trit model manifest, so not a trit model; choose another --out folder`,
+    );
+  }
   let format: unknown;
   try {
     format = (JSON.parse(readFileSync(file, 'utf8')) as { format?: unknown }).format;

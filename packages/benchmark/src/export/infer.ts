@@ -181,6 +181,30 @@ export async function loadExported(dir: string): Promise<TritModel> {
 }
 
 /**
+ * `model.predict`, with a result that is not finite (the runtime refuses to
+ * return one: weights that overflow float32, e.g. a scale of 3e38) reported
+ * as an error naming the folder and the images, so no accuracy is ever
+ * computed over NaN logits.
+ */
+function predictChecked(
+  model: TritModel,
+  dir: string,
+  first: number,
+  x: Parameters<TritModel['predict']>[0],
+) {
+  try {
+    return model.predict(x);
+  } catch (err) {
+    if (!(err instanceof TritFormatError) || err.code !== 'non-finite') throw err;
+    throw new TritFormatError(
+      'non-finite',
+      `${dir}: the model's output is not finite on the batch starting at image ${first} ` +
+        `(${err.message}); no accuracy is reported over non-finite outputs`,
+    );
+  }
+}
+
+/**
  * Loads an exported model with the runtime and measures top-1 accuracy on a
  * data split and batch-1 latency. The model's metadata supplies the
  * preprocessing; a dataset whose image shape differs from the model input is
@@ -221,7 +245,7 @@ export async function inferExported(dir: string, options: InferOptions): Promise
     if (seen >= total) break;
     const n = Math.min(b.count, total - seen);
     const x = n === b.count ? b.x : b.x.subarray(0, n * imageSize);
-    const y = model.predict({ shape: [n, ...inShape], data: x }).data;
+    const y = predictChecked(model, dir, seen, { shape: [n, ...inShape], data: x }).data;
     argmaxRows(y, n, classes, predicted, seen);
     for (let i = 0; i < n; i++) {
       if (predicted[seen + i] === Number(b.labels[i])) correct++;

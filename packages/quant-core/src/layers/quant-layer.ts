@@ -223,7 +223,7 @@ export abstract class QuantLayer extends tf.layers.Layer {
 
   private initialValue(spec: QuantizerParamSpec): number {
     const kernel = this.requireBuilt().kernel;
-    const value = tidyValue(() => spec.init(kernel.read()));
+    const value = this.named(() => tidyValue(() => spec.init(kernel.read())));
     if (!Number.isFinite(value)) {
       throw new Error(
         `layer "${this.name}": quantizer "${this.quantizer.name}" initialised parameter "${spec.name}" to ${value}`,
@@ -241,6 +241,21 @@ export abstract class QuantLayer extends tf.layers.Layer {
     return { kernel: this.kernel };
   }
 
+  /**
+   * Runs a call into the quantizer, naming this layer in its error: the
+   * quantizer's own message names the method and the value (`ttq: the
+   * kernel ... contains NaN`) but cannot know which layer it serves.
+   */
+  private named<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      const prefix = `layer "${this.name}": `;
+      if (!(err instanceof Error) || err.message.startsWith(prefix)) throw err;
+      throw new Error(`${prefix}${err.message}`, { cause: err });
+    }
+  }
+
   /** The quantizer's parameters as tensors (the variables themselves, so gradients reach them). */
   protected paramTensors(): QuantizerParams {
     const out: Record<string, tf.Tensor> = {};
@@ -250,7 +265,8 @@ export abstract class QuantLayer extends tf.layers.Layer {
 
   /** The kernel used in the forward pass (with the quantizer's custom gradient). */
   protected forwardKernel(): tf.Tensor {
-    return this.quantizer.quantize(this.requireBuilt().kernel.read(), this.paramTensors());
+    const kernel = this.requireBuilt().kernel;
+    return this.named(() => this.quantizer.quantize(kernel.read(), this.paramTensors()));
   }
 
   /** The quantized kernel `Q` as the forward pass uses it; the caller disposes it. */
@@ -269,25 +285,29 @@ export abstract class QuantLayer extends tf.layers.Layer {
   /** The quantizer's regularization loss for this layer, or null if it has none (the caller disposes it). */
   regularizationLoss(): tf.Scalar | null {
     const kernel = this.requireBuilt().kernel;
-    return this.quantizer.regularizer(kernel.read(), this.paramTensors());
+    return this.named(() => this.quantizer.regularizer(kernel.read(), this.paramTensors()));
   }
 
   /** Per-layer statistics (code shares, scales, method-specific numbers). */
   stats(): LayerQuantStats {
     const kernel = this.requireBuilt().kernel;
-    return tidyValue(() => this.quantizer.stats(kernel.read(), this.paramTensors()));
+    return this.named(() =>
+      tidyValue(() => this.quantizer.stats(kernel.read(), this.paramTensors())),
+    );
   }
 
   /** Codes and scales for export, or null when the layer stays full precision. */
   exportTernary(): TernaryExport | null {
     const kernel = this.requireBuilt().kernel;
-    return tidyValue(() => this.quantizer.exportTernary(kernel.read(), this.paramTensors()));
+    return this.named(() =>
+      tidyValue(() => this.quantizer.exportTernary(kernel.read(), this.paramTensors())),
+    );
   }
 
   /** Bits per weight of the quantized kernel now (SQ's depends on its trained `beta`). */
   precision(): number {
     if (!this.kernel) return this.quantizer.precision();
-    return tf.tidy(() => this.quantizer.precision(this.paramTensors()));
+    return this.named(() => tf.tidy(() => this.quantizer.precision(this.paramTensors())));
   }
 
   /**
