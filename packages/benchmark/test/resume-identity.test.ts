@@ -185,6 +185,21 @@ describe('resume reuses only results of the same configuration', () => {
     expect(readFileSync(path.join(unrelated, 'summary.md'), 'utf8')).toBe('my notes');
   });
 
+  it('a start that fails before training (data that does not load) records nothing: the next start needs no --resume', async () => {
+    const out = path.join(work, 'failed-start');
+    await expect(
+      runBench({
+        ...opts(out),
+        loadData: async () => {
+          throw new Error('dataset "cifar10" is not imported');
+        },
+      }),
+    ).rejects.toThrow('dataset "cifar10" is not imported');
+    expect(existsSync(path.join(out, STUDY_FILE))).toBe(false);
+    const results = await runBench(opts(out, { methods: ['fp32'] }));
+    expect(results.map((r) => r.method)).toEqual(['fp32']);
+  });
+
   it('errors are StaleResultsError', async () => {
     await expect(runBench({ ...opts(base, { epochs: 3 }), resume: true })).rejects.toBeInstanceOf(
       StaleResultsError,

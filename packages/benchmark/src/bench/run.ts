@@ -219,7 +219,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
   // Unknown quantizers, bad options and repeated methods fail before any data is loaded or trained.
   const { study, methods } = resolveStudy(options.study);
   const resume = options.resume ?? false;
-  claimStudyFolder(outDir, study, resume);
+  const folderStudy = checkStudyFolder(outDir, study, resume);
   const byLabel = new Map(methods.map((m) => [m.label, m]));
   const slice = gridSlice(
     methods.map((m) => m.label),
@@ -237,6 +237,8 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     }
   }
   const data = await (options.loadData ?? ((s: Study) => loadStudyData(s.data)))(study);
+  // Every check passed and the data loaded: the folder becomes this study's.
+  recordStudy(outDir, folderStudy);
   mkdirSync(path.join(outDir, 'runs'), { recursive: true });
 
   const overall = planProgress(slice, {
@@ -413,15 +415,22 @@ export function unionStudy(a: Study, b: Study): Study {
   };
 }
 
+/** Whether a bench folder holds any run or pre-training (not just its study record). */
+function hasRuns(outDir: string): boolean {
+  const nonEmpty = (d: string) => existsSync(d) && readdirSync(d).length > 0;
+  return nonEmpty(path.join(outDir, 'runs')) || nonEmpty(path.join(outDir, 'pretrain'));
+}
+
 /**
- * Makes `outDir` this study's folder: a new or empty folder gets the study
- * recorded; a folder of the same study (data, model, protocol, training and
- * quantizer configs; methods and seeds may grow) is continued with `resume`
- * only; anything else is an error that names the difference, so unrelated
- * files are never overwritten and runs of another study never mixed in.
+ * Checks that `outDir` may become (or already is) this study's folder and
+ * returns what to record there: a new or empty folder takes the study; a
+ * folder of the same study (data, model, protocol, training and quantizer
+ * configs; methods and seeds may grow) is continued with `resume` only;
+ * anything else is an error that names the difference, so unrelated files
+ * are never overwritten and runs of another study never mixed in. Nothing is
+ * written here ({@link recordStudy} does, once the sweep really starts).
  */
-export function claimStudyFolder(outDir: string, study: Study, resume: boolean): void {
-  const file = path.join(outDir, STUDY_FILE);
+export function checkStudyFolder(outDir: string, study: Study, resume: boolean): Study {
   if (existsSync(outDir) && !statSync(outDir).isDirectory())
     throw new StaleResultsError(`--out ${outDir} is a file, not a folder`);
   const entries = existsSync(outDir) ? readdirSync(outDir) : [];
@@ -433,22 +442,24 @@ export function claimStudyFolder(outDir: string, study: Study, resume: boolean):
           entries.includes('runs') ? '; its runs were written by an older trit' : ''
         }); choose a new or empty folder`,
       );
-  } else {
-    const diff = describeDifference(studyIdentity(recorded), studyIdentity(study));
-    if (diff)
-      throw new StaleResultsError(
-        `--out ${outDir} holds runs of a different study: ${diff}; start fresh with a new --out folder`,
-      );
-    if (!resume)
-      throw new StaleResultsError(
-        `--out ${outDir} already holds runs of this study; pass --resume to continue it (finished runs whose configuration matches are reused), or choose a new --out folder`,
-      );
+    return study;
   }
+  const diff = describeDifference(studyIdentity(recorded), studyIdentity(study));
+  if (diff)
+    throw new StaleResultsError(
+      `--out ${outDir} holds runs of a different study: ${diff}; start fresh with a new --out folder`,
+    );
+  if (!resume && hasRuns(outDir))
+    throw new StaleResultsError(
+      `--out ${outDir} already holds runs of this study; pass --resume to continue it (finished runs whose configuration matches are reused), or choose a new --out folder`,
+    );
+  return unionStudy(recorded, study);
+}
+
+/** Writes a bench folder's study record (`study.json`). */
+export function recordStudy(outDir: string, study: Study): void {
   mkdirSync(outDir, { recursive: true });
-  writeJsonAtomic(file, {
-    format: 'trit-study',
-    study: recorded ? unionStudy(recorded, study) : study,
-  });
+  writeJsonAtomic(path.join(outDir, STUDY_FILE), { format: 'trit-study', study });
 }
 
 /**
