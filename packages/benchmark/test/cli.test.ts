@@ -84,7 +84,7 @@ describe('trit (child process)', () => {
       [['--epochs', '0'], '"0" is not a positive integer'],
       [['--seeds', '1,x'], '"x" is not a non-negative integer'],
       [['--methods', 'fp32,nope,ttq'], '  methods[1]: unknown quantizer "nope"; registered: '],
-      [['--study', 'nope.json'], 'nope.json: cannot read the study file (ENOENT)'],
+      [['--study', 'nope.json'], 'trit: --study and --preset name two studies: give one of them'],
     ];
     for (const [args, message] of cases) {
       const r = await runCli([
@@ -217,9 +217,15 @@ describe('study files and plugins from the command line', () => {
       study: { name: string; methods: unknown[] };
       runs: RunResult[];
     };
-    expect(json.runs.map((x) => [x.method, x.quantizer.name, x.quantizer.config])).toEqual([
+    // (runs are listed in folder-name order)
+    const byMethod = (a: RunResult, b: RunResult) =>
+      ['fp32', 'twn', 'ternary-percentile', 'tp-sparse'].indexOf(a.method) -
+      ['fp32', 'twn', 'ternary-percentile', 'tp-sparse'].indexOf(b.method);
+    expect(
+      [...json.runs].sort(byMethod).map((x) => [x.method, x.quantizer.name, x.quantizer.config]),
+    ).toEqual([
       ['fp32', 'fp32', {}],
-      ['twn', 'twn', { perChannel: false }],
+      ['twn', 'twn', { deltaFactor: 0.7, perChannel: false }],
       ['ternary-percentile', 'ternary-percentile', { sparsity: 0.5 }],
       ['tp-sparse', 'ternary-percentile', { sparsity: 0.8 }],
     ]);
@@ -239,6 +245,21 @@ describe('study files and plugins from the command line', () => {
     ]);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toEqual(json.study);
+  });
+
+  it('a study file that cannot be read is an error naming it, before anything loads', async () => {
+    const r = await runCli([
+      'bench',
+      '--study',
+      'nope.json',
+      '--out',
+      path.join(work, 'nope-study'),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `${path.join(PACKAGE_DIR, 'nope.json')}: cannot read the study file (ENOENT)`,
+    );
+    expect(existsSync(path.join(work, 'nope-study'))).toBe(false);
   });
 
   it('--import loads a module given on the command line; a missing one is an error naming it', async () => {

@@ -151,6 +151,7 @@ describe('trit bench sweeps (child processes)', () => {
     expect(readdirSync(path.join(out, 'runs', 'twn-seed0')).sort()).toEqual([
       'checkpoint',
       'checkpoint.prev',
+      'identity.json',
       'model.json',
       'result.json',
     ]);
