@@ -209,6 +209,7 @@ describe('study files and plugins from the command line', () => {
       '--seeds',
       '0',
       ...quick,
+      '--export',
       '--out',
       out,
     ]);
