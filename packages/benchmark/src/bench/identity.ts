@@ -121,26 +121,26 @@ const FRESH = 'start fresh with a new --out folder, or delete that folder to re-
  * these checks), is a {@link StaleResultsError} naming the field that
  * differs, both values, and how to start fresh.
  */
-export function checkFolder(dir: string, wanted: Identity, what: string): void {
+export function checkFolder(dir: string, wanted: Identity, what: string): boolean {
   const recorded = readIdentity(dir);
   if (recorded === undefined) {
     if (hasContent(dir))
       throw new StaleResultsError(
         `${dir} holds ${what} written without a recorded configuration (by an older trit), so it cannot be checked against this run; ${FRESH}`,
       );
-    return;
+    return false;
   }
   const diff = describeDifference(recorded, wanted);
   if (diff)
     throw new StaleResultsError(
       `${dir} holds ${what} of a different configuration: ${diff}; ${FRESH}`,
     );
+  return true;
 }
 
 /** {@link checkFolder}, then records `wanted` in the folder if it has no record yet. */
 export function claimFolder(dir: string, wanted: Identity, what: string): void {
-  checkFolder(dir, wanted, what);
-  if (readIdentity(dir) === undefined)
+  if (!checkFolder(dir, wanted, what))
     writeJsonAtomic(path.join(dir, IDENTITY_FILE), {
       format: 'trit-run-identity',
       identity: wanted,

@@ -22,7 +22,6 @@ import {
   type PretrainIdentity,
   RUN_FORMAT_VERSION,
   type RunIdentity,
-  readIdentity,
   StaleResultsError,
 } from './identity.js';
 import { OverallProgress } from './overall-progress.js';
@@ -33,6 +32,7 @@ import {
   readValidated,
 } from './result-schema.js';
 import {
+  methodLabel,
   type ModelSpec,
   parseStudy,
   type ResolvedMethod,
@@ -404,12 +404,10 @@ export function readStudyRecord(dir: string): Study | undefined {
 
 /** Method entries and seeds of two studies together (the first's order, then the second's additions). */
 export function unionStudy(a: Study, b: Study): Study {
-  const label = (e: Study['methods'][number]) =>
-    typeof e === 'string' ? e : (e.label ?? e.method);
-  const have = new Set(a.methods.map(label));
+  const have = new Set(a.methods.map(methodLabel));
   return {
     ...a,
-    methods: [...a.methods, ...b.methods.filter((e) => !have.has(label(e)))],
+    methods: [...a.methods, ...b.methods.filter((e) => !have.has(methodLabel(e)))],
     seeds: [...new Set([...a.seeds, ...b.seeds])],
     imports: [...new Set([...a.imports, ...b.imports])],
   };
@@ -537,8 +535,7 @@ export function collectRuns(dirs: readonly string[], study?: Study): RunResult[]
           throw new StaleResultsError(
             `${file}: method "${r.method}" is not a method of study "${study.name}" (${[...methods.keys()].join(', ')})`,
           );
-        checkFolder(runDir, runIdentity(study, m, r.seed), 'a run');
-        if (readIdentity(runDir) === undefined)
+        if (!checkFolder(runDir, runIdentity(study, m, r.seed), 'a run'))
           throw new StaleResultsError(
             `${runDir}: a finished run without its recorded configuration (identity.json)`,
           );

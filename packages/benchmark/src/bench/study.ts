@@ -248,7 +248,8 @@ export function mergeConfig(
   return out;
 }
 
-function methodLabel(entry: string | MethodEntry): string {
+/** A method entry's row name: its `label`, else its method string. */
+export function methodLabel(entry: string | MethodEntry): string {
   return typeof entry === 'string' ? entry : (entry.label ?? entry.method);
 }
 
@@ -264,8 +265,7 @@ export function resolveStudy(
   input: unknown,
   where = 'study',
 ): { study: Study; methods: ResolvedMethod[] } {
-  const file = parseWith(StudyFileSchema, input, where, []);
-  const study = parseStudy(input, where);
+  const { file, study } = parseStudyFile(input, where);
   const { type, ...modelOptions } = file.model;
   if (!listModels().includes(type))
     throw new StudyError(
@@ -332,6 +332,14 @@ export function resolveStudy(
  * the quantizers, models and options too.
  */
 export function parseStudy(input: unknown, where = 'study'): Study {
+  return parseStudyFile(input, where).study;
+}
+
+/** {@link parseStudy}, also returning the parsed file (what {@link resolveStudy} reads the methods from). */
+function parseStudyFile(
+  input: unknown,
+  where: string,
+): { file: z.output<typeof StudyFileSchema>; study: Study } {
   const file = parseWith(StudyFileSchema, input, where, []);
   const { finetune } = file;
   if (file.protocol === 'scratch' && file.pretrainFrom !== undefined)
@@ -403,7 +411,7 @@ export function parseStudy(input: unknown, where = 'study'): Study {
     quantizerConfigs: file.quantizerConfigs,
     ...(file.reference !== undefined ? { reference: file.reference } : {}),
   };
-  return study;
+  return { file, study };
 }
 
 /**

@@ -19,7 +19,13 @@ import {
   studyIdentity,
   unionStudy,
 } from '../bench/run.js';
-import { readStudyFile, resolveStudy, type Study, StudyError } from '../bench/study.js';
+import {
+  methodLabel,
+  readStudyFile,
+  resolveStudy,
+  type Study,
+  StudyError,
+} from '../bench/study.js';
 import { exportBenchRuns } from '../export/bench.js';
 import { TrainingDivergedError } from '../training/train.js';
 import { assertWritableFolder, methodList, seedList } from './bench-options.js';
@@ -129,7 +135,7 @@ function outputOptions(study: Study, runs: readonly { method: string }[]): Outpu
 }
 
 function methodLabels(study: Study): string[] {
-  return study.methods.map((e) => (typeof e === 'string' ? e : (e.label ?? e.method)));
+  return study.methods.map(methodLabel);
 }
 
 export function registerBenchCommands(program: Command): void {
