@@ -103,7 +103,7 @@ console.log(
 );
 
 /**
- * npm links bins while installing; packages/benchmark/bin/trit.mjs is committed so
+ * npm links bins while installing; packages/cli/bin/trit.mjs is committed so
  * that it exists then. An older node_modules can still miss the link (npm trusts
  * its own record of the bins), so re-link when it is not there.
  */
@@ -115,7 +115,7 @@ function ensureTritBin() {
     process.platform === 'win32' ? 'trit.cmd' : 'trit',
   );
   if (existsSync(bin)) return;
-  step('link the trit command', npm, ['rebuild', '--ignore-scripts', '@trit/benchmark']);
+  step('link the trit command', npm, ['rebuild', '--ignore-scripts', '@trit/cli']);
   if (!existsSync(bin)) {
     console.error(`\nsetup failed: npm did not link ${path.relative(root, bin)}.`);
     process.exit(1);

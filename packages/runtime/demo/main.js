@@ -1,6 +1,6 @@
 // The demo page's script (bundled by demo/build.mjs with esbuild). tfjs and its wasm backend
 // come as the page's <script> globals; the runtime and the tfjs graph builder are bundled.
-import { tfjsFromManifest } from '../../../benchmarks/lib/tfjs-graph.mjs';
+import { tfjsFromManifest } from '../../../perf/lib/tfjs-graph.mjs';
 import * as rt from '../src/index.js';
 
 const CIFAR10 = [

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { serveStatic } from '../../../benchmarks/lib/static-server.mjs';
+import { serveStatic } from '../../../perf/lib/static-server.mjs';
 import { DEMO_DIST } from './build.mjs';
 
 const dir = process.argv[2];

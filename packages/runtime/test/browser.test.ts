@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs module without types, shared with benchmarks/runtime-browser.mjs.
-import { serveStatic } from '../../../benchmarks/lib/static-server.mjs';
+// @ts-expect-error: a plain .mjs module without types, shared with perf/runtime-browser.mjs.
+import { serveStatic } from '../../../perf/lib/static-server.mjs';
 import { encodeModel } from '../src/index.js';
 import { loadModelFromDir, saveModel } from '../src/node.js';
 import { resnetish } from './fixtures.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs module without types.
-import { serveStatic } from '../../../benchmarks/lib/static-server.mjs';
+import { serveStatic } from '../../../perf/lib/static-server.mjs';
 // @ts-expect-error: a plain .mjs module without types.
 import { buildDemo } from '../demo/build.mjs';
 import { encodeModel } from '../src/index.js';

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// Smart Quantization's memory / accuracy trade-off, read from the results.json
+// of a `trit bench` study (e.g. docs/results/sq-tradeoff/study.json): one row
+// per method with its quantizer's gamma, binary layers, bits per quantized
+// weight, weight memory and test accuracy, sorted by memory. BWN (all binary)
+// and TWN (all ternary) rows are the two ends.
+//
+//   node scripts/sq-tradeoff.mjs <results.json> [--json out.json]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { json: { type: 'string' } },
+});
+const file = positionals[0];
+if (!file) throw new Error('usage: node scripts/sq-tradeoff.mjs <results.json> [--json out.json]');
+/** @type {{ runs: { method: string, seed: number, quantizer: { name: string, config: Record<string, unknown> }, finalTestAccuracy: number, weightMemoryBytes: number, history: { layers: { bits: number, numWeights: number, quantizer: string }[] }[] }[] }} */
+const results = JSON.parse(readFileSync(file, 'utf8'));
+
+const rows = results.runs.map((r) => {
+  const layers = (r.history.at(-1)?.layers ?? []).filter((l) => l.bits < 32);
+  const weights = layers.reduce((a, l) => a + l.numWeights, 0);
+  const bits = layers.reduce((a, l) => a + l.numWeights * l.bits, 0);
+  return {
+    method: r.method,
+    seed: r.seed,
+    gamma: r.quantizer.name === 'sq' ? Number(r.quantizer.config.gamma) : null,
+    binaryLayers: layers.filter((l) => l.bits === 1).length,
+    quantizedLayers: layers.length,
+    bitsPerWeight: weights ? bits / weights : 32,
+    weightMemoryKiB: r.weightMemoryBytes / 1024,
+    accuracy: r.finalTestAccuracy,
+  };
+});
+rows.sort((a, b) => a.weightMemoryKiB - b.weightMemoryKiB || a.method.localeCompare(b.method));
+
+console.log('| method | seed | γ | binary layers | bits / quantized weight | weight memory | test accuracy (%) |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) {
+  console.log(
+    `| ${r.method} | ${r.seed} | ${r.gamma ?? '–'} | ${r.binaryLayers}/${r.quantizedLayers} | ${r.bitsPerWeight.toFixed(3)} | ${r.weightMemoryKiB.toFixed(1)} KiB | ${(r.accuracy * 100).toFixed(2)} |`,
+  );
+}
+if (opts.json) writeFileSync(opts.json, `${JSON.stringify(rows, null, 1)}\n`);
