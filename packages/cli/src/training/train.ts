@@ -292,8 +292,10 @@ function layerStats(model: tf.LayersModel): LayerStatsRecord[] {
  * `resume` continues an interrupted run to the same result, from the newest
  * checkpoint that passes every check (checksums, every field of its state),
  * falling back to the previous one with a logged line when the newest is
- * bad. A NaN or infinite loss stops the run with
- * {@link TrainingDivergedError} and keeps the last good checkpoint.
+ * bad. Each step is quant-core's `runTrainStep` (weight decay is its
+ * `transformGradients` hook, the accuracy its `metrics`). A NaN or infinite
+ * loss stops the run with {@link TrainingDivergedError} before that step
+ * changes any weight, and keeps the last good checkpoint.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = TrainConfigSchema.parse(options.config);
