@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, quantizeModel } from '@trit/quant-core';
+import {
+  initBackend,
+  QuantConv2D,
+  QuantDense,
+  quantizeModel,
+  runTrainStep,
+  TritBatchNormalization,
+} from '@trit/quant-core';
 import { testBackends, withBackend } from '@trit/quant-core/testing';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Rng } from '../src/data/prng.js';
@@ -261,6 +268,95 @@ describe('weight-decay groups', () => {
     });
     // Decay acts on the gradients: the reported loss (taken before the step) leaves it out.
     expect(decayed.loss).toBe(plain.loss);
+  });
+
+  it('groups quantizer parameters by the layer’s own map: a user weight named like one ("gate_beta") is decayed as a kernel, not skipped as SQ’s β, and not put in the quantizer group', async () => {
+    /** A user's QuantDense with a weight of its own whose name ends like SQ's `beta`. */
+    class GatedDense extends QuantDense {
+      gate: tf.LayerVariable | null = null;
+      override build(inputShape: tf.Shape | tf.Shape[]): void {
+        super.build(inputShape);
+        this.gate = this.addWeight(
+          'gate_beta',
+          [],
+          'float32',
+          tf.initializers.constant({ value: 0.75 }),
+        );
+      }
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.mul(super.call(inputs), this.gate!.read());
+      }
+    }
+    const gatedModel = () => {
+      const input = tf.input({ shape: [4, 4, 2] });
+      const h = tf.layers.flatten().apply(input);
+      const out = new GatedDense({
+        units: 2,
+        name: 'g',
+        quantizer: 'sq',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 21 }),
+        biasInitializer: tf.initializers.constant({ value: 0.2 }),
+      }).apply(h) as tf.SymbolicTensor;
+      return tf.model({ inputs: input, outputs: out });
+    };
+    const lr = 0.1;
+    const run = async (config: Partial<TrainConfigInput>, name: string) => {
+      const model = gatedModel();
+      const w0 = new Map(
+        model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]),
+      );
+      await train({
+        model,
+        data,
+        config: {
+          epochs: 1,
+          batchSize: 8,
+          augment: false,
+          optimizer: { type: 'sgd', lr, momentum: 0 },
+          weightDecay: { kernel: 0, quantizerScales: 0, bias: 0, batchNorm: 0 },
+          ...config,
+        },
+        outDir: dir(name),
+        progress: false,
+      });
+      const w1 = new Map(
+        model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]),
+      );
+      return { w0, w1 };
+    };
+    const plain = await run({}, 'plain');
+    const decayed = await run(
+      { weightDecay: { kernel: 0.5, quantizerScales: 0.25, bias: 0.125, batchNorm: 0.0625 } },
+      'decayed',
+    );
+    // Effective coefficient (plain − decayed) · w0 / (lr · |w0|²) per weight, as above.
+    const effective: Record<string, number> = {};
+    for (const [name, w0] of plain.w0) {
+      const a = plain.w1.get(name)!;
+      const b = decayed.w1.get(name)!;
+      let num = 0;
+      let den = 0;
+      w0.forEach((w, i) => {
+        num += (a[i]! - b[i]!) * w;
+        den += lr * w * w;
+      });
+      effective[name] = Math.round((num / den) * 1e4) / 1e4;
+    }
+    expect(effective).toEqual({
+      'g/kernel': 0.5,
+      'g/bias': 0.125,
+      'g/alpha': 0.25,
+      'g/beta': 0,
+      'g/gate_beta': 0.5,
+    });
+    // SQ's β on a 10× rate moves 10× as far; the user's gate_beta exactly as without the group.
+    const grouped = await run({ quantizerParams: { params: ['beta'], lrScale: 10 } }, 'grouped');
+    const moved = (r: typeof plain, name: string) => r.w1.get(name)![0]! - r.w0.get(name)![0]!;
+    expect(moved(plain, 'g/beta')).not.toBe(0);
+    // (β's step is small next to β: float32 rounding of the difference allows ~1%.)
+    expect(moved(grouped, 'g/beta') / moved(plain, 'g/beta')).toBeCloseTo(10, 0);
+    expect(grouped.w1.get('g/gate_beta')).toEqual(plain.w1.get('g/gate_beta'));
+    expect(grouped.w1.get('g/kernel')).toEqual(plain.w1.get('g/kernel'));
   });
 });
 
@@ -747,5 +843,91 @@ describe('NaN stop', () => {
     expect((err as Error).message).toMatch(
       /^training diverged: the loss is (NaN|Infinity|-Infinity) at epoch \d, step \d \(learning rate 1e\+30\)/,
     );
+  });
+
+  it('the diverged step changes no weight: the model is as after the last good step (BatchNorm statistics included)', async () => {
+    // Step 3 of epoch 1 holds a NaN; a clean run of the same first two steps is the reference.
+    const cfg: TrainConfigInput = { ...config, epochs: 1, augment: false };
+    const diverged = tinyModel('sq', 4);
+    const err = await train({
+      model: diverged,
+      data: poisoned(tinyData(), 0, 2),
+      config: cfg,
+      outDir: dir('nan-weights'),
+      progress: false,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    expect((err as Error).message).toContain('at epoch 1, step 3');
+    const reference = tinyModel('sq', 4);
+    await train({
+      model: reference,
+      data: tinyData(),
+      config: { ...cfg, maxStepsPerEpoch: 2 },
+      outDir: dir('nan-reference'),
+      progress: false,
+    });
+    const after = weightValues(diverged);
+    expect(after.flat().every(Number.isFinite)).toBe(true);
+    expect(after).toEqual(weightValues(reference));
+  });
+});
+
+describe('one training step: the CLI loop and quant-core’s runTrainStep', () => {
+  /** SQ on a conv and a dense layer, the conv also with an L2 kernel regularizer (a layer loss), BN between. */
+  function regularizedModel(): tf.LayersModel {
+    const input = tf.input({ shape: [8, 8, 3] });
+    let h = new QuantConv2D({
+      filters: 4,
+      kernelSize: 3,
+      name: 'rc',
+      quantizer: 'sq',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 31 }),
+      kernelRegularizer: tf.regularizers.l2({ l2: 0.01 }),
+    }).apply(input) as tf.SymbolicTensor;
+    h = new TritBatchNormalization({ name: 'rbn' }).apply(h) as tf.SymbolicTensor;
+    h = tf.layers.globalAveragePooling2d({}).apply(h) as tf.SymbolicTensor;
+    const out = new QuantDense({
+      units: 3,
+      name: 'rd',
+      quantizer: 'hla',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 32 }),
+    }).apply(h) as tf.SymbolicTensor;
+    return tf.model({ inputs: input, outputs: out });
+  }
+
+  it('gather the same regularization (quantizers’ regularizers and kernel regularizers): identical loss and regularizer sum', async () => {
+    const data = tinyData();
+    const cfg: TrainConfigInput = {
+      epochs: 1,
+      batchSize: 16,
+      maxStepsPerEpoch: 1,
+      augment: false,
+      optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 },
+    };
+    const { history } = await train({
+      model: regularizedModel(),
+      data,
+      config: cfg,
+      outDir: dir('one-step'),
+      progress: false,
+    });
+    // The same first batch and model, through the library's step.
+    const model = regularizedModel();
+    const b = [...data.trainBatches(0, 16, 0, false)][0]!;
+    const x = tf.tensor4d(b.x, [b.count, 8, 8, 3]);
+    const y = tf.oneHot(tf.tensor1d(Array.from(b.labels), 'int32'), 3);
+    const step = runTrainStep(
+      model,
+      tf.train.sgd(0.05),
+      x,
+      y,
+      (t, p) => tf.losses.softmaxCrossEntropy(t, p),
+      { progress: { epoch: 0, epochs: 1, step: 0, stepsPerEpoch: 1 } },
+    );
+    tf.dispose([x, y]);
+    // The L2 term alone is 0.01·Σ rc/kernel² > 0, so a sum without it would differ.
+    expect(step.regularization).toBeGreaterThan(0);
+    expect(history[0]!.regularizationLoss).toBe(step.regularization);
+    expect(history[0]!.trainLoss).toBe(step.loss);
   });
 });

@@ -255,6 +255,52 @@ export function quantizeModel(
   modelOrBuilder: tf.LayersModel | (() => tf.LayersModel),
   assignment: QuantAssignment,
 ): QuantizedModel {
+  const plan = parseAssignment(assignment); // every rule validated before the model is touched
+  const model = typeof modelOrBuilder === 'function' ? modelOrBuilder() : modelOrBuilder;
+  if (!(model instanceof tf.LayersModel)) {
+    throw new Error(
+      'quantizeModel: expected a tf.LayersModel (Sequential or functional) or a function returning one',
+    );
+  }
+  try {
+    const cands = candidates(model);
+    if (cands.length === 0)
+      throw new Error('quantizeModel: the model has no Conv2D or Dense layer');
+    const decision = assignLayers(cands, plan);
+    if (plan.strict) checkEveryRuleApplied(cands, plan, decision);
+    const rebuilt = rebuildQuantized(model, decision.assignment);
+    try {
+      copyWeights(model, rebuilt);
+    } catch (err) {
+      rebuilt.dispose();
+      throw err;
+    }
+    return { model: rebuilt, assignment: decision.assignment };
+  } finally {
+    if (typeof modelOrBuilder === 'function') model.dispose();
+  }
+}
+
+/** A rule checked and resolved: its description for errors, its full config, its name test. */
+interface CompiledRule {
+  readonly rule: QuantRule;
+  readonly what: string;
+  readonly config: QuantizerConfig;
+  readonly name: ((name: string) => boolean) | null;
+}
+
+/** An assignment checked and resolved, before any model is looked at. */
+interface AssignmentPlan {
+  readonly rules: readonly CompiledRule[];
+  readonly keepFirstLastFP32: boolean;
+  readonly strict: boolean;
+  readonly defaultName: string;
+  readonly defaultConfig: QuantizerConfig;
+  readonly fp32Config: QuantizerConfig;
+}
+
+/** Validates an assignment (its keys, every rule, every quantizer and config), or throws naming the part. */
+function parseAssignment(assignment: QuantAssignment): AssignmentPlan {
   if (typeof assignment !== 'object' || assignment === null || Array.isArray(assignment)) {
     throw new Error(
       "quantizeModel: the assignment must be an object such as { default: 'twn' } or " +
@@ -268,7 +314,7 @@ export function quantizeModel(
   );
   const rules = assignment.rules ?? [];
   if (!Array.isArray(rules)) throw new Error('quantizeModel: assignment.rules must be an array');
-  const keep = assignment.keepFirstLastFP32 ?? true;
+  const keepFirstLastFP32 = assignment.keepFirstLastFP32 ?? true;
   const strict = assignment.strict ?? true;
   const defaultName = assignment.default ?? 'fp32';
   const defaultConfig = resolveQuantizer(
@@ -277,156 +323,180 @@ export function quantizeModel(
     'default quantizer',
   );
   const fp32Config = resolveQuantizer('fp32', undefined, 'fp32');
+  return {
+    rules: rules.map(compileRule),
+    keepFirstLastFP32,
+    strict,
+    defaultName,
+    defaultConfig,
+    fp32Config,
+  };
+}
 
-  // Validate every rule before touching the model.
-  const compiled = rules.map((rule, i) => {
-    if (
-      typeof rule !== 'object' ||
-      rule === null ||
-      typeof rule.match !== 'object' ||
-      rule.match === null
-    ) {
-      throw new Error(
-        `quantizeModel: rule ${i} must be { match: {...}, quantizer, config? }, got ${describeValue(rule)}`,
-      );
-    }
-    const what = describeRule(rule, i);
-    checkKeys(rule, ['match', 'quantizer', 'config'], what);
-    checkKeys(rule.match, ['name', 'type', 'position'], what);
-    const { name, type, position } = rule.match;
-    if (type !== undefined && type !== 'conv' && type !== 'dense') {
-      throw new Error(
-        `quantizeModel: ${what}: match.type must be "conv" or "dense", got ${JSON.stringify(type)}`,
-      );
-    }
-    if (position !== undefined && position !== 'first' && position !== 'last') {
-      throw new Error(
-        `quantizeModel: ${what}: match.position must be "first" or "last", got ${JSON.stringify(position)}`,
-      );
-    }
-    const config = resolveQuantizer(rule.quantizer, rule.config, what);
-    return { rule, what, config, name: name === undefined ? null : nameMatcher(name, what) };
-  });
-
-  const model = typeof modelOrBuilder === 'function' ? modelOrBuilder() : modelOrBuilder;
-  if (!(model instanceof tf.LayersModel)) {
+function compileRule(rule: QuantRule, i: number): CompiledRule {
+  if (
+    typeof rule !== 'object' ||
+    rule === null ||
+    typeof rule.match !== 'object' ||
+    rule.match === null
+  ) {
     throw new Error(
-      'quantizeModel: expected a tf.LayersModel (Sequential or functional) or a function returning one',
+      `quantizeModel: rule ${i} must be { match: {...}, quantizer, config? }, got ${describeValue(rule)}`,
     );
   }
-  try {
-    const cands = candidates(model);
-    if (cands.length === 0)
-      throw new Error('quantizeModel: the model has no Conv2D or Dense layer');
-    const isEnd = (c: Candidate, position: 'first' | 'last', type?: QuantLayerType) => {
-      const pool = type ? cands.filter((x) => x.type === type) : cands;
-      return (position === 'first' ? pool[0] : pool[pool.length - 1]) === c;
+  const what = describeRule(rule, i);
+  checkKeys(rule, ['match', 'quantizer', 'config'], what);
+  checkKeys(rule.match, ['name', 'type', 'position'], what);
+  const { name, type, position } = rule.match;
+  if (type !== undefined && type !== 'conv' && type !== 'dense') {
+    throw new Error(
+      `quantizeModel: ${what}: match.type must be "conv" or "dense", got ${JSON.stringify(type)}`,
+    );
+  }
+  if (position !== undefined && position !== 'first' && position !== 'last') {
+    throw new Error(
+      `quantizeModel: ${what}: match.position must be "first" or "last", got ${JSON.stringify(position)}`,
+    );
+  }
+  const config = resolveQuantizer(rule.quantizer, rule.config, what);
+  return { rule, what, config, name: name === undefined ? null : nameMatcher(name, what) };
+}
+
+/** What {@link assignLayers} decided, and what {@link checkEveryRuleApplied} needs to explain it. */
+interface LayerDecision {
+  /** One entry per candidate, in model order. */
+  readonly assignment: LayerAssignment[];
+  /** Per rule: the candidates it matches. */
+  readonly matches: readonly Candidate[][];
+  /** Per rule: whether it decided at least one layer. */
+  readonly applied: readonly boolean[];
+  /** The first and last candidates when `keepFirstLastFP32`. */
+  readonly kept: ReadonlySet<Candidate>;
+}
+
+/**
+ * The quantizer of every candidate: the first matching rule's (a kept
+ * first/last layer only by a rule with a `position`), else fp32 for a kept
+ * layer, else the default.
+ */
+function assignLayers(cands: readonly Candidate[], plan: AssignmentPlan): LayerDecision {
+  const isEnd = (c: Candidate, position: 'first' | 'last', type?: QuantLayerType) => {
+    const pool = type ? cands.filter((x) => x.type === type) : cands;
+    return (position === 'first' ? pool[0] : pool[pool.length - 1]) === c;
+  };
+  const kept = new Set<Candidate>(
+    plan.keepFirstLastFP32 ? [cands[0]!, cands[cands.length - 1]!] : [],
+  );
+  const matches = plan.rules.map((r) =>
+    cands.filter(
+      (c) =>
+        (!r.name || r.name(c.layer.name)) &&
+        (!r.rule.match.type || r.rule.match.type === c.type) &&
+        (!r.rule.match.position || isEnd(c, r.rule.match.position, r.rule.match.type)),
+    ),
+  );
+  const applied = plan.rules.map(() => false);
+  const assignment = cands.map((c): LayerAssignment => {
+    const isKept = kept.has(c);
+    const ruleIndex = plan.rules.findIndex(
+      (r, i) => matches[i]!.includes(c) && (!isKept || r.rule.match.position !== undefined),
+    );
+    const base = {
+      layer: c.layer.name,
+      path: [...c.containers, c.layer.name].join('/'),
+      type: c.type,
     };
-    const protectedSet = new Set<Candidate>(keep ? [cands[0]!, cands[cands.length - 1]!] : []);
-
-    const matches = compiled.map((r) =>
-      cands.filter(
-        (c) =>
-          (!r.name || r.name(c.layer.name)) &&
-          (!r.rule.match.type || r.rule.match.type === c.type) &&
-          (!r.rule.match.position || isEnd(c, r.rule.match.position, r.rule.match.type)),
-      ),
-    );
-    const used = compiled.map(() => false);
-    const decided = new Map<string, LayerAssignment>();
-    const result: LayerAssignment[] = [];
-    for (const c of cands) {
-      const isProtected = protectedSet.has(c);
-      const ruleIndex = compiled.findIndex(
-        (r, i) => matches[i]!.includes(c) && (!isProtected || r.rule.match.position !== undefined),
-      );
-      const base = {
-        layer: c.layer.name,
-        path: [...c.containers, c.layer.name].join('/'),
-        type: c.type,
+    if (ruleIndex >= 0) {
+      const r = plan.rules[ruleIndex]!;
+      applied[ruleIndex] = true;
+      return {
+        ...base,
+        quantizer: r.rule.quantizer,
+        config: r.config,
+        source: 'rule',
+        rule: ruleIndex,
       };
-      let a: LayerAssignment;
-      if (ruleIndex >= 0) {
-        const r = compiled[ruleIndex]!;
-        used[ruleIndex] = true;
-        a = {
-          ...base,
-          quantizer: r.rule.quantizer,
-          config: r.config,
-          source: 'rule',
-          rule: ruleIndex,
-        };
-      } else if (isProtected) {
-        a = { ...base, quantizer: 'fp32', config: fp32Config, source: 'keepFirstLastFP32' };
-      } else {
-        a = { ...base, quantizer: defaultName, config: defaultConfig, source: 'default' };
-      }
-      result.push(a);
-      decided.set(a.path, a);
     }
+    if (isKept)
+      return { ...base, quantizer: 'fp32', config: plan.fp32Config, source: 'keepFirstLastFP32' };
+    return { ...base, quantizer: plan.defaultName, config: plan.defaultConfig, source: 'default' };
+  });
+  return { assignment, matches, applied, kept };
+}
 
-    if (strict) {
-      compiled.forEach((r, i) => {
-        if (used[i]) return;
-        const layerList = cands.map((c) => `${c.layer.name} (${c.type})`).join(', ');
-        const m = matches[i]!;
-        if (m.length === 0) {
-          throw new Error(
-            `quantizeModel: ${r.what} matches no Conv2D/Dense layer; the layers are: ${layerList}`,
-          );
-        }
-        const names = m.map((c) => c.layer.name).join(', ');
-        if (m.every((c) => protectedSet.has(c))) {
-          throw new Error(
-            `quantizeModel: ${r.what} matches only ${names}, which keepFirstLastFP32 keeps at fp32; ` +
-              'target it with match.position, or set keepFirstLastFP32: false',
-          );
-        }
-        throw new Error(
-          `quantizeModel: ${r.what} is shadowed: the layers it matches (${names}) are taken by earlier rules`,
-        );
-      });
+/** `strict`: a rule that decided no layer is an error saying why (no match, kept layers, shadowed). */
+function checkEveryRuleApplied(
+  cands: readonly Candidate[],
+  plan: AssignmentPlan,
+  { matches, applied, kept }: LayerDecision,
+): void {
+  plan.rules.forEach((r, i) => {
+    if (applied[i]) return;
+    const layerList = cands.map((c) => `${c.layer.name} (${c.type})`).join(', ');
+    const m = matches[i]!;
+    if (m.length === 0) {
+      throw new Error(
+        `quantizeModel: ${r.what} matches no Conv2D/Dense layer; the layers are: ${layerList}`,
+      );
     }
+    const names = m.map((c) => c.layer.name).join(', ');
+    if (m.every((c) => kept.has(c))) {
+      throw new Error(
+        `quantizeModel: ${r.what} matches only ${names}, which keepFirstLastFP32 keeps at fp32; ` +
+          'target it with match.position, or set keepFirstLastFP32: false',
+      );
+    }
+    throw new Error(
+      `quantizeModel: ${r.what} is shadowed: the layers it matches (${names}) are taken by earlier rules`,
+    );
+  });
+}
 
-    // Rebuild from the config with the stock layers swapped for quantized ones.
-    const config = JSON.parse(JSON.stringify(model.getConfig())) as Record<string, unknown>;
-    rewriteConfig(config, [], (containers, name) => decided.get([...containers, name].join('/')));
-    const entry = tf.serialization.SerializationMap.getMap().classNameMap[model.getClassName()];
-    if (!entry)
-      throw new Error(`quantizeModel: cannot rebuild a model of class ${model.getClassName()}`);
-    const [cls, fromConfig] = entry;
-    const rebuilt = fromConfig(
-      cls,
-      config as tf.serialization.ConfigDict,
-    ) as unknown as tf.LayersModel;
+/** A new model from `model`'s config with every assigned layer swapped for its quantized class. */
+function rebuildQuantized(
+  model: tf.LayersModel,
+  assignment: readonly LayerAssignment[],
+): tf.LayersModel {
+  const byPath = new Map(assignment.map((a) => [a.path, a]));
+  const config = JSON.parse(JSON.stringify(model.getConfig())) as Record<string, unknown>;
+  rewriteConfig(config, [], (containers, name) => byPath.get([...containers, name].join('/')));
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[model.getClassName()];
+  if (!entry)
+    throw new Error(`quantizeModel: cannot rebuild a model of class ${model.getClassName()}`);
+  const [cls, fromConfig] = entry;
+  return fromConfig(cls, config as tf.serialization.ConfigDict) as unknown as tf.LayersModel;
+}
 
-    pairLayers(model, rebuilt, (oldLayer, newLayer) => {
-      if (!oldLayer.built || oldLayer.weights.length === 0) return;
-      if (!isQuantLayer(newLayer)) {
-        newLayer.setWeights(oldLayer.getWeights());
-        return;
-      }
-      if (!newLayer.built) return;
-      const kernel = isQuantLayer(oldLayer) ? oldLayer.kernel!.read() : oldLayer.getWeights()[0]!;
-      newLayer.kernel!.write(kernel);
-      if (newLayer.bias) {
-        const bias = isQuantLayer(oldLayer) ? oldLayer.bias?.read() : oldLayer.getWeights()[1];
-        if (bias) newLayer.bias.write(bias);
-      }
-      const sameQuantizer =
-        isQuantLayer(oldLayer) &&
-        oldLayer.quantizer.name === newLayer.quantizer.name &&
-        sameJson(oldLayer.quantizer.getConfig(), newLayer.quantizer.getConfig());
-      if (sameQuantizer) {
-        for (const [name, v] of Object.entries(oldLayer.paramVariables))
-          newLayer.paramVariables[name]!.write(v.read());
-        newLayer.quantizer.setState(oldLayer.quantizer.getState());
-      } else {
-        newLayer.reinitQuantizerParams();
-      }
-    });
-    return { model: rebuilt, assignment: result };
-  } finally {
-    if (typeof modelOrBuilder === 'function') model.dispose();
-  }
+/**
+ * Copies the weights of `model` into its quantized rebuild: other layers'
+ * as they are; a quantized layer's kernel and bias, then its quantizer's
+ * parameters and state when the quantizer and config are unchanged, else
+ * re-initialised from the copied kernel.
+ */
+function copyWeights(model: tf.LayersModel, rebuilt: tf.LayersModel): void {
+  pairLayers(model, rebuilt, (oldLayer, newLayer) => {
+    if (!oldLayer.built || oldLayer.weights.length === 0) return;
+    if (!isQuantLayer(newLayer)) {
+      newLayer.setWeights(oldLayer.getWeights());
+      return;
+    }
+    if (!newLayer.built) return;
+    const kernel = isQuantLayer(oldLayer) ? oldLayer.kernel!.read() : oldLayer.getWeights()[0]!;
+    newLayer.kernel!.write(kernel);
+    if (newLayer.bias) {
+      const bias = isQuantLayer(oldLayer) ? oldLayer.bias?.read() : oldLayer.getWeights()[1];
+      if (bias) newLayer.bias.write(bias);
+    }
+    const sameQuantizer =
+      isQuantLayer(oldLayer) &&
+      oldLayer.quantizer.name === newLayer.quantizer.name &&
+      sameJson(oldLayer.quantizer.getConfig(), newLayer.quantizer.getConfig());
+    if (sameQuantizer) {
+      for (const [name, v] of Object.entries(oldLayer.paramVariables))
+        newLayer.paramVariables[name]!.write(v.read());
+      newLayer.quantizer.setState(oldLayer.quantizer.getState());
+    } else {
+      newLayer.reinitQuantizerParams();
+    }
+  });
 }

@@ -2,12 +2,16 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import {
   clipQuantizerParams,
+  NonFiniteLossError,
   QuantConv2D,
   QuantDense,
   QuantizerCallback,
   quantizerStep,
+  quantizerVariables,
   quantLayers,
   quantRegularizationLoss,
+  runTrainStep,
+  TritBatchNormalization,
   trainStep,
 } from '../src/index.js';
 import { tensorGrowth } from '../src/testing.js';
@@ -209,5 +213,171 @@ describe('trainStep', () => {
       ),
     ).toThrow('trainStep: the loss is NaN; training has diverged (the step was not applied)');
     expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before);
+  });
+});
+
+describe('runTrainStep', () => {
+  it('reports the loss, the regularizer sum and the metrics of the same forward pass', () => {
+    const layer = new QuantDense({
+      units: 1,
+      inputShape: [2],
+      quantizer: { name: 'probe', config: { c: 0.1 } },
+    });
+    const model = tf.sequential({ layers: [layer] });
+    layer.setWeights([tf.tensor2d([[1], [2]]), tf.tensor1d([0]), tf.scalar(0.5)]);
+    const result = runTrainStep(
+      model,
+      tf.train.sgd(0.1),
+      tf.tensor2d([[1, 1]]),
+      tf.tensor2d([[0]]),
+      tf.losses.meanSquaredError,
+      { metrics: (_y, pred) => ({ pred: tf.sum(pred) }) },
+    );
+    // pred = 0.5 · (1 + 2) = 1.5; task = 2.25; R = 0.1 · (1 + 4) = 0.5 (taken before the step)
+    expect(result.loss).toBeCloseTo(2.75, 5);
+    expect(result.regularization).toBeCloseTo(0.5, 6);
+    expect(result.metrics.pred).toBeCloseTo(1.5, 6);
+  });
+
+  it('gathers every layer loss once: the quantizers’ regularizers and kernel regularizers, as fit does', () => {
+    const model = tf.sequential({
+      layers: [
+        new QuantDense({
+          units: 3,
+          inputShape: [2],
+          quantizer: { name: 'probe', config: { c: 0.5 } },
+          kernelRegularizer: tf.regularizers.l2({ l2: 0.25 }),
+        }),
+        new QuantDense({ units: 1, quantizer: { name: 'probe', config: { c: 0.5 } } }),
+      ],
+    });
+    const [a, b] = quantLayers(model);
+    const sq = (l: typeof a) => l!.kernel!.read().square().sum().dataSync()[0]!;
+    const quantR = quantRegularizationLoss(model)!.dataSync()[0]!;
+    // R = 0.5·ΣWa² + 0.5·ΣWb² (quantizers) + 0.25·ΣWa² (the l2 kernel regularizer)
+    const expected = 0.5 * sq(a) + 0.5 * sq(b) + 0.25 * sq(a);
+    expect(quantR).toBeCloseTo(0.5 * sq(a) + 0.5 * sq(b), 5);
+    const { regularization } = runTrainStep(
+      model,
+      tf.train.sgd(0),
+      tf.ones([2, 2]),
+      tf.zeros([2, 1]),
+      tf.losses.meanSquaredError,
+    );
+    expect(regularization).toBeCloseTo(expected, 5);
+  });
+
+  it('transformGradients changes the gradients before the step (weight decay g + wd·w)', () => {
+    const run = (decay: number) => {
+      const layer = new QuantDense({ units: 1, inputShape: [2], quantizer: 'probe' });
+      const model = tf.sequential({ layers: [layer] });
+      layer.setWeights([tf.tensor2d([[1], [2]]), tf.tensor1d([0]), tf.scalar(0.5)]);
+      const kernel = layer.kernel!.read() as tf.Variable;
+      runTrainStep(
+        model,
+        tf.train.sgd(0.1),
+        tf.ones([1, 2]),
+        tf.zeros([1, 1]),
+        tf.losses.meanSquaredError,
+        {
+          transformGradients: (grads) => {
+            grads[kernel.name] = tf.add(grads[kernel.name]!, tf.mul(decay, kernel));
+            return grads;
+          },
+        },
+      );
+      return Array.from(layer.kernel!.read().dataSync());
+    };
+    const plain = run(0);
+    const decayed = run(0.5);
+    // the decayed kernel moved by a further lr · wd · W = 0.1 · 0.5 · [1, 2]
+    expect(plain[0]! - decayed[0]!).toBeCloseTo(0.05, 5);
+    expect(plain[1]! - decayed[1]!).toBeCloseTo(0.1, 5);
+  });
+
+  it('a NaN loss updates nothing: weights, BatchNorm statistics, optimizer slots, quantizer schedules; the error names the step', async () => {
+    const model = tf.sequential({
+      layers: [
+        new QuantDense({ units: 3, inputShape: [2], quantizer: 'probe' }),
+        new TritBatchNormalization({}),
+        new QuantDense({ units: 2, quantizer: { name: 'probe', config: { c: 0.1 } } }),
+      ],
+    });
+    const optimizer = tf.train.momentum(0.1, 0.9);
+    const lossFn = tf.losses.meanSquaredError;
+    const progress = { epoch: 0, epochs: 3, step: 0, stepsPerEpoch: 4 };
+    // A good step first, so that the momentum slots exist and hold values.
+    runTrainStep(
+      model,
+      optimizer,
+      tf.tensor2d([
+        [1, 2],
+        [3, -1],
+      ]),
+      tf.zeros([2, 2]),
+      lossFn,
+      { progress },
+    );
+    const weights = () => model.weights.map((w) => Array.from(w.read().dataSync()));
+    const slots = async () =>
+      (await optimizer.getWeights()).map((w) => [w.name, Array.from(w.tensor.dataSync())]);
+    const states = () => probes(model).map((q) => q.getState());
+    const w0 = weights();
+    const s0 = await slots();
+    const q0 = states();
+    let hookCalls = 0;
+    let thrown: unknown;
+    try {
+      runTrainStep(
+        model,
+        optimizer,
+        tf.tensor2d([
+          [Number.NaN, 1],
+          [2, 3],
+        ]),
+        tf.zeros([2, 2]),
+        lossFn,
+        {
+          progress: { epoch: 1, epochs: 3, step: 2, stepsPerEpoch: 4 },
+          transformGradients: (g) => {
+            hookCalls++;
+            return g;
+          },
+        },
+      );
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(NonFiniteLossError);
+    expect((thrown as NonFiniteLossError).loss).toBeNaN();
+    expect((thrown as Error).message).toContain(
+      'trainStep: the loss is NaN at epoch 2/3, step 3/4; training has diverged (the step was not applied)',
+    );
+    expect(hookCalls).toBe(0);
+    // The forward pass in training mode moved BatchNorm's moving mean and variance: restored.
+    expect(weights()).toEqual(w0);
+    expect(await slots()).toEqual(s0);
+    expect(states()).toEqual(q0);
+  });
+});
+
+describe('quantizerVariables', () => {
+  it('finds the quantizer parameters through each layer’s own map, not by name', () => {
+    const input = tf.input({ shape: [3] });
+    // A user layer named like a quantizer parameter: its weights are "s/kernel" and "s/bias".
+    let h = tf.layers.dense({ units: 3, name: 's' }).apply(input) as tf.SymbolicTensor;
+    h = new QuantDense({ units: 2, name: 'q', quantizer: 'probe' }).apply(h) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: h });
+    const found = quantizerVariables(model);
+    expect(found.map((p) => [p.layer.name, p.name, p.variable.originalName])).toEqual([
+      ['q', 's', 'q/s'],
+    ]);
+    const q = quantLayers(model)[0]!;
+    expect(found[0]!.variable).toBe(q.paramVariables.s);
+    expect(found[0]!.spec.clip).toEqual([0, 1]);
+  });
+
+  it('is empty before the layer is built', () => {
+    expect(new QuantDense({ units: 2, quantizer: 'probe' }).quantizerVariables()).toEqual([]);
   });
 });

@@ -2,10 +2,13 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
-  clipQuantizerParams,
-  quantizerStep,
+  allLayers,
+  isQuantLayer,
+  NonFiniteLossError,
+  quantizerVariables,
   quantLayers,
-  quantRegularizationLoss,
+  runTrainStep,
+  type TrainStepResult,
 } from '@trit/quant-core';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
@@ -135,8 +138,9 @@ export class TrainingDivergedError extends Error {
   constructor(
     message: string,
     readonly checkpointDir: string | undefined,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'TrainingDivergedError';
   }
 }
@@ -145,9 +149,10 @@ type Group = 'kernel' | 'quantizerScales' | 'bias' | 'batchNorm' | 'none';
 
 /**
  * The variable names of the quantizer parameters that `quantizerParams`
- * selects, found through each quantized layer's own parameter map. A name
- * that no quantizer of the model has is an error (a typo would otherwise
- * silently train everything with the run's optimizer).
+ * selects, found through each quantized layer's own parameter map
+ * (`quantizerVariables`), never by matching names. A name that no quantizer
+ * of the model has is an error (a typo would otherwise silently train
+ * everything with the run's optimizer).
  */
 function quantizerParamGroup(
   model: tf.LayersModel,
@@ -156,12 +161,11 @@ function quantizerParamGroup(
   const out = new Set<string>();
   if (!params) return out;
   const seen = new Set<string>();
-  for (const layer of quantLayers(model)) {
-    for (const [name, variable] of Object.entries(layer.paramVariables)) {
-      seen.add(name);
-      if (!params.params || params.params.includes(name))
-        out.add((variable.read() as tf.Variable).name);
-    }
+  for (const { name, variable } of quantizerVariables(model)) {
+    seen.add(name);
+    // A tfjs variable's name is unique in the process: the optimizer tells variables apart by it.
+    if (!params.params || params.params.includes(name))
+      out.add((variable.read() as tf.Variable).name);
   }
   const unknown = (params.params ?? []).filter((n) => !seen.has(n));
   if (unknown.length && seen.size)
@@ -171,33 +175,72 @@ function quantizerParamGroup(
   return out;
 }
 
-/** Assigns every trainable variable to a weight-decay group. */
-function decayGroups(model: tf.LayersModel): { variable: tf.Variable; group: Group }[] {
-  const out: { variable: tf.Variable; group: Group }[] = [];
-  for (const layer of model.layers) {
-    const cls = layer.getClassName();
-    const quantizer = (
-      layer as unknown as {
-        quantizer?: { paramSpecs(): { name: string; weightDecay?: boolean }[] };
-      }
-    ).quantizer;
-    const specs = quantizer?.paramSpecs() ?? [];
+/**
+ * The weight-decay group of every trainable weight of the model (nested
+ * models included). A quantized layer's weights are told apart by identity:
+ * its kernel, its bias, and its quantizer's parameters from its own parameter
+ * map (`weightDecay: false` in the spec: none). Any other layer's: BatchNorm
+ * by class, else `bias*` by the tfjs weight name, else kernel.
+ */
+function groupOfWeight(model: tf.LayersModel): Map<tf.LayerVariable, Group> {
+  const out = new Map<tf.LayerVariable, Group>();
+  for (const layer of allLayers(model)) {
+    if (isQuantLayer(layer)) {
+      if (layer.kernel) out.set(layer.kernel, 'kernel');
+      if (layer.bias) out.set(layer.bias, 'bias');
+      for (const p of layer.quantizerVariables())
+        out.set(p.variable, p.spec.weightDecay === false ? 'none' : 'quantizerScales');
+    }
+    const batchNorm = layer.getClassName().includes('BatchNormalization');
     for (const w of layer.trainableWeights) {
+      if (out.has(w)) continue;
       const short = w.originalName.split('/').pop() ?? w.originalName;
-      let group: Group;
-      if (cls.includes('BatchNormalization')) group = 'batchNorm';
-      else if (short.startsWith('kernel')) group = 'kernel';
-      else if (short.startsWith('bias')) group = 'bias';
-      else {
-        const spec = specs.find(
-          (s) => short === s.name || short.endsWith(s.name) || short.startsWith(s.name),
-        );
-        group = spec ? (spec.weightDecay === false ? 'none' : 'quantizerScales') : 'kernel';
-      }
-      out.push({ variable: w.read() as tf.Variable, group });
+      out.set(w, batchNorm ? 'batchNorm' : short.startsWith('bias') ? 'bias' : 'kernel');
     }
   }
   return out;
+}
+
+/**
+ * Every trainable variable with its weight-decay group, in the order of
+ * `model.layers` (the optimizer's slots, and so the checkpoints, follow it).
+ */
+function decayGroups(model: tf.LayersModel): { variable: tf.Variable; group: Group }[] {
+  const groups = groupOfWeight(model);
+  return model.layers.flatMap((layer) =>
+    layer.trainableWeights.map((w) => ({
+      variable: w.read() as tf.Variable,
+      group: groups.get(w) ?? 'kernel',
+    })),
+  );
+}
+
+/** The task loss of a training step: mean softmax cross-entropy of the logits. */
+const softmaxCrossEntropy = (y: tf.Tensor, logits: tf.Tensor) =>
+  tf.losses.softmaxCrossEntropy(y, logits);
+
+/**
+ * The step's gradient hook: adds `wd · w` to each decayed variable's gradient
+ * (see {@link WeightDecaySchema}), in place; a variable the loss does not
+ * reach (no gradient) still decays.
+ */
+function addWeightDecay(
+  grads: tf.NamedTensorMap,
+  decays: readonly { variable: tf.Variable; group: Group }[],
+  weightDecay: TrainConfig['weightDecay'],
+): tf.NamedTensorMap {
+  const coefficients = new Map<Group, tf.Scalar>();
+  for (const d of decays) {
+    let wd = coefficients.get(d.group);
+    if (!wd) {
+      wd = tf.scalar(weightDecay[d.group as Exclude<Group, 'none'>]);
+      coefficients.set(d.group, wd);
+    }
+    const decay = tf.mul(d.variable, wd);
+    const g = grads[d.variable.name];
+    grads[d.variable.name] = g ? tf.add(g, decay) : decay;
+  }
+  return grads;
 }
 
 function configKey(config: TrainConfig): string {
@@ -249,8 +292,10 @@ function layerStats(model: tf.LayersModel): LayerStatsRecord[] {
  * `resume` continues an interrupted run to the same result, from the newest
  * checkpoint that passes every check (checksums, every field of its state),
  * falling back to the previous one with a logged line when the newest is
- * bad. A NaN or infinite loss stops the run with
- * {@link TrainingDivergedError} and keeps the last good checkpoint.
+ * bad. Each step is quant-core's `runTrainStep` (weight decay is its
+ * `transformGradients` hook, the accuracy its `metrics`). A NaN or infinite
+ * loss stops the run with {@link TrainingDivergedError} before that step
+ * changes any weight, and keeps the last good checkpoint.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = TrainConfigSchema.parse(options.config);
@@ -375,59 +420,40 @@ async function trainLoop(
         config.epochs,
       );
       setLearningRate(lr);
-      quantizerStep(model, { epoch, epochs: config.epochs, step, stepsPerEpoch });
-      const [loss, reg, hits] = tf.tidy(() => {
-        const x = tf.tensor4d(b.x, [b.count, h, w, c]);
-        const labels = tf.tensor1d(Array.from(b.labels), 'int32');
-        const y = tf.oneHot(labels, data.numClasses);
-        let regValue: tf.Scalar = tf.scalar(0);
-        let hitsValue: tf.Scalar = tf.scalar(0);
-        const { value: cost, grads } = tf.variableGrads(() => {
-          const logits = model.apply(x, { training: true }) as tf.Tensor2D;
-          hitsValue = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')));
-          const total = tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
-          const r = quantRegularizationLoss(model);
-          if (!r) return total;
-          regValue = tf.keep(r.clone());
-          return tf.add(total, r);
-        }, varList);
-        const coefficients = new Map<Group, tf.Scalar>();
-        for (const d of decays) {
-          let wd = coefficients.get(d.group);
-          if (!wd) {
-            wd = tf.scalar(config.weightDecay[d.group as Exclude<Group, 'none'>]);
-            coefficients.set(d.group, wd);
-          }
-          // A variable the loss does not reach (no gradient) still decays.
-          const decay = tf.mul(d.variable, wd);
-          const g = grads[d.variable.name];
-          grads[d.variable.name] = g ? tf.add(g, decay) : decay;
-        }
-        optimizer.applyGradients(grads);
-        const values: [number, number, number] = [
-          cost.dataSync()[0]!,
-          regValue.dataSync()[0]!,
-          hitsValue.dataSync()[0]!,
-        ];
-        // tf.keep took them out of the tidy scopes (to leave the gradient function): release them here.
-        tf.dispose([regValue, hitsValue]);
-        return values;
-      });
-      if (!Number.isFinite(loss)) {
+      const progress = { epoch, epochs: config.epochs, step, stepsPerEpoch };
+      const x = tf.tensor4d(b.x, [b.count, h, w, c]);
+      const labels = tf.tensor1d(Array.from(b.labels), 'int32');
+      const y = tf.oneHot(labels, data.numClasses);
+      let result: TrainStepResult;
+      try {
+        result = runTrainStep(model, optimizer, x, y, softmaxCrossEntropy, {
+          progress,
+          variables: varList,
+          metrics: (_y, logits) => ({
+            hits: tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')),
+          }),
+          transformGradients: (grads) => addWeightDecay(grads, decays, config.weightDecay),
+        });
+      } catch (err) {
+        if (!(err instanceof NonFiniteLossError)) throw err;
         bar?.stop();
         const last = history.length
           ? `${checkpointDir} (after epoch ${history.length})`
           : undefined;
         throw new TrainingDivergedError(
-          `training diverged: the loss is ${loss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr}). ` +
+          `training diverged: the loss is ${err.loss} at epoch ${epoch + 1}, step ${step + 1} (learning rate ${lr}). The step was not applied. ` +
             (last
               ? `The last good checkpoint is kept at ${last}.`
               : 'No checkpoint was written yet.') +
             ' Lower the learning rate or check the data.',
           last ? checkpointDir : undefined,
+          { cause: err },
         );
+      } finally {
+        tf.dispose([x, labels, y]);
       }
-      clipQuantizerParams(model);
+      const { loss, regularization: reg } = result;
+      const hits = result.metrics.hits!;
       seen += b.count;
       lossSum += loss * b.count;
       regSum += reg * b.count;

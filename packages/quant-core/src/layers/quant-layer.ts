@@ -61,6 +61,14 @@ export interface QuantLayerArgs extends LayerArgs {
   biasConstraint?: SerializableIdentifier | null;
 }
 
+/** One quantizer parameter of a layer: its name in the quantizer, its spec and its weight. */
+export interface QuantizerVariable {
+  /** The parameter's name in the quantizer (`wp`, `alpha`, ...). */
+  readonly name: string;
+  readonly spec: QuantizerParamSpec;
+  readonly variable: tf.LayerVariable;
+}
+
 /** Which stock tfjs layer a quantized layer replaces. */
 export type QuantLayerType = 'conv' | 'dense';
 
@@ -280,6 +288,20 @@ export abstract class QuantLayer extends tf.layers.Layer {
     for (const spec of this.specs)
       out[spec.name] = this.paramVariables[spec.name]!.read().dataSync()[0]!;
     return out;
+  }
+
+  /**
+   * The quantizer's trainable scalars with their specs, in `paramSpecs()`
+   * order; empty before `build`. How training code finds them (an optimizer
+   * group, weight-decay exclusion): by identity, never by variable name.
+   */
+  quantizerVariables(): readonly QuantizerVariable[] {
+    if (!this.kernel) return [];
+    return this.specs.map((spec) => ({
+      name: spec.name,
+      spec,
+      variable: this.paramVariables[spec.name]!,
+    }));
   }
 
   /** The quantizer's regularization loss for this layer, or null if it has none (the caller disposes it). */
