@@ -37,6 +37,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { intFlag } from './lib/flags.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'packages', 'runtime', 'dist', 'index.js');
@@ -67,20 +68,6 @@ const { values: flags } = parseArgs({
     browser: { type: 'boolean', default: false },
   },
 });
-/**
- * A whole number >= `min` from a flag's text, or exit naming the flag.
- * @param {string} name
- * @param {string} text
- * @param {number} min
- */
-function intFlag(name, text, min) {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${name} must be a whole number >= ${min}, got '${text}'`);
-    process.exit(1);
-  }
-  return n;
-}
 const RUNS = intFlag('runs', flags.runs, 1);
 const WARMUP = intFlag('warmup', flags.warmup, 0);
 const jsonOut = flags.json;

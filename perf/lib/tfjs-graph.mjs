@@ -107,7 +107,7 @@ export function tfjsFromManifest(tf, rt, manifest, binary) {
       });
   }
   const input = manifest.ops.find((o) => o.op === 'input');
-  if (!input || input.op !== 'input') throw new Error('the manifest has no input op');
+  if (input?.op !== 'input') throw new Error('the manifest has no input op');
   const inputSize = input.shape.reduce((a, b) => a * b, 1);
   /**
    * @param {Tensor} y
