@@ -46,7 +46,10 @@ export function ternaryPercentileQuantize(w, sparsity) {
   return customGradient(([x]) => {
     const t = percentileCodes(/** @type {tf.Tensor} */ (x), sparsity);
     const kept = tf.sum(tf.abs(t));
-    const alpha = tf.divNoNan(tf.sum(tf.mul(tf.abs(/** @type {tf.Tensor} */ (x)), tf.abs(t))), kept);
+    const alpha = tf.divNoNan(
+      tf.sum(tf.mul(tf.abs(/** @type {tf.Tensor} */ (x)), tf.abs(t))),
+      kept,
+    );
     return { value: tf.mul(alpha, t), gradFunc: (dy) => [dy.clone()] };
   })(w);
 }
