@@ -96,11 +96,16 @@ export class TernaryPercentileQuantizer extends Quantizer {
   /** @param {tf.Tensor} kernel */
   exportTernary(kernel) {
     const sparsity = /** @type {number} */ (this.config.sparsity);
-    return tf.tidy(() => {
+    // tf.tidy keeps only tensors, so the codes and scale leave it and are read outside.
+    const [t, alpha] = tf.tidy(() => {
       const t = percentileCodes(kernel, sparsity);
-      const alpha = tf.divNoNan(tf.sum(tf.mul(tf.abs(kernel), tf.abs(t))), tf.sum(tf.abs(t)));
-      return makeTernaryExport(t, alpha, alpha, 2);
+      return [t, tf.divNoNan(tf.sum(tf.mul(tf.abs(kernel), tf.abs(t))), tf.sum(tf.abs(t)))];
     });
+    try {
+      return makeTernaryExport(t, alpha, alpha, 2);
+    } finally {
+      tf.dispose([t, alpha]);
+    }
   }
 }
 
