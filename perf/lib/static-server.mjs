@@ -27,9 +27,10 @@ const TYPES = {
  * HTML text. Anything else, or a path escaping its directory, is a 404.
  * @param {Readonly<Record<string, string>>} mounts
  * @param {Readonly<Record<string, string>>} [pages]
+ * @param {{ port?: number }} [options] port to listen on (default: a free one)
  * @returns {Promise<{ url: string, close: () => Promise<void> }>}
  */
-export async function serveStatic(mounts, pages = {}) {
+export async function serveStatic(mounts, pages = {}, { port = 0 } = {}) {
   const server = createServer(async (req, res) => {
     const headers = {
       'Cross-Origin-Opener-Policy': 'same-origin',
@@ -71,7 +72,7 @@ export async function serveStatic(mounts, pages = {}) {
     res.writeHead(404, headers);
     res.end('not found');
   });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(undefined)));
+  await new Promise((ok) => server.listen(port, '127.0.0.1', () => ok(undefined)));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('not listening on TCP');
   return {
