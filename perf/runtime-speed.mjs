@@ -50,8 +50,6 @@ if (!existsSync(dist)) {
 const runtime = await import('@trit/runtime');
 const { encodeModel, decodeModel } = runtime;
 const { dequantize, tfjsFromManifest } = await import('./lib/tfjs-graph.mjs');
-// The CLI package (for real test images and the trained LayersModel); optional.
-const cliDist = join(here, '..', 'packages', 'cli', 'dist', 'index.js');
 
 // parseArgs rejects unknown flags and a flag without its value (a typo used to be ignored silently).
 const { values: flags } = parseArgs({
@@ -476,7 +474,18 @@ if (modelDir) {
   /** @type {Float32Array[]} */
   let images = [];
   let inputs = 'random uniform [-1, 1]';
-  const bench = existsSync(cliDist) ? await import('@trit/cli') : null;
+  // The CLI package, for real test images and the trained LayersModel. By name,
+  // not by a path into packages/ (a path went stale when packages/benchmark
+  // became packages/cli, and the rows fell back to random inputs unnoticed).
+  /** @type {typeof import('@trit/cli') | null} */
+  let bench = null;
+  try {
+    bench = await import('@trit/cli');
+  } catch (e) {
+    const why = `@trit/cli cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : e}); build it first`;
+    if (runDir) throw new Error(`--run ${runDir} needs the trained model: ${why}`);
+    console.warn(`${why}; inputs will be random`);
+  }
   if (bench && meta.data?.type === 'dataset' && meta.preprocessing?.type === 'normalize') {
     const test = await bench.loadDataset(meta.data.name, 'test', { dataDir });
     const it = new bench.BatchIterator(test, {
