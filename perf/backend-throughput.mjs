@@ -9,7 +9,9 @@
 // so it gets its own (smaller) step count and batch; images/s is what compares.
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { intFlag } from './lib/flags.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -23,12 +25,25 @@ const { values: opts } = parseArgs({
   },
 });
 
+/**
+ * @typedef {{ backend: string, error: string } | { backend: string, error?: undefined, tensorflowVersion: string | undefined, threads: number | undefined, batch: number, steps: number, secondsPerStep: number, imagesPerSecond: number }} Row
+ */
+/**
+ * Times `steps` trainOnBatch calls of ResNet-20 on `backend` after `warmup` untimed ones.
+ * @param {string} backend
+ * @param {number} steps
+ * @param {number} warmup
+ * @param {number} batch
+ * @returns {Promise<Row>}
+ */
 async function measure(backend, steps, warmup, batch) {
   const tf = await import('@tensorflow/tfjs');
-  const { initBackend } = await import('@trit/quant-core');
+  const { BACKENDS, initBackend } = await import('@trit/quant-core');
   const { resnetCifar } = await import('@trit/cli');
-  const info = await initBackend({ prefer: backend, quiet: true });
-  if (info.name !== backend) return { backend, error: info.fallbackReason };
+  const prefer = BACKENDS.find((b) => b === backend);
+  if (!prefer) return { backend, error: `unknown backend; valid: ${BACKENDS.join(', ')}` };
+  const info = await initBackend({ prefer, quiet: true });
+  if (info.name !== backend) return { backend, error: info.fallbackReason ?? `got ${info.name}` };
   const model = resnetCifar({ depth: 20, seed: 1 });
   model.compile({
     optimizer: tf.train.momentum(0.1, 0.9),
@@ -44,7 +59,8 @@ async function measure(backend, steps, warmup, batch) {
       if (i >= warmup) times.push((performance.now() - t0) / 1000);
     }
   } catch (err) {
-    return { backend, error: String(err instanceof Error ? err.message : err).split('\n')[0] };
+    const message = String(err instanceof Error ? err.message : err);
+    return { backend, error: message.split('\n', 1)[0] ?? message };
   }
   const total = times.reduce((a, b) => a + b, 0);
   return {
@@ -59,22 +75,33 @@ async function measure(backend, steps, warmup, batch) {
 }
 
 if (opts.child) {
-  const [backend, steps, warmup, batch] = opts.child.split(':');
-  const r = await measure(backend, Number(steps), Number(warmup), Number(batch));
+  // Written by the parent below: backend:steps:warmup:batch.
+  const [backend = '', steps = '', warmup = '', batch = ''] = opts.child.split(':');
+  const r = await measure(
+    backend,
+    intFlag('child steps', steps, 1),
+    intFlag('child warmup', warmup, 0),
+    intFlag('child batch', batch, 1),
+  );
   process.stdout.write(`\nRESULT ${JSON.stringify(r)}\n`);
   process.exit(0);
 }
 
+/** @type {Row[]} */
 const rows = [];
 for (const backend of opts.backends.split(',')) {
   const isCpu = backend === 'cpu';
-  const steps = Number(isCpu ? opts['cpu-steps'] : opts.steps);
-  const warmup = isCpu ? 0 : Number(opts.warmup);
-  const batch = Number(isCpu ? opts['cpu-batch'] : opts.batch);
+  const steps = isCpu
+    ? intFlag('cpu-steps', opts['cpu-steps'], 1)
+    : intFlag('steps', opts.steps, 1);
+  const warmup = isCpu ? 0 : intFlag('warmup', opts.warmup, 0);
+  const batch = isCpu
+    ? intFlag('cpu-batch', opts['cpu-batch'], 1)
+    : intFlag('batch', opts.batch, 1);
   console.error(`[bench] ${backend}: ${warmup} warm-up + ${steps} steps at batch ${batch}...`);
   const r = spawnSync(
     process.execPath,
-    [process.argv[1], '--child', `${backend}:${steps}:${warmup}:${batch}`],
+    [fileURLToPath(import.meta.url), '--child', `${backend}:${steps}:${warmup}:${batch}`],
     {
       encoding: 'utf8',
       env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
@@ -96,7 +123,7 @@ console.log(
 console.log('| backend | batch | steps | s/step | images/s | notes |');
 console.log('| --- | ---: | ---: | ---: | ---: | --- |');
 for (const r of rows) {
-  if (r.error) {
+  if (r.error !== undefined) {
     console.log(`| ${r.backend} | | | | n/a | ${r.error} |`);
   } else {
     const notes = r.tensorflowVersion

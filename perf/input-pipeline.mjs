@@ -12,6 +12,7 @@
 // Needs the built package: npx tsc -p packages/cli/tsconfig.build.json
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { intFlag } from './lib/flags.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,24 +26,27 @@ const { values: args } = parseArgs({
   },
 });
 
+// The data layer alone (not all of @trit/cli, which loads tfjs), from the built package.
+/** @type {typeof import('../packages/cli/dist/data/index.js')} */
 let data;
 try {
   data = await import('../packages/cli/dist/data/index.js');
 } catch (err) {
   console.error(
-    `cannot load packages/cli/dist (${err.message}); build it first:\n  npx tsc -p packages/cli/tsconfig.build.json`,
+    `cannot load packages/cli/dist (${err instanceof Error ? err.message : err}); build it first:\n  npx tsc -p packages/cli/tsconfig.build.json`,
   );
   process.exit(1);
 }
 const { importDataset, loadDataset, trainBatches, evalBatches, resolveDataDir, formatBytes } = data;
 const dataDir = resolveDataDir(args['data-dir']);
-const batchSize = Number(args['batch-size']);
-const epochs = Number(args.epochs);
-const seed = Number(args.seed);
+const batchSize = intFlag('batch-size', args['batch-size'], 1);
+const epochs = intFlag('epochs', args.epochs, 1);
+const seed = intFlag('seed', args.seed, 0);
+/** @param {number} n */
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
 console.log(
-  `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0].toFixed(2)}`,
+  `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()[0]?.toFixed(2)}`,
 );
 console.log(`cache: ${dataDir}`);
 
@@ -72,6 +76,12 @@ console.log(
   `load: ${fmt(train.count)} train images ${train.width}x${train.height}x${train.channels} (${formatBytes(train.images.length)}) in ${loadSeconds.toFixed(3)} s`,
 );
 
+/**
+ * Images per second over `epochs` epochs, after one warm-up epoch.
+ * @param {string} label
+ * @param {() => import('../packages/cli/dist/data/index.js').BatchIterator} makeIterator
+ * @param {(b: import('../packages/cli/dist/data/index.js').Batch) => void} [consume]
+ */
 function measure(label, makeIterator, consume) {
   const it = makeIterator();
   for (const b of it.epoch(0)) consume?.(b); // warm-up epoch

@@ -11,8 +11,22 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { saveModel } from '@trit/runtime/node';
 import { chromium } from 'playwright-core';
 import { serveStatic } from './lib/static-server.mjs';
+
+/**
+ * One case: a model, encoded, and its input (`batch` images when set, else one).
+ * @typedef {{ group: string, encoded: import('@trit/runtime').EncodedModel, x: Float32Array, batch?: number }} BrowserCase
+ */
+/**
+ * One measurement (milliseconds); `maxAbsDiff` against the runtime's first output.
+ * @typedef {{ group: string, engine: string, kind: string, median: number, min: number, p90: number, maxAbsDiff: number, batch?: number | undefined }} BrowserRow
+ */
+/**
+ * What the page's module script puts on `window` (see PAGE), as the evaluated functions see it.
+ * @typedef {{ tf: typeof import('@tensorflow/tfjs'), rt: typeof import('@trit/runtime'), graph: typeof import('./lib/tfjs-graph.mjs') }} PageGlobals
+ */
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -41,12 +55,12 @@ function chromiumPath() {
 }
 
 /**
- * `cases`: [{ group, encoded: { manifest, binary }, x: Float32Array }].
- * Returns rows { group, engine, kind, median, min, p90, maxAbsDiff } and the
+ * Measures `cases` in the page. Returns one row per engine and case, and the
  * page's facts (user agent, cross-origin isolation, tfjs wasm features).
+ * @param {BrowserCase[]} cases
+ * @param {{ runs: number, warmup: number, threads: number }} options
  */
 export async function browserBench(cases, { runs, warmup, threads }) {
-  const { saveModel } = await import(join(root, 'packages', 'runtime', 'dist', 'node.js'));
   const dir = await mkdtemp(join(tmpdir(), 'trit-browser-bench-'));
   const server = await serveStatic(
     {
@@ -65,24 +79,31 @@ export async function browserBench(cases, { runs, warmup, threads }) {
   });
   try {
     const page = await browser.newPage();
+    /** @type {string[]} */
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${server.url}/`);
     await page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 60_000 });
     if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
-    const facts = await page.evaluate(async () => ({
-      userAgent: navigator.userAgent,
-      crossOriginIsolated,
-      hardwareConcurrency: navigator.hardwareConcurrency,
-      tfjsWasmSimd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
-      tfjsWasmThreads: await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
-    }));
+    const facts = await page.evaluate(async () => {
+      const { tf } = /** @type {PageGlobals} */ (/** @type {unknown} */ (window));
+      return {
+        userAgent: navigator.userAgent,
+        crossOriginIsolated,
+        hardwareConcurrency: navigator.hardwareConcurrency,
+        tfjsWasmSimd: await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'),
+        tfjsWasmThreads: await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'),
+      };
+    });
+    /** @type {BrowserRow[]} */
     const rows = [];
     for (const [i, c] of cases.entries()) {
       await saveModel(join(dir, String(i)), c.encoded);
       const result = await page.evaluate(
         async ({ url, x, runs, warmup, threads }) => {
+          const { tf, rt, graph } = /** @type {PageGlobals} */ (/** @type {unknown} */ (window));
           const input = Float32Array.from(x);
+          /** @param {() => unknown} fn */
           const stats = (fn) => {
             for (let k = 0; k < warmup; k++) fn();
             const t = [];
@@ -92,13 +113,23 @@ export async function browserBench(cases, { runs, warmup, threads }) {
               t.push(performance.now() - t0);
             }
             t.sort((a, b) => a - b);
-            return { median: t[t.length >> 1], min: t[0], p90: t[Math.floor(t.length * 0.9)] };
+            // runs >= 1, so every index is in range.
+            return {
+              median: /** @type {number} */ (t[t.length >> 1]),
+              min: /** @type {number} */ (t[0]),
+              p90: /** @type {number} */ (t[Math.floor(t.length * 0.9)]),
+            };
           };
+          /** @type {Omit<BrowserRow, 'group' | 'batch'>[]} */
           const out = [];
+          /** @type {Float32Array | undefined} */
           let ref;
+          /** @param {Float32Array} y */
           const diff = (y) => {
+            if (!ref) throw new Error('no reference output yet');
             let m = 0;
-            for (let k = 0; k < y.length; k++) m = Math.max(m, Math.abs(y[k] - ref[k]));
+            for (let k = 0; k < y.length; k++)
+              m = Math.max(m, Math.abs(Number(y[k]) - Number(ref[k])));
             return m;
           };
           for (const t of [...new Set([1, threads])]) {
@@ -114,7 +145,7 @@ export async function browserBench(cases, { runs, warmup, threads }) {
             });
             model.dispose();
           }
-          const manifest = await (await fetch(url)).json();
+          const manifest = rt.parseManifest(await (await fetch(url)).text());
           const binUrl = new URL(manifest.binary.file, new URL(url, location.href));
           const binRes = await fetch(binUrl);
           const binary = new Uint8Array(await binRes.arrayBuffer());

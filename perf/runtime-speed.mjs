@@ -33,8 +33,11 @@
  * reported, and the load average before and after (the machine may be shared).
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { intFlag } from './lib/flags.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'packages', 'runtime', 'dist', 'index.js');
@@ -44,53 +47,76 @@ if (!existsSync(dist)) {
   );
   process.exit(1);
 }
-const runtime = await import(dist);
+const runtime = await import('@trit/runtime');
 const { encodeModel, decodeModel } = runtime;
 const { dequantize, tfjsFromManifest } = await import('./lib/tfjs-graph.mjs');
-const benchDist = join(here, '..', 'packages', 'benchmark', 'dist', 'index.js');
 
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const RUNS = Number(opt('runs', 30));
-const WARMUP = Number(opt('warmup', 5));
-const jsonOut = opt('json', null);
-const modelDir = opt('model', null);
-const runDir = opt('run', null);
-const dataDir = opt('data-dir', undefined);
-const onlyModel = args.includes('--only-model');
+// parseArgs rejects unknown flags and a flag without its value (a typo used to be ignored silently).
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '5' },
+    json: { type: 'string' },
+    model: { type: 'string' },
+    run: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'only-model': { type: 'boolean', default: false },
+    threads: { type: 'string' },
+    batch: { type: 'string', default: '32' },
+    browser: { type: 'boolean', default: false },
+  },
+});
+const RUNS = intFlag('runs', flags.runs, 1);
+const WARMUP = intFlag('warmup', flags.warmup, 0);
+const jsonOut = flags.json;
+const modelDir = flags.model;
+const runDir = flags.run;
+const dataDir = flags['data-dir'];
+const onlyModel = flags['only-model'];
 // The runtime's kernels: WebAssembly SIMD on 1 and on THREADS threads, and the TypeScript fallback.
-const THREADS = Number(opt('threads', (await import('node:os')).availableParallelism()));
-const BATCH = Number(opt('batch', 32));
+const THREADS = intFlag('threads', flags.threads ?? String(availableParallelism()), 1);
+const BATCH = intFlag('batch', flags.batch, 1);
+/** @typedef {{ label: string, backend: import('@trit/runtime').Backend, threads: number, kind: string }} Engine */
+/** @type {Engine[]} */
 const ENGINES = [
   { label: 'wasm SIMD, 1 thread', backend: 'wasm', threads: 1, kind: 'wasm' },
   ...(THREADS > 1
-    ? [{ label: `wasm SIMD, ${THREADS} threads`, backend: 'wasm', threads: THREADS, kind: 'wasm' }]
+    ? /** @type {Engine[]} */ ([
+        { label: `wasm SIMD, ${THREADS} threads`, backend: 'wasm', threads: THREADS, kind: 'wasm' },
+      ])
     : []),
   { label: 'TypeScript', backend: 'js', threads: 1, kind: 'pure JS' },
 ];
+/** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Models and inputs the --browser run measures again in headless Chromium. */
+/** @type {import('./runtime-browser.mjs').BrowserCase[]} */
 const browserCases = [];
-/** Decodes for one engine, runs once and lets worker threads boot before timing. */
+/**
+ * Decodes for one engine, runs once and lets worker threads boot before timing.
+ * @param {import('@trit/runtime').Manifest} manifest
+ * @param {Uint8Array} binary
+ * @param {Engine} engine
+ * @param {Float32Array} x
+ */
 async function prepared(manifest, binary, engine, x) {
   const model = decodeModel(manifest, binary, { backend: engine.backend, threads: engine.threads });
   model.predict(x);
   if (engine.threads > 1) await sleep(300);
   return model;
 }
-const loadBefore = (await import('node:os')).loadavg();
+const loadBefore = loadavg();
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+/** @type {typeof import('@tensorflow/tfjs')} */
 let tf;
 let nativeOk = false;
 try {
   tf = await import('@tensorflow/tfjs-node');
   nativeOk = true;
 } catch (e) {
-  console.warn(`tfjs-node unavailable (${e.message.split('\n')[0]}); native rows skipped`);
+  const message = e instanceof Error ? e.message : String(e);
+  console.warn(`tfjs-node unavailable (${message.split('\n')[0]}); native rows skipped`);
   tf = await import('@tensorflow/tfjs');
 }
 
@@ -98,10 +124,16 @@ try {
 // The same mulberry32 stream the tests use.
 const { seededRandom } = await import('@trit/quant-core/testing');
 const rand = seededRandom(42);
+/** @param {number} n */
 const uniform = (n, lo = -1, hi = 1) =>
   Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
 
-/** Random ternary (zeros share ~`zeros`) or binary codes for `shape`, with scales. */
+/**
+ * Random ternary (zeros share ~`zeros`) or binary codes for `shape`, with scales.
+ * @param {number[]} shape
+ * @param {{ bits?: 1 | 2, asymmetric?: boolean, perChannel?: boolean, zeros?: number }} [options]
+ * @returns {import('@trit/runtime').QuantizedKernel}
+ */
 function quantKernel(
   shape,
   { bits = 2, asymmetric = false, perChannel = false, zeros = 0.4 } = {},
@@ -113,12 +145,16 @@ function quantKernel(
     codes[i] =
       bits === 1 ? (r < 0.5 ? -1 : 1) : r < zeros ? 0 : r < zeros + (1 - zeros) / 2 ? 1 : -1;
   }
-  const len = perChannel ? shape[shape.length - 1] : 1;
+  const len = perChannel ? /** @type {number} */ (shape[shape.length - 1]) : 1;
   const positive = uniform(len, 0.05, 0.15);
   const negative = asymmetric ? uniform(len, 0.05, 0.15) : positive.slice();
   return { bits, shape, codes, positive, negative };
 }
 
+/**
+ * @param {() => unknown} fn
+ * @returns {{ median: number, min: number, p90: number }}
+ */
 function measure(fn) {
   for (let i = 0; i < WARMUP; i++) fn();
   const times = [];
@@ -129,24 +165,42 @@ function measure(fn) {
   }
   times.sort((a, b) => a - b);
   return {
-    median: times[times.length >> 1],
-    min: times[0],
-    p90: times[Math.floor(times.length * 0.9)],
+    // RUNS >= 1, so every index is in range.
+    median: /** @type {number} */ (times[times.length >> 1]),
+    min: /** @type {number} */ (times[0]),
+    p90: /** @type {number} */ (times[Math.floor(times.length * 0.9)]),
   };
 }
 
+/**
+ * @param {ArrayLike<number>} a
+ * @param {ArrayLike<number>} b
+ */
 function maxAbsDiff(a, b) {
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(Number(a[i]) - Number(b[i])));
   return m;
 }
 
+/** @typedef {{ group: string, engine: string, kind: string, median: number, min: number, p90: number, bytes?: number, maxAbsDiff?: number, batch?: number }} Row */
+/** @type {Row[]} */
 const rows = [];
+/**
+ * @param {string} group
+ * @param {string} engine
+ * @param {string} kind
+ * @param {{ median: number, min: number, p90: number }} stats
+ * @param {{ bytes?: number, maxAbsDiff?: number, batch?: number }} [extra]
+ */
 function record(group, engine, kind, stats, extra = {}) {
   rows.push({ group, engine, kind, ...stats, ...extra });
   console.error(`  ${group} | ${engine} | ${stats.median.toFixed(2)} ms`);
 }
 
+/**
+ * @param {string} name
+ * @param {() => void} fn
+ */
 async function withBackend(name, fn) {
   if (!(await tf.setBackend(name))) throw new Error(`backend ${name} unavailable`);
   await tf.ready();
@@ -159,11 +213,13 @@ const N = 4096;
 if (!onlyModel) {
   const group = `dense ${N}x${N}`;
   const x = uniform(N);
+  /** @type {[string, import('@trit/runtime').QuantizedKernel][]} */
   const variants = [
     ['ternary, per-layer scale (TWN)', quantKernel([N, N])],
     ['ternary, asymmetric Wp/Wn (TTQ)', quantKernel([N, N], { asymmetric: true })],
     ['binary 1-bit (BWN)', quantKernel([N, N], { bits: 1 })],
   ];
+  /** @type {{ kernel: import('@trit/runtime').QuantizedKernel, y: Float32Array } | undefined} */
   let reference;
   for (const [label, kernel] of variants) {
     const { manifest, binary } = encodeModel({
@@ -172,13 +228,14 @@ if (!onlyModel) {
         { op: 'dense', name: 'fc', inputs: ['x'], kernel },
       ],
     });
+    /** @type {Float32Array | undefined} */
     let first;
     for (const engine of ENGINES) {
       const model = await prepared(manifest, binary, engine, x);
       const y = model.predict(x).data;
       first ??= y;
       if (label.startsWith('ternary, per-layer')) {
-        reference ??= { kernel, y, bytes: binary.length };
+        reference ??= { kernel, y };
         if (engine === ENGINES[0])
           browserCases.push({
             group: `Chromium: ${group} (TWN)`,
@@ -199,6 +256,7 @@ if (!onlyModel) {
       model.dispose();
     }
   }
+  if (!reference) throw new Error('no TWN-style variant was measured');
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
     await withBackend(backend, () => {
       const w = tf.tensor2d(dequantize(reference.kernel), [N, N]);
@@ -229,7 +287,14 @@ if (!onlyModel) {
 // (b) ResNet-20 (CIFAR, option A), batch 1.
 if (!onlyModel) {
   const group = 'ResNet-20 32x32x3';
+  /** @type {import('@trit/runtime').OpSpec[]} */
   const ops = [{ op: 'input', name: 'image', shape: [32, 32, 3] }];
+  /**
+   * @param {string} name
+   * @param {string} input
+   * @param {number} c
+   * @returns {import('@trit/runtime').BatchNormSpec}
+   */
   const bn = (name, input, c) => ({
     op: 'batchNorm',
     name,
@@ -313,7 +378,9 @@ if (!onlyModel) {
   );
   const { manifest, binary } = encodeModel({ ops });
   const x = uniform(32 * 32 * 3);
+  /** @type {Float32Array | undefined} */
   let ours;
+  /** @type {import('@trit/runtime').ModelSummary | undefined} */
   let summary;
   const xb = uniform(BATCH * 32 * 32 * 3);
   const batchGroup = `ResNet-20 batch ${BATCH}`;
@@ -350,6 +417,7 @@ if (!onlyModel) {
     model.dispose();
   }
 
+  if (!ours || !summary) throw new Error('no runtime engine was measured');
   // The same network in tfjs float32, from the *folded* manifest (same math, dequantized kernels).
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
     await withBackend(backend, () => {
@@ -389,22 +457,35 @@ if (!onlyModel) {
 // ---------------------------------------------------------------------------
 // (c) A model exported by `trit export` (e.g. a trained ResNet-20), batch 1.
 if (modelDir) {
-  const { loadModelFromDir } = await import(
-    join(here, '..', 'packages', 'runtime', 'dist', 'node.js')
-  );
+  const { loadModelFromDir } = await import('@trit/runtime/node');
   const { readFile } = await import('node:fs/promises');
   const model = await loadModelFromDir(modelDir);
   const manifest = model.manifest;
   const binary = new Uint8Array(await readFile(join(modelDir, manifest.binary.file)));
-  const meta = manifest.metadata ?? {};
-  const inShape = model.inputs[0].shape;
+  // What `trit export` writes (as `trit infer` reads it); fields may be absent in other exports.
+  const meta = /** @type {Partial<import('@trit/cli').ExportMetadata>} */ (manifest.metadata ?? {});
+  const modelInput = model.inputs[0];
+  if (!modelInput) throw new Error(`${modelDir}: the model has no input`);
+  const inShape = modelInput.shape;
   const size = inShape.reduce((a, b) => a * b, 1);
   const name = meta.source?.run ?? modelDir;
   const group = `${name} [${inShape.join('x')}]`;
   // Real inputs when the export says how to make them (as `trit infer`), else random.
+  /** @type {Float32Array[]} */
   let images = [];
   let inputs = 'random uniform [-1, 1]';
-  const bench = existsSync(benchDist) ? await import(benchDist) : null;
+  // The CLI package, for real test images and the trained LayersModel. By name,
+  // not by a path into packages/ (a path went stale when packages/benchmark
+  // became packages/cli, and the rows fell back to random inputs unnoticed).
+  /** @type {typeof import('@trit/cli') | null} */
+  let bench = null;
+  try {
+    bench = await import('@trit/cli');
+  } catch (e) {
+    const why = `@trit/cli cannot be loaded (${e instanceof Error ? e.message.split('\n')[0] : e}); build it first`;
+    if (runDir) throw new Error(`--run ${runDir} needs the trained model: ${why}`);
+    console.warn(`${why}; inputs will be random`);
+  }
   if (bench && meta.data?.type === 'dataset' && meta.preprocessing?.type === 'normalize') {
     const test = await bench.loadDataset(meta.data.name, 'test', { dataDir });
     const it = new bench.BatchIterator(test, {
@@ -412,40 +493,51 @@ if (modelDir) {
       normalize: { mean: meta.preprocessing.mean, std: meta.preprocessing.std },
     });
     const first = it.epoch(0).next().value;
+    if (!first) throw new Error(`${meta.data.name}: the test split has no images`);
     for (let i = 0; i < first.size; i++) images.push(first.x.slice(i * size, (i + 1) * size));
     inputs = `the first ${images.length} ${meta.data.name} test images, normalized as in training`;
   } else if (bench && meta.data?.type === 'synthetic') {
     const d = bench.syntheticData(meta.data);
-    const b = d.testBatches(RUNS + WARMUP).next().value;
-    for (let i = 0; i < b.count; i++) images.push(b.x.slice(i * size, (i + 1) * size));
+    // testBatches is an Iterable (not necessarily an iterator): take its first batch.
+    for (const b of d.testBatches(RUNS + WARMUP)) {
+      for (let i = 0; i < b.count; i++) images.push(b.x.slice(i * size, (i + 1) * size));
+      break;
+    }
     inputs = `the first ${images.length} synthetic test images`;
   } else {
     images = Array.from({ length: RUNS + WARMUP }, () => uniform(size));
   }
+  const firstImage = images[0];
+  if (!firstImage) throw new Error(`${modelDir}: no input images (${inputs})`);
   console.error(`  ${group}: inputs = ${inputs}`);
   // Each timed call gets the next image (the runtime skips all-zero groups, so inputs matter).
+  /**
+   * @template T
+   * @param {(x: Float32Array) => T} fn
+   */
   const cycling = (fn) => {
     let i = 0;
-    return () => fn(images[i++ % images.length]);
+    // images is not empty (firstImage), so the index is always in range.
+    return () => fn(/** @type {Float32Array} */ (images[i++ % images.length]));
   };
   const summary = model.summary();
-  const ours = model.predict(images[0]).data;
+  const ours = model.predict(firstImage).data;
   model.dispose();
   for (const engine of ENGINES) {
-    const m = await prepared(manifest, binary, engine, images[0]);
+    const m = await prepared(manifest, binary, engine, firstImage);
     record(
       group,
       `runtime (exported model.json + model.bin), ${engine.label}`,
       engine.kind,
       measure(cycling((x) => m.predict(x))),
-      { bytes: binary.length, maxAbsDiff: maxAbsDiff(m.predict(images[0]).data, ours) },
+      { bytes: binary.length, maxAbsDiff: maxAbsDiff(m.predict(firstImage).data, ours) },
     );
     m.dispose();
   }
   for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
     await withBackend(backend, () => {
       const net = tfjsFromManifest(tf, runtime, manifest, binary);
-      const diff = maxAbsDiff(net.run(images[0]), ours);
+      const diff = maxAbsDiff(net.run(firstImage), ours);
       record(
         group,
         `tfjs float32 fused ops (${backend})`,
@@ -464,9 +556,14 @@ if (modelDir) {
     const bytes = (await bench.tfjsSavedSize(run.model)).weightsBytes;
     for (const backend of nativeOk ? ['cpu', 'tensorflow'] : ['cpu']) {
       await withBackend(backend, () => {
+        /** @param {Float32Array} x */
         const predict = (x) =>
-          tf.tidy(() => run.model.predict(tf.tensor(x, [1, ...inShape])).dataSync());
-        const diff = maxAbsDiff(predict(images[0]), ours);
+          tf.tidy(() => {
+            const y = run.model.predict(tf.tensor(x, [1, ...inShape]));
+            if (Array.isArray(y)) throw new Error(`${runDir}: the model has several outputs`);
+            return y.dataSync();
+          });
+        const diff = maxAbsDiff(predict(firstImage), ours);
         record(
           group,
           `tfjs trained LayersModel.predict (${backend})`,
@@ -486,14 +583,19 @@ if (modelDir) {
 
 // ---------------------------------------------------------------------------
 let browserFacts = null;
-if (args.includes('--browser') && browserCases.length > 0) {
+if (flags.browser && browserCases.length > 0) {
   const { browserBench } = await import('./runtime-browser.mjs');
   const b = await browserBench(browserCases, { runs: RUNS, warmup: WARMUP, threads: THREADS });
   rows.push(...b.rows.map((r) => ({ ...r, bytes: 0 })));
   browserFacts = b.facts;
 }
-const loadAfter = (await import('node:os')).loadavg();
+const loadAfter = loadavg();
+/**
+ * @param {unknown} s
+ * @param {number} n
+ */
 const pad = (s, n) => String(s).padEnd(n);
+/** @param {number[]} l */
 const la = (l) => l.map((v) => v.toFixed(2)).join(' ');
 console.log(
   `\nLatency (batch 1 unless the case says otherwise), median of ${RUNS} runs after ${WARMUP} warm-up runs (node ${process.version}); ` +

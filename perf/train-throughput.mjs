@@ -19,9 +19,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Rng, resnetCifar, train } from '@trit/cli';
-import { initBackend, quantizeModel } from '@trit/quant-core';
+import { BACKENDS, initBackend, quantizeModel } from '@trit/quant-core';
+import { intFlag } from './lib/flags.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -33,11 +35,19 @@ const { values: opts } = parseArgs({
     child: { type: 'string' },
   },
 });
-const batch = Number(opts.batch);
-const steps = Number(opts.steps);
-const info = await initBackend({ prefer: opts.backend, quiet: Boolean(opts.child) });
+const batch = intFlag('batch', opts.batch, 1);
+const steps = intFlag('steps', opts.steps, 1);
+const backend = BACKENDS.find((b) => b === opts.backend);
+if (!backend) {
+  console.error(`--backend must be one of ${BACKENDS.join(', ')}, got '${opts.backend}'`);
+  process.exit(1);
+}
+const info = await initBackend({ prefer: backend, quiet: Boolean(opts.child) });
 
-/** Random normalized images, fixed per step, so every method sees the same data. */
+/**
+ * Random normalized images, fixed per step, so every method sees the same data.
+ * @returns {import('@trit/cli').TrainData}
+ */
 function randomData() {
   const pixels = 32 * 32 * 3;
   const rng = new Rng(1);
@@ -57,6 +67,12 @@ function randomData() {
   };
 }
 
+/** @typedef {{ method: string, imagesPerSecond: number, stepSeconds: number, ratio?: number }} Run */
+/**
+ * One method's second epoch (the first includes tracing and warm-up).
+ * @param {string} method
+ * @returns {Promise<Run>}
+ */
 async function measure(method) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'trit-throughput-'));
   const { model } = quantizeModel(resnetCifar({ depth: 20, seed: 1 }), { default: method });
@@ -74,6 +90,8 @@ async function measure(method) {
   });
   rmSync(dir, { recursive: true, force: true });
   const timed = r.history[1];
+  if (!timed)
+    throw new Error(`${method}: training recorded ${r.history.length} epochs, expected 2`);
   return { method, imagesPerSecond: timed.imagesPerSecond, stepSeconds: timed.seconds / steps };
 }
 
@@ -84,11 +102,15 @@ if (opts.child) {
 
 const methods = opts.methods.split(',');
 const others = methods.filter((m) => m !== 'fp32');
-const rounds = Math.max(1, Number(opts.rounds));
+const rounds = intFlag('rounds', opts.rounds, 1);
 
+/**
+ * @param {string} method
+ * @returns {Run}
+ */
 function runChild(method) {
   const args = [
-    process.argv[1],
+    fileURLToPath(import.meta.url),
     '--child',
     method,
     '--batch',
@@ -107,17 +129,27 @@ function runChild(method) {
   return JSON.parse(line.slice(7));
 }
 
+/** @param {number[]} xs not empty */
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  const at = (/** @type {number} */ i) => /** @type {number} */ (s[i]);
+  return s.length % 2 ? at(m) : (at(m - 1) + at(m)) / 2;
 };
 
 // Rounds of [fp32, the others...] and a closing fp32: each quantized run is
 // compared with the mean of the FP32 runs just before and after it, so slow
 // drift of this machine's speed cancels; the table gives medians over rounds.
+/** @type {Run[]} */
 const fp32Runs = [];
+/** @type {Map<string, Run[]>} */
 const byMethod = new Map(others.map((m) => [m, []]));
+/** @param {string} method */
+const runsOf = (method) => {
+  const runs = byMethod.get(method);
+  if (!runs) throw new Error(`no runs for ${method}`);
+  return runs;
+};
 const measureFp32 = () => {
   const r = runChild('fp32');
   fp32Runs.push(r);
@@ -136,23 +168,28 @@ for (let round = 0; round < rounds; round++) {
   if (methods.includes('fp32')) {
     measureFp32();
     const [before, after] = fp32Runs.slice(-2);
+    if (!before || !after) throw new Error('an FP32 run before and after each round is missing');
     const ref = (before.stepSeconds + after.stepSeconds) / 2;
-    for (const r of inRound) byMethod.get(r.method).push({ ...r, ratio: r.stepSeconds / ref });
+    for (const r of inRound) runsOf(r.method).push({ ...r, ratio: r.stepSeconds / ref });
   } else {
-    for (const r of inRound) byMethod.get(r.method).push(r); // no FP32 to compare with
+    for (const r of inRound) runsOf(r.method).push(r); // no FP32 to compare with
   }
 }
+/**
+ * @param {string} method
+ * @param {Run[]} runs
+ */
 const summarize = (method, runs) => ({
   method,
   imagesPerSecond: median(runs.map((r) => r.imagesPerSecond)),
   stepSeconds: median(runs.map((r) => r.stepSeconds)),
   ratio: median(runs.map((r) => r.ratio ?? 1)),
-  range: fp32Runs.length && runs.length > 1 ? runs.map((r) => r.ratio) : [],
+  range: fp32Runs.length && runs.length > 1 ? runs.map((r) => r.ratio ?? 1) : [],
   note: `${runs.length} run${runs.length > 1 ? 's' : ''}: ${runs.map((r) => r.imagesPerSecond.toFixed(1)).join(', ')} images/s`,
 });
 const rows = [
   ...(fp32Runs.length ? [{ ...summarize('fp32', fp32Runs), ratio: 1, range: [] }] : []),
-  ...others.map((m) => summarize(m, byMethod.get(m))),
+  ...others.map((m) => summarize(m, runsOf(m))),
 ];
 
 console.log(

@@ -28,7 +28,12 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'trit-consumer-'));
 const project = path.join(work, 'app');
 const started = Date.now();
 
-/** Runs a command, echoing it; returns its output. A non-zero exit fails the check. */
+/**
+ * Runs a command, echoing it; returns its output. A non-zero exit fails the check.
+ * @param {string} cmd
+ * @param {string[]} args
+ * @param {{ cwd?: string, env?: NodeJS.ProcessEnv }} [options]
+ */
 function sh(cmd, args, { cwd = project, env = process.env } = {}) {
   console.log(`$ ${[cmd, ...args].join(' ')}   (in ${cwd})`);
   const r = spawnSync(cmd, args, { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
@@ -37,6 +42,10 @@ function sh(cmd, args, { cwd = project, env = process.env } = {}) {
   return { status: r.status, out };
 }
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   console.error(`\ncheck-consumer FAILED: ${message}\n(project: ${project})`);
   process.exit(1);
@@ -68,7 +77,9 @@ try {
   sh(npm, ['pack', '--silent', '--pack-destination', packs], {
     cwd: path.join(root, 'packages', 'quant-core'),
   });
-  const tarball = path.join(packs, readdirSync(packs)[0]);
+  const packed = readdirSync(packs)[0];
+  if (packed === undefined) fail(`npm pack wrote nothing to ${packs}`);
+  const tarball = path.join(packs, packed);
 
   mkdirSync(project);
   writeFileSync(

@@ -31,12 +31,20 @@ const clone = path.join(work, 'trit');
 const SETUP_DONE = /^setup done in \d+ s\./m;
 const started = Date.now();
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   console.error(`\ncheck-fresh-clone FAILED: ${message}\n(clone: ${clone})`);
   process.exit(1);
 }
 
-/** Runs a command in the clone and shows the end of its output; returns the output and the time taken. */
+/**
+ * Runs a command in the clone and shows the end of its output; returns the output and the time taken.
+ * @param {string} cmd
+ * @param {string[]} args
+ */
 function sh(cmd, args, cwd = clone) {
   console.log(`\n$ ${[cmd, ...args].join(' ')}   (in ${cwd})`);
   const t0 = Date.now();

@@ -25,7 +25,7 @@ const candidates = [
   '/usr/bin/chromium',
   '/usr/bin/chromium-browser',
   '/usr/bin/google-chrome',
-].filter(Boolean);
+].filter(/** @returns {c is string} */ (c) => c !== undefined && c !== '');
 const executablePath = candidates.find((c) => existsSync(c));
 if (!executablePath) {
   console.error(`no Chromium found (looked at ${candidates.join(', ')}); set TRIT_CHROMIUM`);
@@ -40,6 +40,7 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  /** @type {string[]} */
   const errors = [];
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());

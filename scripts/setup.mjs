@@ -68,6 +68,12 @@ if (process.argv.includes('--if-needed')) {
   console.log(`trit: ${reason}; running \`npm run setup\` first.`);
 }
 
+/**
+ * Runs one set-up step from the repository root, its output shown; a failure ends the set-up.
+ * @param {string} title
+ * @param {string} cmd
+ * @param {string[]} args
+ */
 function step(title, cmd, args) {
   console.log(`\n== ${title}\n$ ${[cmd, ...args].join(' ')}`);
   const t0 = Date.now();
@@ -79,7 +85,7 @@ function step(title, cmd, args) {
   console.log(`   (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
-const [major, minor] = process.versions.node.split('.').map(Number);
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 if (major < 20 || (major === 20 && minor < 19)) {
   console.error(`trit needs Node.js 20.19 or newer; this is ${process.version}.`);
   process.exit(1);

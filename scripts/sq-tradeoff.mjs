@@ -35,7 +35,9 @@ const rows = results.runs.map((r) => {
 });
 rows.sort((a, b) => a.weightMemoryKiB - b.weightMemoryKiB || a.method.localeCompare(b.method));
 
-console.log('| method | seed | γ | binary layers | bits / quantized weight | weight memory | test accuracy (%) |');
+console.log(
+  '| method | seed | γ | binary layers | bits / quantized weight | weight memory | test accuracy (%) |',
+);
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
   console.log(

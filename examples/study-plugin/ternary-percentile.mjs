@@ -46,7 +46,10 @@ export function ternaryPercentileQuantize(w, sparsity) {
   return customGradient(([x]) => {
     const t = percentileCodes(/** @type {tf.Tensor} */ (x), sparsity);
     const kept = tf.sum(tf.abs(t));
-    const alpha = tf.divNoNan(tf.sum(tf.mul(tf.abs(/** @type {tf.Tensor} */ (x)), tf.abs(t))), kept);
+    const alpha = tf.divNoNan(
+      tf.sum(tf.mul(tf.abs(/** @type {tf.Tensor} */ (x)), tf.abs(t))),
+      kept,
+    );
     return { value: tf.mul(alpha, t), gradFunc: (dy) => [dy.clone()] };
   })(w);
 }
@@ -93,11 +96,16 @@ export class TernaryPercentileQuantizer extends Quantizer {
   /** @param {tf.Tensor} kernel */
   exportTernary(kernel) {
     const sparsity = /** @type {number} */ (this.config.sparsity);
-    return tf.tidy(() => {
+    // tf.tidy keeps only tensors, so the codes and scale leave it and are read outside.
+    const [t, alpha] = tf.tidy(() => {
       const t = percentileCodes(kernel, sparsity);
-      const alpha = tf.divNoNan(tf.sum(tf.mul(tf.abs(kernel), tf.abs(t))), tf.sum(tf.abs(t)));
-      return makeTernaryExport(t, alpha, alpha, 2);
+      return [t, tf.divNoNan(tf.sum(tf.mul(tf.abs(kernel), tf.abs(t))), tf.sum(tf.abs(t)))];
     });
+    try {
+      return makeTernaryExport(t, alpha, alpha, 2);
+    } finally {
+      tf.dispose([t, alpha]);
+    }
   }
 }
 

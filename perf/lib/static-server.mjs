@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
 
+/** @type {Readonly<Record<string, string>>} */
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript',
@@ -24,18 +25,31 @@ const TYPES = {
 /**
  * `mounts`: URL prefix (ending in '/') -> directory; `pages`: exact path ->
  * HTML text. Anything else, or a path escaping its directory, is a 404.
+ * @param {Readonly<Record<string, string>>} mounts
+ * @param {Readonly<Record<string, string>>} [pages]
+ * @param {{ port?: number }} [options] port to listen on (default: a free one)
+ * @returns {Promise<{ url: string, close: () => Promise<void> }>}
  */
-export async function serveStatic(mounts, pages = {}) {
+export async function serveStatic(mounts, pages = {}, { port = 0 } = {}) {
   const server = createServer(async (req, res) => {
     const headers = {
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Embedder-Policy': 'require-corp',
       'Cache-Control': 'no-store',
     };
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
-    if (pages[path] !== undefined) {
-      res.writeHead(200, { ...headers, 'Content-Type': TYPES['.html'] });
-      res.end(pages[path]);
+    let path;
+    try {
+      path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+    } catch {
+      // A malformed %-escape: answer it instead of rejecting inside the handler.
+      res.writeHead(400, headers);
+      res.end('bad request');
+      return;
+    }
+    const page = Object.hasOwn(pages, path) ? pages[path] : undefined;
+    if (page !== undefined) {
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
+      res.end(page);
       return;
     }
     for (const [prefix, dir] of Object.entries(mounts)) {
@@ -58,10 +72,13 @@ export async function serveStatic(mounts, pages = {}) {
     res.writeHead(404, headers);
     res.end('not found');
   });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address();
+  await new Promise((ok) => server.listen(port, '127.0.0.1', () => ok(undefined)));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('not listening on TCP');
   return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((ok) => server.close(ok)),
+    url: `http://127.0.0.1:${address.port}`,
+    /** @type {() => Promise<void>} */
+    close: () =>
+      new Promise((ok, fail) => server.close((err) => (err ? fail(err) : ok(undefined)))),
   };
 }

@@ -15,11 +15,20 @@ import { create, list } from 'tar';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
+/**
+ * The images per class a count flag asks for (removed from `args`), or `def`.
+ * @param {string} name
+ * @param {number} def
+ */
 const flag = (name, def) => {
   const i = args.indexOf(name);
   if (i < 0) return def;
-  const [v] = args.splice(i, 2).slice(1);
-  return Number(v);
+  const [v = ''] = args.splice(i, 2).slice(1);
+  const n = Number(v);
+  // NaN would slice out no images and write an empty sample without a word.
+  if (v === '' || !Number.isInteger(n) || n < 1)
+    throw new Error(`${name} must be a whole number >= 1, got '${v}'`);
+  return n;
 };
 const perTrain = flag('--train', 500);
 const perTest = flag('--test', 100);
@@ -27,8 +36,10 @@ const source = resolve(args[0] ?? join(here, '../../../../shared/datasets/cifar1
 const out = join(here, 'cifar10-sample.tar.gz');
 const MTIME = new Date('2020-01-01T00:00:00Z');
 
-const wanted = new Map(); // "split/class/file" -> Buffer
+/** @type {Map<string, Buffer>} "split/class/file" -> JPEG bytes */
+const wanted = new Map();
 const re = /^(?:\.\/)?[^/]+\/(train|test)\/([a-z]+)\/(\d+)\.jpg$/;
+/** @type {Map<string, { name: string, data: Buffer }[]>} "split/class" -> its images */
 const byClass = new Map();
 await list({
   file: source,
@@ -37,11 +48,13 @@ await list({
     const m = re.exec(entry.path);
     if (!m || entry.type !== 'File') return entry.resume();
     const key = `${m[1]}/${m[2]}`;
+    /** @type {Buffer[]} */
     const chunks = [];
-    entry.on('data', (c) => chunks.push(c));
+    entry.on('data', (/** @type {Buffer} */ c) => chunks.push(c));
     entry.on('end', () => {
-      if (!byClass.has(key)) byClass.set(key, []);
-      byClass.get(key).push({ name: `${m[3]}.jpg`, data: Buffer.concat(chunks) });
+      const files = byClass.get(key) ?? [];
+      byClass.set(key, files);
+      files.push({ name: `${m[3]}.jpg`, data: Buffer.concat(chunks) });
     });
   },
 });

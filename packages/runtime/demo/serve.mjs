@@ -6,10 +6,21 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { serveStatic } from '../../../perf/lib/static-server.mjs';
 import { DEMO_DIST } from './build.mjs';
 
-const dir = process.argv[2];
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { port: { type: 'string', default: '0' } },
+});
+const dir = positionals[0];
+// --port was documented but ignored (always a free port); 0 still means "a free one".
+const port = Number(flags.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`--port must be a port number (0-65535), got '${flags.port}'`);
+  process.exit(1);
+}
 if (!dir || !existsSync(resolve(dir, 'model.json'))) {
   console.error(
     'usage: node demo/serve.mjs <exported-model-dir> (a folder with model.json + model.bin, from `trit export`)',
@@ -20,5 +31,5 @@ if (!existsSync(resolve(DEMO_DIST, 'app.js'))) {
   console.error('build the demo first: node demo/build.mjs');
   process.exit(1);
 }
-const server = await serveStatic({ '/model/': resolve(dir), '/': DEMO_DIST });
+const server = await serveStatic({ '/model/': resolve(dir), '/': DEMO_DIST }, {}, { port });
 console.log(`demo: ${server.url}/index.html (Ctrl-C to stop)`);
