@@ -32,8 +32,8 @@ import {
   readValidated,
 } from './result-schema.js';
 import {
-  methodLabel,
   type ModelSpec,
+  methodLabel,
   parseStudy,
   type ResolvedMethod,
   resolveStudy,
