@@ -1,0 +1,31 @@
+/**
+ * Registers the built-in converters, one module per family, in the order
+ * the supported classes are listed in errors.
+ */
+import { TritBatchNormalization } from '@trit/quant-core';
+import { registerLayerConverter } from '../registry.js';
+import { convertActivation, convertReLU, convertSoftmax } from './activations.js';
+import { convertBatchNorm } from './batch-norm.js';
+import { convertIdentity, convertStrayInput, IDENTITY_CLASSES } from './identity.js';
+import { convertAdd } from './merge.js';
+import { convertGlobalAvgPool, convertPool2D } from './pooling.js';
+import { convertFlatten, convertZeroPadding2D } from './reshape.js';
+import { convertConv2D, convertDense } from './weighted.js';
+
+registerLayerConverter('InputLayer', convertStrayInput);
+registerLayerConverter('TritQuantConv2D', convertConv2D);
+registerLayerConverter('TritQuantDense', convertDense);
+registerLayerConverter('Conv2D', convertConv2D);
+registerLayerConverter('Dense', convertDense);
+registerLayerConverter('BatchNormalization', convertBatchNorm);
+registerLayerConverter(TritBatchNormalization.className, convertBatchNorm);
+registerLayerConverter('Activation', convertActivation);
+registerLayerConverter('ReLU', convertReLU);
+registerLayerConverter('Softmax', convertSoftmax);
+registerLayerConverter('Add', convertAdd);
+registerLayerConverter('GlobalAveragePooling2D', convertGlobalAvgPool);
+registerLayerConverter('MaxPooling2D', convertPool2D);
+registerLayerConverter('AveragePooling2D', convertPool2D);
+registerLayerConverter('ZeroPadding2D', convertZeroPadding2D);
+registerLayerConverter('Flatten', convertFlatten);
+for (const cls of IDENTITY_CLASSES) registerLayerConverter(cls, convertIdentity);
