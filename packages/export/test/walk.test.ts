@@ -378,16 +378,16 @@ describe('what the walker refuses (clear errors naming the layer and its class)'
     );
   });
 
-  it('an activation the runtime does not have, a clipped ReLU, dilation, channels-first', () => {
+  it('an activation the runtime does not have, a clipped ReLU other than 6, dilation', () => {
     const i = input();
-    const t = tf.layers.activation({ activation: 'tanh', name: 'act' }).apply(i) as Sym;
+    const t = tf.layers.activation({ activation: 'selu', name: 'act' }).apply(i) as Sym;
     expect(() => modelToGraph(tf.model({ inputs: i, outputs: t }))).toThrow(
-      /layer "act" \(Activation\): activation "tanh" is not supported/,
+      /layer "act" \(Activation\): activation "selu" is not supported \(linear, relu, relu6, sigmoid, tanh, softmax are\)/,
     );
     const j = input();
-    const r6 = tf.layers.reLU({ maxValue: 6, name: 'r6' }).apply(j) as Sym;
-    expect(() => modelToGraph(tf.model({ inputs: j, outputs: r6 }))).toThrow(
-      /layer "r6" \(ReLU\): maxValue 6/,
+    const r4 = tf.layers.reLU({ maxValue: 4, name: 'r4' }).apply(j) as Sym;
+    expect(() => modelToGraph(tf.model({ inputs: j, outputs: r4 }))).toThrow(
+      /layer "r4" \(ReLU\): maxValue 4 \(a clipped ReLU\) is not supported; only 6 \(relu6\) is/,
     );
     const k = input();
     const d = tf.layers

@@ -208,6 +208,8 @@ function draft(spec: OpSpec, index: number): Draft {
     }
     case 'add':
       return { ...base, op: 'add', activation: 'linear' };
+    case 'concat':
+      return { ...base, op: 'concat' };
     case 'maxPool':
     case 'avgPool': {
       const poolSize = pair(spec.poolSize, [0, 0], `${at}: poolSize`);
@@ -239,9 +241,13 @@ function draft(spec: OpSpec, index: number): Draft {
         attrs: { strides: pair(spec.strides, [1, 1], `${at}: strides`) },
       };
     case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh':
     case 'softmax':
     case 'flatten':
     case 'globalAvgPool':
+    case 'globalMaxPool':
       return { ...base, op: spec.op };
   }
 }
@@ -525,10 +531,16 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
           strides: a.strides as [number, number],
           ...fused,
         };
+      case 'concat':
+        return { ...base, op: 'concat', inputs: d.inputs, ...fused };
       case 'relu':
+      case 'relu6':
+      case 'sigmoid':
+      case 'tanh':
       case 'softmax':
       case 'flatten':
       case 'globalAvgPool':
+      case 'globalMaxPool':
         return { ...base, op: d.op, inputs: [d.inputs[0]!], ...fused };
       default:
         return bad(`op "${d.name}": cannot serialize op ${JSON.stringify(d.op)}`);

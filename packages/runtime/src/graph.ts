@@ -247,13 +247,31 @@ function opShape(
       });
       return s;
     }
+    case 'concat': {
+      const s = ins[0]!;
+      let c = 0;
+      ins.forEach((t, i) => {
+        if (t.length !== s.length || !sameShape(t.slice(0, -1), s.slice(0, -1))) {
+          bad(
+            `op "${name}": input "${op.inputs[i]}" has shape ${fmt(t)}, but "${op.inputs[0]}" has ${fmt(s)}; ` +
+              'concat joins the last axis and needs the others equal',
+          );
+        }
+        c += t[t.length - 1]!;
+      });
+      return [...s.slice(0, -1), c];
+    }
     case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh':
     case 'softmax':
       return ins[0]!;
     case 'flatten':
       return [shapeSize(ins[0]!)];
     case 'globalAvgPool':
-      return [rank3('globalAvgPool')[2]];
+    case 'globalMaxPool':
+      return [rank3(op.op)[2]];
     case 'maxPool':
     case 'avgPool': {
       const [h, w, c] = rank3(op.op);

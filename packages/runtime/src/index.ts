@@ -55,6 +55,7 @@ export type {
   AddSpec,
   AffineSpec,
   BatchNormSpec,
+  ConcatSpec,
   Conv2DSpec,
   DenseSpec,
   FlattenSpec,
@@ -69,6 +70,7 @@ export type {
   ReluSpec,
   SoftmaxSpec,
   SubsampleSpec,
+  UnaryActivationSpec,
   ZeroPadSpec,
 } from './spec.js';
 export { RUNTIME_VERSION } from './version.js';

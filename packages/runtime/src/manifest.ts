@@ -155,9 +155,28 @@ export interface AddEntry extends OpEntryBase {
   readonly activation?: 'linear' | 'relu';
 }
 export interface UnaryEntry extends OpEntryBase {
-  readonly op: 'relu' | 'softmax' | 'flatten' | 'globalAvgPool';
+  readonly op: UnaryOp;
   readonly inputs: readonly [string];
 }
+/** Concatenation along the last axis. */
+export interface ConcatEntry extends OpEntryBase {
+  readonly op: 'concat';
+  readonly inputs: readonly string[];
+}
+
+/** The ops with one input and no fields of their own. */
+export const UNARY_OPS = [
+  'relu',
+  'relu6',
+  'sigmoid',
+  'tanh',
+  'softmax',
+  'flatten',
+  'globalAvgPool',
+  'globalMaxPool',
+] as const;
+/** One of {@link UNARY_OPS}. */
+export type UnaryOp = (typeof UNARY_OPS)[number];
 export interface Pool2DEntry extends OpEntryBase {
   readonly op: 'maxPool' | 'avgPool';
   readonly inputs: readonly [string];
@@ -187,6 +206,7 @@ export type OpEntry =
   | AffineEntry
   | AddEntry
   | UnaryEntry
+  | ConcatEntry
   | Pool2DEntry
   | ZeroPadEntry
   | SubsampleEntry;
@@ -198,10 +218,8 @@ export const OP_TYPES: readonly OpEntry['op'][] = [
   'dense',
   'affine',
   'add',
-  'relu',
-  'softmax',
-  'flatten',
-  'globalAvgPool',
+  'concat',
+  ...UNARY_OPS,
   'maxPool',
   'avgPool',
   'zeroPad',
@@ -424,10 +442,16 @@ function parseOpFields(v: unknown, path: string): OpEntry {
         inputs: names(o.inputs, `${at}.inputs`, 'many'),
         ...opt(o, 'activation', (a) => oneOf(a, `${at}.activation`, act2)),
       };
+    case 'concat':
+      return { ...base, op, inputs: names(o.inputs, `${at}.inputs`, 'many') };
     case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh':
     case 'softmax':
     case 'flatten':
     case 'globalAvgPool':
+    case 'globalMaxPool':
       return { ...base, op, inputs: single() };
     case 'maxPool':
     case 'avgPool':

@@ -8,11 +8,16 @@ import type { GraphInfo } from './graph.js';
 import {
   addN,
   affine,
+  concatLast,
   globalAvgPool,
+  globalMaxPool,
   pool2d,
   relu,
+  relu6,
+  sigmoid,
   softmax,
   subsample,
+  tanh,
   zeroPad,
 } from './kernels/elementwise.js';
 import { type Backend, type Engine, jsEngine } from './kernels/engine.js';
@@ -159,11 +164,27 @@ function buildStep(op: OpEntry, parts: ModelParts, engine: Engine): Step {
       };
       break;
     }
-    case 'relu':
-      run = (xs, _batch, y) => {
-        relu(xs[0]!, y);
+    case 'concat': {
+      const widths = inputs.map((n) => {
+        const s = info.shapes.get(n)!;
+        return s[s.length - 1]!;
+      });
+      const rowsPer = outSize / outShape[outShape.length - 1]!;
+      run = (xs, batch, y) => {
+        concatLast(xs, widths, batch * rowsPer, y);
       };
       break;
+    }
+    case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh': {
+      const f = { relu, relu6, sigmoid, tanh }[op.op];
+      run = (xs, _batch, y) => {
+        f(xs[0]!, y);
+      };
+      break;
+    }
     case 'softmax': {
       const c = outShape[outShape.length - 1]!;
       run = (xs, _batch, y) => {
@@ -174,10 +195,12 @@ function buildStep(op: OpEntry, parts: ModelParts, engine: Engine): Step {
     case 'flatten':
       alias = true;
       break;
-    case 'globalAvgPool': {
+    case 'globalAvgPool':
+    case 'globalMaxPool': {
       const [h, w, c] = inShape as [number, number, number];
+      const f = op.op === 'globalAvgPool' ? globalAvgPool : globalMaxPool;
       run = (xs, batch, y) => {
-        globalAvgPool(xs[0]!, batch, h * w, c, y);
+        f(xs[0]!, batch, h * w, c, y);
       };
       break;
     }

@@ -12,9 +12,13 @@
  * | `BatchNormalization`                | `batchNorm` (folded at encode)      |
  * | `Activation('relu')`, `ReLU`        | `relu`                              |
  * | `Activation('softmax')`, `Softmax`  | `softmax`                           |
+ * | `Activation('relu6')`, `ReLU` (max 6) | `relu6`                           |
+ * | `Activation('sigmoid' / 'tanh')`    | `sigmoid` / `tanh`                  |
  * | `Add`                               | `add`                               |
+ * | `Concatenate` (last axis)           | `concat`                            |
  * | `MaxPooling2D` / `AveragePooling2D` | `maxPool` / `avgPool`               |
  * | `GlobalAveragePooling2D`            | `globalAvgPool`                     |
+ * | `GlobalMaxPooling2D`                | `globalMaxPool`                     |
  * | `ZeroPadding2D`                     | `zeroPad`                           |
  * | `Flatten`                           | `flatten`                           |
  * | `Dropout` and other identities      | (leave out; point consumers past it)|
@@ -131,6 +135,18 @@ export interface SoftmaxSpec extends OpBase {
   readonly inputs: readonly [string];
 }
 
+/** Element-wise `min(max(x, 0), 6)`, `1 / (1 + exp(-x))` or `tanh(x)`. */
+export interface UnaryActivationSpec extends OpBase {
+  readonly op: 'relu6' | 'sigmoid' | 'tanh';
+  readonly inputs: readonly [string];
+}
+
+/** Concatenation of two or more inputs along the last (channel) axis; the other axes must agree. */
+export interface ConcatSpec extends OpBase {
+  readonly op: 'concat';
+  readonly inputs: readonly string[];
+}
+
 /** Element-wise sum of two or more equally shaped inputs (a residual connection). */
 export interface AddSpec extends OpBase {
   readonly op: 'add';
@@ -147,9 +163,9 @@ export interface Pool2DSpec extends OpBase {
   readonly padding?: 'same' | 'valid';
 }
 
-/** Mean over height and width: `[h, w, c]` to `[c]`. */
+/** Mean (`globalAvgPool`) or maximum (`globalMaxPool`) over height and width: `[h, w, c]` to `[c]`. */
 export interface GlobalAvgPoolSpec extends OpBase {
-  readonly op: 'globalAvgPool';
+  readonly op: 'globalAvgPool' | 'globalMaxPool';
   readonly inputs: readonly [string];
 }
 
@@ -188,7 +204,9 @@ export type OpSpec =
   | AffineSpec
   | ReluSpec
   | SoftmaxSpec
+  | UnaryActivationSpec
   | AddSpec
+  | ConcatSpec
   | Pool2DSpec
   | GlobalAvgPoolSpec
   | ZeroPadSpec

@@ -504,6 +504,65 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
       );
     });
 
+    it('global max pool', () => {
+      const y = runGraph([7, 6, 5], [{ op: 'globalMaxPool', name: 'g', inputs: ['x'] }], x);
+      expectClose(
+        y,
+        tf.tidy(() => tf.max(xt(), [1, 2])),
+      );
+    });
+
+    for (const [op, f] of [
+      ['relu6', tf.relu6],
+      ['sigmoid', tf.sigmoid],
+      ['tanh', tf.tanh],
+    ] as const) {
+      it(`${op} (inputs in [-8, 8], beyond relu6's clip)`, () => {
+        const wide = x.map((v) => v * 4);
+        const y = runGraph([7, 6, 5], [{ op, name: 'a', inputs: ['x'] }], wide);
+        expectClose(
+          y,
+          tf.tidy(() => f(tf.tensor4d(wide, [2, 7, 6, 5]))),
+        );
+      });
+    }
+
+    it('concat along the channels of three inputs (5 + 5 + 5 -> 15), by hand and against tfjs', () => {
+      const y = runGraph(
+        [7, 6, 5],
+        [
+          { op: 'relu', name: 'r', inputs: ['x'] },
+          { op: 'tanh', name: 't', inputs: ['x'] },
+          { op: 'concat', name: 'c', inputs: ['x', 'r', 't'] },
+        ],
+        x,
+      );
+      expect(y.shape).toEqual([2, 7, 6, 15]);
+      // Pixel (0, 0, 0): its 5 values, then their ReLU, then their tanh.
+      for (let j = 0; j < 5; j++) {
+        expect(y.data[j]).toBe(x[j]);
+        expect(y.data[5 + j]).toBe(Math.max(x[j]!, 0));
+        expect(y.data[10 + j]).toBeCloseTo(Math.tanh(x[j]!), 6);
+      }
+      expectClose(
+        y,
+        tf.tidy(() => tf.concat([xt(), tf.relu(xt()), tf.tanh(xt())], -1)),
+      );
+    });
+
+    it('concat refuses inputs whose other axes differ, naming both', () => {
+      expect(() =>
+        runGraph(
+          [7, 6, 5],
+          [
+            { op: 'maxPool', name: 'p', inputs: ['x'], poolSize: 2 },
+            { op: 'concat', name: 'c', inputs: ['x', 'p'] },
+          ],
+          x,
+        ),
+      ).toThrow(/op "c": input "p" has shape \[3, 3, 5\], but "x" has \[7, 6, 5\]/);
+    });
+
     it('zero padding (spatial and channels) and strided subsampling', () => {
       const pad = runGraph(
         [7, 6, 5],

@@ -1,4 +1,4 @@
-/** Pooling layers: `MaxPooling2D`, `AveragePooling2D`, `GlobalAveragePooling2D`. */
+/** Pooling layers: `MaxPooling2D`, `AveragePooling2D`, `GlobalAveragePooling2D`, `GlobalMaxPooling2D`. */
 import type { LayerConverter } from '../converter.js';
 import { pairOf, requireChannelsLast } from './shared.js';
 
@@ -21,8 +21,9 @@ export const convertPool2D: LayerConverter = (ctx) => {
   };
 };
 
-/** `GlobalAveragePooling2D`: a `globalAvgPool` op. */
-export const convertGlobalAvgPool: LayerConverter = (ctx) => {
+/** `GlobalAveragePooling2D` / `GlobalMaxPooling2D`: a `globalAvgPool` / `globalMaxPool` op. */
+export const convertGlobalPool: LayerConverter = (ctx) => {
   requireChannelsLast(ctx);
-  return { ops: [{ op: 'globalAvgPool', name: ctx.layer.name, inputs: [ctx.input()] }] };
+  const op = ctx.className === 'GlobalMaxPooling2D' ? 'globalMaxPool' : 'globalAvgPool';
+  return { ops: [{ op, name: ctx.layer.name, inputs: [ctx.input()] }] };
 };

@@ -18,6 +18,7 @@ import {
 import type { Activation, FloatTensor, OpSpec, QuantizedKernel } from '@trit/runtime';
 import type { Conversion, ConverterContext, KernelInfo, LayerConverter } from '../converter.js';
 import { ExportError } from '../errors.js';
+import { type ActivationOp, isActivationOp, SUPPORTED_ACTIVATIONS } from './activations.js';
 import { f32, paddingOf, pairOf, readTensor, requireChannelsLast } from './shared.js';
 
 /** The tolerance of the forward check: float32 rounding of one product, relative to the largest weight. */
@@ -26,12 +27,16 @@ const CHECK_RTOL = 1e-6;
 /** The activations conv2d/dense ops fuse. */
 const FUSED_ACTIVATIONS: readonly string[] = ['linear', 'relu', 'softmax'];
 
-function activationOf(ctx: ConverterContext): Activation {
+/**
+ * The layer's activation: fused into the conv2d/dense op (`linear`, `relu`,
+ * `softmax`), or an op of its own after it (`relu6`, `sigmoid`, `tanh`).
+ */
+function activationOf(ctx: ConverterContext): { fused: Activation; after?: ActivationOp } {
   const a = ctx.config.activation ?? 'linear';
-  if (typeof a === 'string' && FUSED_ACTIVATIONS.includes(a)) return a as Activation;
+  if (typeof a === 'string' && FUSED_ACTIVATIONS.includes(a)) return { fused: a as Activation };
+  if (isActivationOp(a)) return { fused: 'linear', after: a };
   return ctx.fail(
-    `activation ${JSON.stringify(a)} is not supported (the runtime fuses linear, relu and softmax; ` +
-      'use a separate Activation layer for the others)',
+    `activation ${JSON.stringify(a)} is not supported (${SUPPORTED_ACTIVATIONS} are)`,
   );
 }
 
@@ -124,9 +129,10 @@ function weighted(ctx: ConverterContext, kind: 'conv2d' | 'dense'): Conversion {
   const { kernel, bias, info } = isQuantLayer(ctx.layer)
     ? quantizedWeights(ctx, ctx.layer)
     : floatWeights(ctx);
-  const activation = activationOf(ctx);
+  const { fused: activation, after } = activationOf(ctx);
   const quantizer = info.encoding === 'float32' ? {} : { quantizer: info.quantizer! };
-  const name = ctx.layer.name;
+  // With an activation of its own, that op carries the layer's name (its output is the layer's).
+  const name = after ? `${ctx.layer.name}/linear` : ctx.layer.name;
   let op: OpSpec;
   if (kind === 'dense') {
     op = { op: 'dense', name, inputs, kernel, bias, activation, ...quantizer };
@@ -149,7 +155,9 @@ function weighted(ctx: ConverterContext, kind: 'conv2d' | 'dense'): Conversion {
       ...quantizer,
     };
   }
-  return { ops: [op], kernel: info };
+  const ops: OpSpec[] = [op];
+  if (after) ops.push({ op: after, name: ctx.layer.name, inputs: [name] });
+  return { ops, kernel: info };
 }
 
 /** `Conv2D` and `TritQuantConv2D`: a `conv2d` op. */
