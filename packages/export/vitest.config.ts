@@ -1,4 +1,16 @@
+import { fileURLToPath } from 'node:url';
 import { defineProject, mergeConfig } from 'vitest/config';
 import shared from '../../vitest.shared';
 
-export default mergeConfig(shared, defineProject({ test: { name: 'export' } }));
+export default mergeConfig(
+  shared,
+  defineProject({
+    test: { name: 'export' },
+    // The README example imports '@trit/export'; in tests that must be this
+    // package's source (the module the tests import), not dist/, so there
+    // is one converter registry.
+    resolve: {
+      alias: { '@trit/export': fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+    },
+  }),
+);

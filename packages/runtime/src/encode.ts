@@ -386,19 +386,8 @@ function sameFloat32(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
-/**
- * Encodes a model description into the trit format: a manifest (format
- * `trit-model`, version 2, see docs/format.md) and one binary holding every
- * tensor, 4-byte aligned. Ternary codes take 1.6 bits per weight (5 base-3
- * digits per byte), binary codes 1 bit, scales and full-precision tensors
- * float32. Fields at their default value are left out of the manifest.
- *
- * BatchNorms are folded into the preceding conv/dense and ReLUs fused where
- * possible (see {@link EncodeOptions}); the manifest records what was merged
- * in each op's `fused` list. The graph is checked (references, shapes,
- * codes, finite values) and a {@link TritFormatError} names what is wrong.
- */
-export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): EncodedModel {
+/** Checks each op of `graph` and turns it into a draft; op names must be unique. */
+function draftOps(graph: GraphSpec): Draft[] {
   if (
     typeof graph !== 'object' ||
     graph === null ||
@@ -407,16 +396,30 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
   ) {
     bad('graph.ops must be a non-empty array of ops');
   }
-  const foldBn = options.foldBatchNorm ?? true;
-  const fuseAct = options.fuseActivations ?? true;
-  const outputs = graph.outputs ? [...graph.outputs] : [graph.ops[graph.ops.length - 1]!.name];
   const drafts = graph.ops.map(draft);
   const seen = new Set<string>();
   for (const d of drafts) {
     if (seen.has(d.name)) bad(`op name "${d.name}" is used twice`);
     seen.add(d.name);
   }
+  return drafts;
+}
 
+/**
+ * Merges each op into the one before it where {@link EncodeOptions} allow:
+ * when it is that op's only consumer (and not a model output) and that op
+ * has no activation yet, a BatchNorm/affine is folded into a conv2d/dense,
+ * a ReLU fused into a conv2d/dense/affine/add, a softmax into a
+ * conv2d/dense. The absorbing draft records the merged names in `fused`.
+ * Returns the drafts that remain, in order.
+ */
+function mergeOps(
+  drafts: readonly Draft[],
+  outputs: readonly string[],
+  options: EncodeOptions,
+): Draft[] {
+  const foldBn = options.foldBatchNorm ?? true;
+  const fuseAct = options.fuseActivations ?? true;
   const uses = new Map<string, number>();
   for (const d of drafts) for (const n of d.inputs) uses.set(n, (uses.get(n) ?? 0) + 1);
   for (const o of outputs) uses.set(o, (uses.get(o) ?? 0) + 1);
@@ -451,111 +454,134 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
     kept.push(d);
     byName.set(d.name, d);
   }
+  return kept;
+}
 
-  const w = new BinaryWriter();
-  const ops: OpEntry[] = kept.map((d): OpEntry => {
-    const fused = d.fused.length > 0 ? { fused: d.fused } : {};
-    const base = { name: d.name };
-    const a = d.attrs;
-    const act = d.activation && d.activation !== 'linear' ? { activation: d.activation } : {};
-    switch (d.op) {
-      case 'input':
-        return { ...base, op: 'input', shape: a.shape as number[] };
-      case 'conv2d':
-      case 'dense': {
-        const inputs = [d.inputs[0]!] as [string];
-        const { kernel, tensors } = writeWeights(w, d.name, d.kernel!, d.bias);
-        if (d.op === 'dense')
-          return { ...base, op: 'dense', inputs, kernel, ...act, ...fused, tensors };
-        const strides = a.strides as [number, number];
-        return {
-          ...base,
-          op: 'conv2d',
-          inputs,
-          kernel,
-          ...(strides[0] === 1 && strides[1] === 1 ? {} : { strides }),
-          padding: a.padding as 'same' | 'valid',
-          ...(act as { activation?: 'relu' | 'softmax' }),
-          ...fused,
-          tensors,
-        };
-      }
-      case 'affine':
-        return {
-          ...base,
-          op: 'affine',
-          inputs: [d.inputs[0]!],
-          ...(act as { activation?: 'relu' }),
-          ...fused,
-          tensors: {
-            scale: w.addFloat(d.scale!, `${d.name}/scale`),
-            shift: w.addFloat(d.shift!, `${d.name}/shift`),
-          },
-        };
-      case 'add':
-        return {
-          ...base,
-          op: 'add',
-          inputs: d.inputs,
-          ...(act as { activation?: 'relu' }),
-          ...fused,
-        };
-      case 'maxPool':
-      case 'avgPool':
-        return {
-          ...base,
-          op: d.op,
-          inputs: [d.inputs[0]!],
-          poolSize: a.poolSize as [number, number],
-          strides: a.strides as [number, number],
-          padding: a.padding as 'same' | 'valid',
-          ...fused,
-        };
-      case 'zeroPad': {
-        const padding = a.padding as [[number, number], [number, number]];
-        const channels = a.channels as [number, number];
-        return {
-          ...base,
-          op: 'zeroPad',
-          inputs: [d.inputs[0]!],
-          ...(padding.flat().every((v) => v === 0) ? {} : { padding }),
-          ...(channels[0] === 0 && channels[1] === 0 ? {} : { channels }),
-          ...fused,
-        };
-      }
-      case 'subsample':
-        return {
-          ...base,
-          op: 'subsample',
-          inputs: [d.inputs[0]!],
-          strides: a.strides as [number, number],
-          ...fused,
-        };
-      case 'concat':
-        return { ...base, op: 'concat', inputs: d.inputs, ...fused };
-      case 'relu':
-      case 'relu6':
-      case 'sigmoid':
-      case 'tanh':
-      case 'softmax':
-      case 'flatten':
-      case 'globalAvgPool':
-      case 'globalMaxPool':
-        return { ...base, op: d.op, inputs: [d.inputs[0]!], ...fused };
-      default:
-        return bad(`op "${d.name}": cannot serialize op ${JSON.stringify(d.op)}`);
+/** The manifest entry of draft `d`, its tensors appended to `w`; fields at their default left out. */
+function opEntry(d: Draft, w: BinaryWriter): OpEntry {
+  const fused = d.fused.length > 0 ? { fused: d.fused } : {};
+  const base = { name: d.name };
+  const a = d.attrs;
+  const act = d.activation && d.activation !== 'linear' ? { activation: d.activation } : {};
+  switch (d.op) {
+    case 'input':
+      return { ...base, op: 'input', shape: a.shape as number[] };
+    case 'conv2d':
+    case 'dense': {
+      const inputs = [d.inputs[0]!] as [string];
+      const { kernel, tensors } = writeWeights(w, d.name, d.kernel!, d.bias);
+      if (d.op === 'dense')
+        return { ...base, op: 'dense', inputs, kernel, ...act, ...fused, tensors };
+      const strides = a.strides as [number, number];
+      return {
+        ...base,
+        op: 'conv2d',
+        inputs,
+        kernel,
+        ...(strides[0] === 1 && strides[1] === 1 ? {} : { strides }),
+        padding: a.padding as 'same' | 'valid',
+        ...(act as { activation?: 'relu' | 'softmax' }),
+        ...fused,
+        tensors,
+      };
     }
-  });
-
-  const binary = w.bytes();
-  let metadata: Record<string, unknown> | undefined;
-  if (graph.metadata !== undefined) {
-    try {
-      metadata = JSON.parse(JSON.stringify(graph.metadata)) as Record<string, unknown>;
-    } catch (e) {
-      bad(`graph.metadata is not JSON-serializable: ${(e as Error).message}`);
+    case 'affine':
+      return {
+        ...base,
+        op: 'affine',
+        inputs: [d.inputs[0]!],
+        ...(act as { activation?: 'relu' }),
+        ...fused,
+        tensors: {
+          scale: w.addFloat(d.scale!, `${d.name}/scale`),
+          shift: w.addFloat(d.shift!, `${d.name}/shift`),
+        },
+      };
+    case 'add':
+      return {
+        ...base,
+        op: 'add',
+        inputs: d.inputs,
+        ...(act as { activation?: 'relu' }),
+        ...fused,
+      };
+    case 'maxPool':
+    case 'avgPool':
+      return {
+        ...base,
+        op: d.op,
+        inputs: [d.inputs[0]!],
+        poolSize: a.poolSize as [number, number],
+        strides: a.strides as [number, number],
+        padding: a.padding as 'same' | 'valid',
+        ...fused,
+      };
+    case 'zeroPad': {
+      const padding = a.padding as [[number, number], [number, number]];
+      const channels = a.channels as [number, number];
+      return {
+        ...base,
+        op: 'zeroPad',
+        inputs: [d.inputs[0]!],
+        ...(padding.flat().every((v) => v === 0) ? {} : { padding }),
+        ...(channels[0] === 0 && channels[1] === 0 ? {} : { channels }),
+        ...fused,
+      };
     }
+    case 'subsample':
+      return {
+        ...base,
+        op: 'subsample',
+        inputs: [d.inputs[0]!],
+        strides: a.strides as [number, number],
+        ...fused,
+      };
+    case 'concat':
+      return { ...base, op: 'concat', inputs: d.inputs, ...fused };
+    case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh':
+    case 'softmax':
+    case 'flatten':
+    case 'globalAvgPool':
+    case 'globalMaxPool':
+      return { ...base, op: d.op, inputs: [d.inputs[0]!], ...fused };
+    default:
+      return bad(`op "${d.name}": cannot serialize op ${JSON.stringify(d.op)}`);
   }
+}
+
+/** A JSON copy of the graph's metadata (undefined without one); refuses what JSON cannot hold. */
+function metadataOf(graph: GraphSpec): Record<string, unknown> | undefined {
+  if (graph.metadata === undefined) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(graph.metadata)) as Record<string, unknown>;
+  } catch (e) {
+    return bad(`graph.metadata is not JSON-serializable: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Encodes a model description into the trit format: a manifest (format
+ * `trit-model`, version 2, see docs/format.md) and one binary holding every
+ * tensor, 4-byte aligned. Ternary codes take 1.6 bits per weight (5 base-3
+ * digits per byte), binary codes 1 bit, scales and full-precision tensors
+ * float32. Fields at their default value are left out of the manifest.
+ *
+ * BatchNorms are folded into the preceding conv/dense and ReLUs fused where
+ * possible (see {@link EncodeOptions}); the manifest records what was merged
+ * in each op's `fused` list. The graph is checked (references, shapes,
+ * codes, finite values) and a {@link TritFormatError} names what is wrong.
+ */
+export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): EncodedModel {
+  const drafts = draftOps(graph);
+  const outputs = graph.outputs ? [...graph.outputs] : [graph.ops[graph.ops.length - 1]!.name];
+  const kept = mergeOps(drafts, outputs, options);
+  const w = new BinaryWriter();
+  const ops = kept.map((d) => opEntry(d, w));
+  const binary = w.bytes();
+  const metadata = metadataOf(graph);
   const draftManifest = {
     format: FORMAT_NAME,
     version: FORMAT_VERSION,
