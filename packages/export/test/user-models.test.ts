@@ -272,6 +272,76 @@ describe('a functional model with branches, Add, Concatenate and global pooling'
   });
 });
 
+describe('a MobileNet-style block: depthwise conv, BatchNorm, ReLU6, quantized pointwise conv', () => {
+  const input = tf.input({ shape: [9, 9, 4], name: 'in' });
+  let y = tf.layers
+    .depthwiseConv2d({
+      kernelSize: 3,
+      depthMultiplier: 2,
+      strides: 2,
+      padding: 'same',
+      useBias: false,
+      name: 'dw',
+      depthwiseInitializer: tf.initializers.glorotUniform({ seed: 7 }),
+    })
+    .apply(input) as Sym;
+  y = tf.layers.batchNormalization({ name: 'dw_bn' }).apply(y) as Sym;
+  y = tf.layers.reLU({ maxValue: 6, name: 'dw_relu6' }).apply(y) as Sym;
+  y = tf.layers
+    .conv2d({
+      filters: 16,
+      kernelSize: 1,
+      name: 'pw',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 8 }),
+    })
+    .apply(y) as Sym;
+  y = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(y) as Sym;
+  const base = tf.model({ inputs: input, outputs: y });
+  const { model } = quantizeModel(base, {
+    rules: [{ match: { name: 'pw' }, quantizer: 'twn' }],
+    keepFirstLastFP32: false,
+  });
+  randomizeBn(model.getLayer('dw_bn'), 50);
+  {
+    // A larger gamma, so that some activations exceed 6 and ReLU6 clips.
+    const [gamma, ...rest] = model.getLayer('dw_bn').getWeights();
+    model.getLayer('dw_bn').setWeights([gamma!.mul(6), ...rest]);
+  }
+
+  it(`folds the BatchNorm into the float depthwise kernel and matches tfjs within ${TOL}`, () => {
+    const { manifest, binary } = exportModel(model);
+    expect(manifest.ops.map((o) => [o.op, o.name, o.fused ?? []])).toEqual([
+      ['input', 'in', []],
+      ['depthwiseConv2d', 'dw', ['dw_bn']],
+      ['relu6', 'dw_relu6', []],
+      ['conv2d', 'pw', []],
+      ['globalAvgPool', 'gap', []],
+    ]);
+    const ops = opsByName(manifest);
+    expect((ops.get('dw') as { kernel: unknown }).kernel).toEqual({
+      encoding: 'float32',
+      shape: [3, 3, 4, 2],
+    });
+    expect(kernelOf(ops.get('pw'))).toMatchObject({ encoding: 'ternary', quantizer: 'twn' });
+    const x = uniform(9, 2 * 9 * 9 * 4, -3, 3);
+    const runtime = decodeModel(manifest, binary);
+    const ours = runtime.predict({ shape: [2, 9, 9, 4], data: x });
+    expect(ours.shape).toEqual([2, 16]);
+    expect(maxAbsDiff(ours.data, predict(model, x, [2, 9, 9, 4]))).toBeLessThan(TOL);
+    // ReLU6 really clips: the tfjs activations before it exceed 6 somewhere, none after.
+    const sub = (name: string) =>
+      predict(
+        tf.model({ inputs: model.inputs, outputs: model.getLayer(name).output as Sym }),
+        x,
+        [2, 9, 9, 4],
+      );
+    expect(Math.max(...sub('dw_bn'))).toBeGreaterThan(6);
+    const clipped = runtime.run({ shape: [2, 9, 9, 4], data: x }, ['dw_relu6']).dw_relu6!.data;
+    expect(Math.max(...clipped)).toBe(6);
+    expect(maxAbsDiff(clipped, sub('dw_relu6'))).toBeLessThan(TOL);
+  });
+});
+
 describe('a model small enough to compute by hand', () => {
   it('a BWN dense with a BatchNorm folded in: y = x0 - x1 - 0.5', () => {
     // Dense 2 -> 1 kernel [0.5, -1.5]: BWN alpha = mean |w| = 1, codes [+1, -1].

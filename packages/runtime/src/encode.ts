@@ -105,7 +105,10 @@ function f32(v: unknown, what: string, length?: number): Float32Array {
   return v;
 }
 
-function draftKernel(spec: Extract<OpSpec, { op: 'conv2d' | 'dense' }>, at: string): DraftKernel {
+function draftKernel(
+  spec: Extract<OpSpec, { op: 'conv2d' | 'depthwiseConv2d' | 'dense' }>,
+  at: string,
+): DraftKernel {
   const k = spec.kernel as unknown;
   if (typeof k !== 'object' || k === null) bad(`${at}: kernel is missing`);
   const kernel = spec.kernel;
@@ -119,12 +122,13 @@ function draftKernel(spec: Extract<OpSpec, { op: 'conv2d' | 'dense' }>, at: stri
       if (s.length !== 1 && s.length !== cout)
         bad(`${at}: kernel.${f} has ${s.length} values, expected 1 or ${cout}`);
     }
-    if (spec.quantizer !== undefined && typeof spec.quantizer !== 'string')
+    const quantizer = 'quantizer' in spec ? spec.quantizer : undefined;
+    if (quantizer !== undefined && typeof quantizer !== 'string')
       bad(`${at}: quantizer must be a string`);
     return {
       encoding: kernel.bits === 2 ? 'ternary' : 'binary',
       bits: kernel.bits,
-      quantizer: spec.quantizer ?? null,
+      quantizer: quantizer ?? null,
       shape: [...kernel.shape],
       codes: kernel.codes,
       positive: kernel.positive,
@@ -159,15 +163,20 @@ function draft(spec: OpSpec, index: number): Draft {
     case 'input':
       return { ...base, op: 'input', attrs: { shape: spec.shape } };
     case 'conv2d':
+    case 'depthwiseConv2d':
     case 'dense': {
       const kernel = draftKernel(spec, at);
-      const cout = kernel.shape[kernel.shape.length - 1];
+      if (spec.op === 'depthwiseConv2d' && kernel.encoding !== 'float32')
+        bad(`${at}: a depthwise kernel must be float (no ternary or binary depthwise kernels)`);
+      if (spec.op === 'depthwiseConv2d' && kernel.shape.length !== 4)
+        bad(`${at}: kernel shape [${kernel.shape.join(', ')}] should have rank 4`);
+      const cout = outChannels(spec.op, kernel.shape);
       const bias = spec.bias == null ? null : f32(spec.bias, `${at}: bias`, cout);
       const activation = spec.activation ?? 'linear';
       if (!['linear', 'relu', 'softmax'].includes(activation))
         bad(`${at}: unknown activation ${JSON.stringify(activation)}`);
       const attrs =
-        spec.op === 'conv2d'
+        spec.op !== 'dense'
           ? {
               strides: pair(spec.strides, [1, 1], `${at}: strides`),
               padding: spec.padding ?? 'valid',
@@ -252,10 +261,16 @@ function draft(spec: OpSpec, index: number): Draft {
   }
 }
 
+/** Output channels of a weighted op's kernel: the last axis, or `cin * multiplier` for a depthwise one. */
+function outChannels(op: string, shape: readonly number[]): number {
+  return op === 'depthwiseConv2d' ? shape[2]! * shape[3]! : shape[shape.length - 1]!;
+}
+
 /** Multiplies output channel `c` of `d`'s kernel and bias by `scale[c]` and adds `shift[c]` to the bias. */
 function foldAffine(d: Draft, scale: Float64Array, shift: Float64Array): void {
   const k = d.kernel!;
-  const cout = k.shape[k.shape.length - 1]!;
+  // Row-major kernels have the output channel as the fastest-varying index (depthwise: c * mult + m).
+  const cout = outChannels(d.op, k.shape);
   if (scale.length !== cout) {
     bad(
       `op "${d.name}": cannot fold an affine/BatchNorm of ${scale.length} channels into ${cout} output channels`,
@@ -429,7 +444,7 @@ function mergeOps(
   for (const d of drafts) {
     const src = d.inputs.length === 1 ? byName.get(d.inputs[0]!) : undefined;
     if (src && uses.get(d.inputs[0]!) === 1 && src.activation === 'linear') {
-      const weighted = src.op === 'conv2d' || src.op === 'dense';
+      const weighted = src.op === 'conv2d' || src.op === 'depthwiseConv2d' || src.op === 'dense';
       let merged = false;
       if (d.op === 'affine' && foldBn && weighted) {
         foldAffine(src, d.scale!, d.shift!);
@@ -467,6 +482,7 @@ function opEntry(d: Draft, w: BinaryWriter): OpEntry {
     case 'input':
       return { ...base, op: 'input', shape: a.shape as number[] };
     case 'conv2d':
+    case 'depthwiseConv2d':
     case 'dense': {
       const inputs = [d.inputs[0]!] as [string];
       const { kernel, tensors } = writeWeights(w, d.name, d.kernel!, d.bias);
@@ -475,7 +491,7 @@ function opEntry(d: Draft, w: BinaryWriter): OpEntry {
       const strides = a.strides as [number, number];
       return {
         ...base,
-        op: 'conv2d',
+        op: d.op,
         inputs,
         kernel,
         ...(strides[0] === 1 && strides[1] === 1 ? {} : { strides }),

@@ -58,6 +58,7 @@ export type {
   ConcatSpec,
   Conv2DSpec,
   DenseSpec,
+  DepthwiseConv2DSpec,
   FlattenSpec,
   FloatTensor,
   GlobalAvgPoolSpec,

@@ -132,6 +132,18 @@ export interface Conv2DEntry extends OpEntryBase {
   readonly activation?: FusedActivation;
   readonly tensors: WeightTensors;
 }
+/** A depthwise conv; its kernel is always float32 (`[kh, kw, cin, multiplier]`). */
+export interface DepthwiseConv2DEntry extends OpEntryBase {
+  readonly op: 'depthwiseConv2d';
+  readonly inputs: readonly [string];
+  readonly kernel: KernelEntry;
+  /** Default `[1, 1]`. */
+  readonly strides?: readonly [number, number];
+  readonly padding: 'same' | 'valid';
+  /** Default `'linear'`. */
+  readonly activation?: FusedActivation;
+  readonly tensors: WeightTensors;
+}
 export interface DenseEntry extends OpEntryBase {
   readonly op: 'dense';
   readonly inputs: readonly [string];
@@ -202,6 +214,7 @@ export interface SubsampleEntry extends OpEntryBase {
 export type OpEntry =
   | InputEntry
   | Conv2DEntry
+  | DepthwiseConv2DEntry
   | DenseEntry
   | AffineEntry
   | AddEntry
@@ -215,6 +228,7 @@ export type OpEntry =
 export const OP_TYPES: readonly OpEntry['op'][] = [
   'input',
   'conv2d',
+  'depthwiseConv2d',
   'dense',
   'affine',
   'add',
@@ -401,8 +415,15 @@ function parseOpFields(v: unknown, path: string): OpEntry {
   switch (op) {
     case 'input':
       return { ...base, op, shape: shape(o.shape, `${at}.shape`) };
-    case 'conv2d': {
+    case 'conv2d':
+    case 'depthwiseConv2d': {
       const kernel = parseKernel(o.kernel, `${at}.kernel`);
+      if (op === 'depthwiseConv2d' && kernel.encoding !== 'float32')
+        fail(
+          `${at}.kernel.encoding`,
+          "'float32' (depthwise kernels are float only)",
+          kernel.encoding,
+        );
       return {
         ...base,
         op,

@@ -21,6 +21,7 @@ import {
   zeroPad,
 } from './kernels/elementwise.js';
 import { type Backend, type Engine, jsEngine } from './kernels/engine.js';
+import { floatDepthwiseConv2d } from './kernels/float.js';
 import type { PackedKernel } from './kernels/quantized.js';
 import { slidingWindow } from './kernels/window.js';
 import { activationOf, type Manifest, type OpEntry } from './manifest.js';
@@ -145,6 +146,20 @@ function buildStep(op: OpEntry, parts: ModelParts, engine: Engine): Step {
       run = (xs, batch, y) => {
         layer(xs[0]!, batch, y);
         if (soft) softmax(y, cout, y);
+      };
+      break;
+    }
+    case 'depthwiseConv2d': {
+      const [kh, kw, cin, mult] = op.kernel.shape as [number, number, number, number];
+      const w = float('kernel')!;
+      const bias = float('bias');
+      const [sh, sw] = op.strides ?? [1, 1];
+      const win = slidingWindow(inShape[0]!, inShape[1]!, kh, kw, sh, sw, op.padding, op.name);
+      const r = activationOf(op) === 'relu';
+      const soft = activationOf(op) === 'softmax';
+      run = (xs, batch, y) => {
+        floatDepthwiseConv2d(xs[0]!, batch, win, cin, mult, w, bias, r, y);
+        if (soft) softmax(y, cin * mult, y);
       };
       break;
     }
@@ -525,7 +540,7 @@ export class TritModel {
         outputShape: this.info.shapes.get(op.name)!,
       };
       if (op.op === 'affine') return { ...base, parameters: 2 * sizeOf(op.name, 'scale') };
-      if (op.op !== 'conv2d' && op.op !== 'dense') return base;
+      if (op.op !== 'conv2d' && op.op !== 'dense' && op.op !== 'depthwiseConv2d') return base;
       const k = op.kernel;
       const weights = shapeSize(k.shape);
       const parameters = weights + sizeOf(op.name, 'bias');

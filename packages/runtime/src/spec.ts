@@ -9,6 +9,7 @@
  * | `InputLayer`                        | `input` (shape without the batch)   |
  * | `Conv2D`, quantized conv            | `conv2d` (kernel: float or codes)   |
  * | `Dense`, quantized dense            | `dense`                             |
+ * | `DepthwiseConv2D` (float)           | `depthwiseConv2d`                   |
  * | `BatchNormalization`                | `batchNorm` (folded at encode)      |
  * | `Activation('relu')`, `ReLU`        | `relu`                              |
  * | `Activation('softmax')`, `Softmax`  | `softmax`                           |
@@ -79,6 +80,22 @@ export interface Conv2DSpec extends OpBase {
   /** Registry name of the quantizer that produced a quantized kernel (`'ttq'`, `'twn'`, ...). */
   readonly quantizer?: string;
   /** Per-output-channel bias, length `cout`. */
+  readonly bias?: Float32Array | null;
+  readonly strides?: Pair;
+  readonly padding?: 'same' | 'valid';
+  readonly activation?: Activation;
+}
+
+/**
+ * Depthwise 2-D convolution over NHWC input with a float `[kh, kw, cin,
+ * multiplier]` kernel (as tfjs): output channel `c * multiplier + m` is input
+ * channel `c` convolved with `kernel[:, :, c, m]`. Float only.
+ */
+export interface DepthwiseConv2DSpec extends OpBase {
+  readonly op: 'depthwiseConv2d';
+  readonly inputs: readonly [string];
+  readonly kernel: FloatTensor;
+  /** Per-output-channel bias, length `cin * multiplier`. */
   readonly bias?: Float32Array | null;
   readonly strides?: Pair;
   readonly padding?: 'same' | 'valid';
@@ -199,6 +216,7 @@ export interface FlattenSpec extends OpBase {
 export type OpSpec =
   | InputSpec
   | Conv2DSpec
+  | DepthwiseConv2DSpec
   | DenseSpec
   | BatchNormSpec
   | AffineSpec

@@ -504,6 +504,93 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
       );
     });
 
+    for (const [k, mult, stride, padding] of [
+      [3, 1, 1, 'same'],
+      [3, 2, 2, 'same'],
+      [2, 3, 1, 'valid'],
+    ] as const) {
+      it(`depthwise conv ${k}x${k}, multiplier ${mult}, stride ${stride}, ${padding}, bias, relu`, () => {
+        const rand = rng(50 + k * 10 + mult);
+        const kernel = uniform(rand, k * k * 5 * mult);
+        const bias = uniform(rand, 5 * mult, -0.2, 0.2);
+        const ops: OpSpec[] = [
+          {
+            op: 'depthwiseConv2d',
+            name: 'dw',
+            inputs: ['x'],
+            kernel: { shape: [k, k, 5, mult], values: kernel },
+            bias,
+            strides: stride,
+            padding,
+            activation: 'relu',
+          },
+        ];
+        const y = runGraph([7, 6, 5], ops, x);
+        expectClose(
+          y,
+          tf.tidy(() =>
+            tf.relu(
+              tf
+                .depthwiseConv2d(xt(), tf.tensor4d(kernel, [k, k, 5, mult]), stride, padding)
+                .add(tf.tensor1d(bias)),
+            ),
+          ),
+        );
+      });
+    }
+
+    it('depthwise conv with a BatchNorm folded in (output channel c * mult + m)', () => {
+      const rand = rng(61);
+      const kernel = uniform(rand, 3 * 3 * 5 * 2);
+      const [gamma, beta, mean] = [
+        uniform(rand, 10, -1.5, 1.5),
+        uniform(rand, 10),
+        uniform(rand, 10),
+      ];
+      const variance = uniform(rand, 10, 0.2, 2);
+      const ops: OpSpec[] = [
+        {
+          op: 'depthwiseConv2d',
+          name: 'dw',
+          inputs: ['x'],
+          kernel: { shape: [3, 3, 5, 2], values: kernel },
+          padding: 'same',
+        },
+        { op: 'batchNorm', name: 'bn', inputs: ['dw'], gamma, beta, mean, variance, epsilon: 1e-3 },
+      ];
+      const graph: GraphSpec = { ops: [{ op: 'input', name: 'x', shape: [7, 6, 5] }, ...ops] };
+      const { manifest, binary } = encodeModel(graph);
+      expect(manifest.ops.map((o) => [o.op, o.fused ?? []])).toEqual([
+        ['input', []],
+        ['depthwiseConv2d', ['bn']],
+      ]);
+      const y = decodeModel(manifest, binary, { backend }).predict(x);
+      expectClose(
+        y,
+        tf.tidy(() =>
+          tf.batchNorm(
+            tf.depthwiseConv2d(xt(), tf.tensor4d(kernel, [3, 3, 5, 2]), 1, 'same'),
+            tf.tensor1d(mean),
+            tf.tensor1d(variance),
+            tf.tensor1d(beta),
+            tf.tensor1d(gamma),
+            1e-3,
+          ),
+        ),
+      );
+    });
+
+    it('depthwise conv refuses a ternary kernel, naming the op', () => {
+      const kernel = quantKernel(rng(62), [3, 3, 5, 1], {});
+      expect(() =>
+        runGraph(
+          [7, 6, 5],
+          [{ op: 'depthwiseConv2d', name: 'dw', inputs: ['x'], kernel } as unknown as OpSpec],
+          x,
+        ),
+      ).toThrow(/op "dw" \(depthwiseConv2d\): a depthwise kernel must be float/);
+    });
+
     it('global max pool', () => {
       const y = runGraph([7, 6, 5], [{ op: 'globalMaxPool', name: 'g', inputs: ['x'] }], x);
       expectClose(

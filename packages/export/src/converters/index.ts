@@ -10,13 +10,14 @@ import { convertIdentity, convertStrayInput, IDENTITY_CLASSES } from './identity
 import { convertAdd, convertConcatenate } from './merge.js';
 import { convertGlobalPool, convertPool2D } from './pooling.js';
 import { convertFlatten, convertZeroPadding2D } from './reshape.js';
-import { convertConv2D, convertDense } from './weighted.js';
+import { convertConv2D, convertDense, convertDepthwiseConv2D } from './weighted.js';
 
 registerLayerConverter('InputLayer', convertStrayInput);
 registerLayerConverter('TritQuantConv2D', convertConv2D);
 registerLayerConverter('TritQuantDense', convertDense);
 registerLayerConverter('Conv2D', convertConv2D);
 registerLayerConverter('Dense', convertDense);
+registerLayerConverter('DepthwiseConv2D', convertDepthwiseConv2D);
 registerLayerConverter('BatchNormalization', convertBatchNorm);
 registerLayerConverter(TritBatchNormalization.className, convertBatchNorm);
 registerLayerConverter('Activation', convertActivation);

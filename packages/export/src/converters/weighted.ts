@@ -160,6 +160,36 @@ function weighted(ctx: ConverterContext, kind: 'conv2d' | 'dense'): Conversion {
   return { ops, kernel: info };
 }
 
+/**
+ * `DepthwiseConv2D`: a float `depthwiseConv2d` op (kernel
+ * `[kh, kw, cin, depthMultiplier]`); a BatchNorm after it folds in as for a conv.
+ */
+export const convertDepthwiseConv2D: LayerConverter = (ctx) => {
+  const inputs: [string] = [ctx.input()];
+  requireChannelsLast(ctx);
+  const cfg = ctx.config;
+  const dilation = pairOf(ctx, cfg.dilationRate ?? 1, 'dilationRate');
+  if (dilation[0] !== 1 || dilation[1] !== 1)
+    ctx.fail(`dilationRate ${JSON.stringify(cfg.dilationRate)} is not supported`);
+  const { kernel, bias, info } = floatWeights(ctx);
+  const { fused: activation, after } = activationOf(ctx);
+  const name = after ? `${ctx.layer.name}/linear` : ctx.layer.name;
+  const ops: OpSpec[] = [
+    {
+      op: 'depthwiseConv2d',
+      name,
+      inputs,
+      kernel,
+      bias,
+      strides: pairOf(ctx, cfg.strides ?? 1, 'strides'),
+      padding: paddingOf(ctx),
+      activation,
+    },
+  ];
+  if (after) ops.push({ op: after, name: ctx.layer.name, inputs: [name] });
+  return { ops, kernel: info };
+};
+
 /** `Conv2D` and `TritQuantConv2D`: a `conv2d` op. */
 export const convertConv2D: LayerConverter = (ctx) => weighted(ctx, 'conv2d');
 
