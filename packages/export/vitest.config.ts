@@ -10,7 +10,10 @@ export default mergeConfig(
     // package's source (the module the tests import), not dist/, so there
     // is one converter registry.
     resolve: {
-      alias: { '@trit/export': fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+      alias: {
+        '@trit/export/node': fileURLToPath(new URL('./src/node.ts', import.meta.url)),
+        '@trit/export': fileURLToPath(new URL('./src/index.ts', import.meta.url)),
+      },
     },
   }),
 );

@@ -1,6 +1,7 @@
 import '@trit/twn'; // registers the 'twn' quantizer
 import * as tf from '@tensorflow/tfjs';
-import { exportModel, saveExport } from '@trit/export';
+import { exportModel } from '@trit/export';
+import { saveExport } from '@trit/export/node';
 import { QuantizerCallback, quantizeModel } from '@trit/quant-core';
 import { loadModelFromDir } from '@trit/runtime/node';
 

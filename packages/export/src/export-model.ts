@@ -17,7 +17,7 @@ export interface ExportResult extends EncodedModel, WalkResult {}
  * walks it ({@link modelToGraph}: one converter per layer class) and encodes
  * it (`encodeModel` of `@trit/runtime`: BatchNorm folding, activation
  * fusion, packing at 1.6 or 1 bit per quantized weight, checksums). Returns
- * the manifest and binary, to save with {@link saveExport} or load with
+ * the manifest and binary, to save with `saveExport` (`@trit/export/node`) or load with
  * `decodeModel`, plus the per-layer report and any warnings.
  */
 export function exportModel(model: tf.LayersModel, options: ExportOptions = {}): ExportResult {

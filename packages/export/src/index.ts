@@ -2,8 +2,8 @@
  * @trit/export: export a tfjs `LayersModel` (float layers, quant-core's
  * quantized layers, or both) to the compact trit format that
  * `@trit/runtime` runs: {@link exportModel} to `{ manifest, binary }`,
- * {@link saveExport} to files, and the layer-converter registry for layer
- * classes of your own ({@link registerLayerConverter}).
+ * `saveExport` (from `@trit/export/node`) to files, and the layer-converter
+ * registry for layer classes of your own ({@link registerLayerConverter}).
  * @packageDocumentation
  */
 import './converters/index.js';
@@ -19,5 +19,4 @@ export type {
 export { ExportError } from './errors.js';
 export { type ExportOptions, type ExportResult, exportModel } from './export-model.js';
 export { getLayerConverter, listLayerConverters, registerLayerConverter } from './registry.js';
-export { type SaveExportOptions, saveExport } from './save.js';
 export { modelToGraph, type WalkOptions, type WalkResult } from './walk.js';

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { quantizeModel } from '@trit/quant-core';
 import { loadModelFromDir } from '@trit/runtime/node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exportModel, saveExport } from '../src/index.js';
+import { exportModel } from '../src/index.js';
+import { saveExport } from '../src/node.js';
 import { uniform } from './helpers.js';
 
 const dirs: string[] = [];
@@ -104,6 +105,18 @@ describe('saveExport', () => {
       saveExport(fresh, { manifest: result.manifest, binary: corrupt }),
     ).rejects.toThrow();
     expect(readdirSync(dir)).not.toContain('never');
+  });
+
+  it("lives in @trit/export/node: no module of the main entry imports Node.js or the runtime's node helpers", () => {
+    const src = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'src');
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter(
+      (f) => f.endsWith('.ts') && f !== 'node.ts',
+    );
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      const text = readFileSync(path.join(src, f), 'utf8');
+      expect(text, f).not.toMatch(/from 'node:|@trit\/runtime\/node|from '\.\/node\.js'/);
+    }
   });
 
   it('refuses an empty target', async () => {

@@ -1,4 +1,9 @@
-/** {@link saveExport}: an exported model to `<name>.json` + `<name>.bin`, atomically. */
+/**
+ * Node.js file helper (`@trit/export/node`): {@link saveExport} writes an
+ * exported model to `<name>.json` + `<name>.bin`, atomically. Kept out of the
+ * main entry so that `exportModel` also works in a browser bundle.
+ * @packageDocumentation
+ */
 import { basename, dirname } from 'node:path';
 import type { EncodedModel } from '@trit/runtime';
 import { type SavedModel, saveModel } from '@trit/runtime/node';
