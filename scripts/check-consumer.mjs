@@ -6,7 +6,9 @@
 //   1. before the set-up, initBackend() falls back to cpu with a message naming
 //      `npx @trit/quant-core setup-native` (and no trit checkout);
 //   2. `npx @trit/quant-core setup-native`, run in that project, exits 0;
-//   3. after it, initBackend() selects the native TensorFlow backend and computes.
+//   3. after it, initBackend() selects the native TensorFlow backend and computes;
+//   4. with @trit/export and @trit/runtime packed and installed the same way, a tiny
+//      model quantized with quantizeModel exports and runs in the runtime, matching tfjs.
 // tfjs-node is installed with --ignore-scripts, as the quant-core README says to do
 // on a machine that cannot reach Google's storage; where its standard install can
 // download, setup-native takes that path instead (either is fine).
@@ -69,17 +71,28 @@ function initBackendThere() {
 
 try {
   const devDeps = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).devDependencies;
-  sh(npm, ['run', 'build', '--', '--filter=@trit/quant-core', '--output-logs=errors-only'], {
-    cwd: root,
-  });
+  const published = ['quant-core', 'runtime', 'export'];
+  sh(
+    npm,
+    [
+      'run',
+      'build',
+      '--',
+      ...published.map((p) => `--filter=@trit/${p}`),
+      '--output-logs=errors-only',
+    ],
+    { cwd: root },
+  );
   const packs = path.join(work, 'packs');
   mkdirSync(packs);
-  sh(npm, ['pack', '--silent', '--pack-destination', packs], {
-    cwd: path.join(root, 'packages', 'quant-core'),
-  });
-  const packed = readdirSync(packs)[0];
-  if (packed === undefined) fail(`npm pack wrote nothing to ${packs}`);
-  const tarball = path.join(packs, packed);
+  for (const p of published) {
+    sh(npm, ['pack', '--silent', '--pack-destination', packs], {
+      cwd: path.join(root, 'packages', p),
+    });
+  }
+  const tarballs = readdirSync(packs).map((f) => path.join(packs, f));
+  if (tarballs.length !== published.length)
+    fail(`npm pack wrote ${tarballs.length} tarballs to ${packs}, expected ${published.length}`);
 
   mkdirSync(project);
   writeFileSync(
@@ -91,7 +104,7 @@ try {
     '--ignore-scripts',
     '--no-audit',
     '--no-fund',
-    tarball,
+    ...tarballs,
     `@tensorflow/tfjs@${devDeps['@tensorflow/tfjs']}`,
     `@tensorflow/tfjs-node@${devDeps['@tensorflow/tfjs-node']}`,
   ]);
@@ -124,6 +137,36 @@ try {
   }
   const check = sh(npx, ['--no', '--', '@trit/quant-core', 'setup-native', '--check']);
   if (!check.out.includes('OK: native backend loads')) fail(`--check says: ${check.out}`);
+
+  // 4. Export a tiny quantized model with the installed @trit/export and run it in @trit/runtime.
+  const exportCode = `
+    const tf = await import('@tensorflow/tfjs');
+    const { quantizeModel } = await import('@trit/quant-core');
+    const { exportModel } = await import('@trit/export');
+    const { decodeModel } = await import('@trit/runtime');
+    const base = tf.sequential({ layers: [
+      tf.layers.dense({ inputShape: [8], units: 16, activation: 'relu' }),
+      tf.layers.dense({ units: 16, activation: 'relu' }),
+      tf.layers.dense({ units: 3 }),
+    ] });
+    const { model } = quantizeModel(base, { default: 'bwn' });
+    const { manifest, binary } = exportModel(model);
+    const x = Float32Array.from({ length: 16 }, (_, i) => Math.sin(i));
+    const ours = decodeModel(manifest, binary).predict({ shape: [2, 8], data: x }).data;
+    const ref = model.predict(tf.tensor2d(x, [2, 8])).dataSync();
+    const diff = Math.max(...ours.map((v, i) => Math.abs(v - ref[i])));
+    const kernels = manifest.ops.filter((o) => o.kernel).map((o) => o.kernel.encoding);
+    process.stdout.write(JSON.stringify({ kernels, diff }));`;
+  const exported = spawnSync(process.execPath, ['--input-type=module', '-e', exportCode], {
+    cwd: project,
+    encoding: 'utf8',
+  });
+  if (exported.status !== 0) fail(`exporting with @trit/export failed:\n${exported.stderr}`);
+  const { kernels, diff } = JSON.parse(exported.stdout);
+  if (kernels.join() !== 'float32,binary,float32' || !(diff < 1e-5)) {
+    fail(`@trit/export in the project gave kernels ${kernels}, max |runtime - tfjs| ${diff}`);
+  }
+  console.log(`   @trit/export: kernels ${kernels.join(', ')}; runtime vs tfjs max diff ${diff}`);
   console.log(
     `\ncheck-consumer OK in ${((Date.now() - started) / 1000).toFixed(0)} s: ` +
       `initBackend() in ${project} selects ${after.info.name} (TensorFlow ${after.info.tensorflowVersion}).`,

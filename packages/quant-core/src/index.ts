@@ -1,6 +1,6 @@
 /**
  * @trit/quant-core: the shared quantizer interface and registry, quantized
- * layers, training glue, mix and match, model summary, export, backend
+ * layers, training glue, mix and match, model summary, backend
  * selection, and the FP32 and BWN baselines.
  * @packageDocumentation
  */
@@ -14,7 +14,6 @@ export {
 } from './backend.js';
 export { BWNQuantizer, bwnQuantize } from './baselines/bwn.js';
 export { FP32Quantizer } from './baselines/fp32.js';
-export { type ExportedLayer, exportQuantizedLayers } from './export.js';
 export {
   type BatchNormalizationArgs,
   batchNormalization,

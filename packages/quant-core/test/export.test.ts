@@ -1,9 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import '../examples/ternary-fixed.js';
-import { dequantizeExport, exportQuantizedLayers, QuantConv2D, QuantDense } from '../src/index.js';
+import { dequantizeExport, QuantConv2D, QuantDense, quantLayers } from '../src/index.js';
 
-describe('exportQuantizedLayers', () => {
+/** Each quantized layer's codes, scales and bias, in model order (what @trit/export writes). */
+const exportLayers = (model: tf.LayersModel) =>
+  quantLayers(model).map((l) => ({
+    name: l.name,
+    type: l.layerType,
+    quantizer: l.quantizer.name,
+    export: l.exportTernary(),
+    bias: l.bias ? Float32Array.from(l.bias.read().dataSync()) : null,
+  }));
+
+describe('QuantLayer.exportTernary', () => {
   it('returns codes, scales and biases per quantized layer, null for fp32 ones', () => {
     const model = tf.sequential({
       layers: [
@@ -28,7 +38,7 @@ describe('exportQuantizedLayers', () => {
       tf.tensor1d([1, 2, 3]),
     ]);
 
-    const out = exportQuantizedLayers(model);
+    const out = exportLayers(model);
     expect(out.map((l) => [l.name, l.type, l.quantizer, l.export?.bits ?? null])).toEqual([
       ['c1', 'conv', 'fp32', null],
       ['c2', 'conv', 'ternary-fixed', 2],

@@ -105,7 +105,10 @@ function f32(v: unknown, what: string, length?: number): Float32Array {
   return v;
 }
 
-function draftKernel(spec: Extract<OpSpec, { op: 'conv2d' | 'dense' }>, at: string): DraftKernel {
+function draftKernel(
+  spec: Extract<OpSpec, { op: 'conv2d' | 'depthwiseConv2d' | 'dense' }>,
+  at: string,
+): DraftKernel {
   const k = spec.kernel as unknown;
   if (typeof k !== 'object' || k === null) bad(`${at}: kernel is missing`);
   const kernel = spec.kernel;
@@ -119,12 +122,13 @@ function draftKernel(spec: Extract<OpSpec, { op: 'conv2d' | 'dense' }>, at: stri
       if (s.length !== 1 && s.length !== cout)
         bad(`${at}: kernel.${f} has ${s.length} values, expected 1 or ${cout}`);
     }
-    if (spec.quantizer !== undefined && typeof spec.quantizer !== 'string')
+    const quantizer = 'quantizer' in spec ? spec.quantizer : undefined;
+    if (quantizer !== undefined && typeof quantizer !== 'string')
       bad(`${at}: quantizer must be a string`);
     return {
       encoding: kernel.bits === 2 ? 'ternary' : 'binary',
       bits: kernel.bits,
-      quantizer: spec.quantizer ?? null,
+      quantizer: quantizer ?? null,
       shape: [...kernel.shape],
       codes: kernel.codes,
       positive: kernel.positive,
@@ -159,15 +163,20 @@ function draft(spec: OpSpec, index: number): Draft {
     case 'input':
       return { ...base, op: 'input', attrs: { shape: spec.shape } };
     case 'conv2d':
+    case 'depthwiseConv2d':
     case 'dense': {
       const kernel = draftKernel(spec, at);
-      const cout = kernel.shape[kernel.shape.length - 1];
+      if (spec.op === 'depthwiseConv2d' && kernel.encoding !== 'float32')
+        bad(`${at}: a depthwise kernel must be float (no ternary or binary depthwise kernels)`);
+      if (spec.op === 'depthwiseConv2d' && kernel.shape.length !== 4)
+        bad(`${at}: kernel shape [${kernel.shape.join(', ')}] should have rank 4`);
+      const cout = outChannels(spec.op, kernel.shape);
       const bias = spec.bias == null ? null : f32(spec.bias, `${at}: bias`, cout);
       const activation = spec.activation ?? 'linear';
       if (!['linear', 'relu', 'softmax'].includes(activation))
         bad(`${at}: unknown activation ${JSON.stringify(activation)}`);
       const attrs =
-        spec.op === 'conv2d'
+        spec.op !== 'dense'
           ? {
               strides: pair(spec.strides, [1, 1], `${at}: strides`),
               padding: spec.padding ?? 'valid',
@@ -208,6 +217,8 @@ function draft(spec: OpSpec, index: number): Draft {
     }
     case 'add':
       return { ...base, op: 'add', activation: 'linear' };
+    case 'concat':
+      return { ...base, op: 'concat' };
     case 'maxPool':
     case 'avgPool': {
       const poolSize = pair(spec.poolSize, [0, 0], `${at}: poolSize`);
@@ -239,17 +250,27 @@ function draft(spec: OpSpec, index: number): Draft {
         attrs: { strides: pair(spec.strides, [1, 1], `${at}: strides`) },
       };
     case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh':
     case 'softmax':
     case 'flatten':
     case 'globalAvgPool':
+    case 'globalMaxPool':
       return { ...base, op: spec.op };
   }
+}
+
+/** Output channels of a weighted op's kernel: the last axis, or `cin * multiplier` for a depthwise one. */
+function outChannels(op: string, shape: readonly number[]): number {
+  return op === 'depthwiseConv2d' ? shape[2]! * shape[3]! : shape[shape.length - 1]!;
 }
 
 /** Multiplies output channel `c` of `d`'s kernel and bias by `scale[c]` and adds `shift[c]` to the bias. */
 function foldAffine(d: Draft, scale: Float64Array, shift: Float64Array): void {
   const k = d.kernel!;
-  const cout = k.shape[k.shape.length - 1]!;
+  // Row-major kernels have the output channel as the fastest-varying index (depthwise: c * mult + m).
+  const cout = outChannels(d.op, k.shape);
   if (scale.length !== cout) {
     bad(
       `op "${d.name}": cannot fold an affine/BatchNorm of ${scale.length} channels into ${cout} output channels`,
@@ -380,19 +401,8 @@ function sameFloat32(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
-/**
- * Encodes a model description into the trit format: a manifest (format
- * `trit-model`, version 2, see docs/format.md) and one binary holding every
- * tensor, 4-byte aligned. Ternary codes take 1.6 bits per weight (5 base-3
- * digits per byte), binary codes 1 bit, scales and full-precision tensors
- * float32. Fields at their default value are left out of the manifest.
- *
- * BatchNorms are folded into the preceding conv/dense and ReLUs fused where
- * possible (see {@link EncodeOptions}); the manifest records what was merged
- * in each op's `fused` list. The graph is checked (references, shapes,
- * codes, finite values) and a {@link TritFormatError} names what is wrong.
- */
-export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): EncodedModel {
+/** Checks each op of `graph` and turns it into a draft; op names must be unique. */
+function draftOps(graph: GraphSpec): Draft[] {
   if (
     typeof graph !== 'object' ||
     graph === null ||
@@ -401,16 +411,30 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
   ) {
     bad('graph.ops must be a non-empty array of ops');
   }
-  const foldBn = options.foldBatchNorm ?? true;
-  const fuseAct = options.fuseActivations ?? true;
-  const outputs = graph.outputs ? [...graph.outputs] : [graph.ops[graph.ops.length - 1]!.name];
   const drafts = graph.ops.map(draft);
   const seen = new Set<string>();
   for (const d of drafts) {
     if (seen.has(d.name)) bad(`op name "${d.name}" is used twice`);
     seen.add(d.name);
   }
+  return drafts;
+}
 
+/**
+ * Merges each op into the one before it where {@link EncodeOptions} allow:
+ * when it is that op's only consumer (and not a model output) and that op
+ * has no activation yet, a BatchNorm/affine is folded into a conv2d/dense,
+ * a ReLU fused into a conv2d/dense/affine/add, a softmax into a
+ * conv2d/dense. The absorbing draft records the merged names in `fused`.
+ * Returns the drafts that remain, in order.
+ */
+function mergeOps(
+  drafts: readonly Draft[],
+  outputs: readonly string[],
+  options: EncodeOptions,
+): Draft[] {
+  const foldBn = options.foldBatchNorm ?? true;
+  const fuseAct = options.fuseActivations ?? true;
   const uses = new Map<string, number>();
   for (const d of drafts) for (const n of d.inputs) uses.set(n, (uses.get(n) ?? 0) + 1);
   for (const o of outputs) uses.set(o, (uses.get(o) ?? 0) + 1);
@@ -420,7 +444,7 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
   for (const d of drafts) {
     const src = d.inputs.length === 1 ? byName.get(d.inputs[0]!) : undefined;
     if (src && uses.get(d.inputs[0]!) === 1 && src.activation === 'linear') {
-      const weighted = src.op === 'conv2d' || src.op === 'dense';
+      const weighted = src.op === 'conv2d' || src.op === 'depthwiseConv2d' || src.op === 'dense';
       let merged = false;
       if (d.op === 'affine' && foldBn && weighted) {
         foldAffine(src, d.scale!, d.shift!);
@@ -445,105 +469,135 @@ export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): Enco
     kept.push(d);
     byName.set(d.name, d);
   }
+  return kept;
+}
 
-  const w = new BinaryWriter();
-  const ops: OpEntry[] = kept.map((d): OpEntry => {
-    const fused = d.fused.length > 0 ? { fused: d.fused } : {};
-    const base = { name: d.name };
-    const a = d.attrs;
-    const act = d.activation && d.activation !== 'linear' ? { activation: d.activation } : {};
-    switch (d.op) {
-      case 'input':
-        return { ...base, op: 'input', shape: a.shape as number[] };
-      case 'conv2d':
-      case 'dense': {
-        const inputs = [d.inputs[0]!] as [string];
-        const { kernel, tensors } = writeWeights(w, d.name, d.kernel!, d.bias);
-        if (d.op === 'dense')
-          return { ...base, op: 'dense', inputs, kernel, ...act, ...fused, tensors };
-        const strides = a.strides as [number, number];
-        return {
-          ...base,
-          op: 'conv2d',
-          inputs,
-          kernel,
-          ...(strides[0] === 1 && strides[1] === 1 ? {} : { strides }),
-          padding: a.padding as 'same' | 'valid',
-          ...(act as { activation?: 'relu' | 'softmax' }),
-          ...fused,
-          tensors,
-        };
-      }
-      case 'affine':
-        return {
-          ...base,
-          op: 'affine',
-          inputs: [d.inputs[0]!],
-          ...(act as { activation?: 'relu' }),
-          ...fused,
-          tensors: {
-            scale: w.addFloat(d.scale!, `${d.name}/scale`),
-            shift: w.addFloat(d.shift!, `${d.name}/shift`),
-          },
-        };
-      case 'add':
-        return {
-          ...base,
-          op: 'add',
-          inputs: d.inputs,
-          ...(act as { activation?: 'relu' }),
-          ...fused,
-        };
-      case 'maxPool':
-      case 'avgPool':
-        return {
-          ...base,
-          op: d.op,
-          inputs: [d.inputs[0]!],
-          poolSize: a.poolSize as [number, number],
-          strides: a.strides as [number, number],
-          padding: a.padding as 'same' | 'valid',
-          ...fused,
-        };
-      case 'zeroPad': {
-        const padding = a.padding as [[number, number], [number, number]];
-        const channels = a.channels as [number, number];
-        return {
-          ...base,
-          op: 'zeroPad',
-          inputs: [d.inputs[0]!],
-          ...(padding.flat().every((v) => v === 0) ? {} : { padding }),
-          ...(channels[0] === 0 && channels[1] === 0 ? {} : { channels }),
-          ...fused,
-        };
-      }
-      case 'subsample':
-        return {
-          ...base,
-          op: 'subsample',
-          inputs: [d.inputs[0]!],
-          strides: a.strides as [number, number],
-          ...fused,
-        };
-      case 'relu':
-      case 'softmax':
-      case 'flatten':
-      case 'globalAvgPool':
-        return { ...base, op: d.op, inputs: [d.inputs[0]!], ...fused };
-      default:
-        return bad(`op "${d.name}": cannot serialize op ${JSON.stringify(d.op)}`);
+/** The manifest entry of draft `d`, its tensors appended to `w`; fields at their default left out. */
+function opEntry(d: Draft, w: BinaryWriter): OpEntry {
+  const fused = d.fused.length > 0 ? { fused: d.fused } : {};
+  const base = { name: d.name };
+  const a = d.attrs;
+  const act = d.activation && d.activation !== 'linear' ? { activation: d.activation } : {};
+  switch (d.op) {
+    case 'input':
+      return { ...base, op: 'input', shape: a.shape as number[] };
+    case 'conv2d':
+    case 'depthwiseConv2d':
+    case 'dense': {
+      const inputs = [d.inputs[0]!] as [string];
+      const { kernel, tensors } = writeWeights(w, d.name, d.kernel!, d.bias);
+      if (d.op === 'dense')
+        return { ...base, op: 'dense', inputs, kernel, ...act, ...fused, tensors };
+      const strides = a.strides as [number, number];
+      return {
+        ...base,
+        op: d.op,
+        inputs,
+        kernel,
+        ...(strides[0] === 1 && strides[1] === 1 ? {} : { strides }),
+        padding: a.padding as 'same' | 'valid',
+        ...(act as { activation?: 'relu' | 'softmax' }),
+        ...fused,
+        tensors,
+      };
     }
-  });
-
-  const binary = w.bytes();
-  let metadata: Record<string, unknown> | undefined;
-  if (graph.metadata !== undefined) {
-    try {
-      metadata = JSON.parse(JSON.stringify(graph.metadata)) as Record<string, unknown>;
-    } catch (e) {
-      bad(`graph.metadata is not JSON-serializable: ${(e as Error).message}`);
+    case 'affine':
+      return {
+        ...base,
+        op: 'affine',
+        inputs: [d.inputs[0]!],
+        ...(act as { activation?: 'relu' }),
+        ...fused,
+        tensors: {
+          scale: w.addFloat(d.scale!, `${d.name}/scale`),
+          shift: w.addFloat(d.shift!, `${d.name}/shift`),
+        },
+      };
+    case 'add':
+      return {
+        ...base,
+        op: 'add',
+        inputs: d.inputs,
+        ...(act as { activation?: 'relu' }),
+        ...fused,
+      };
+    case 'maxPool':
+    case 'avgPool':
+      return {
+        ...base,
+        op: d.op,
+        inputs: [d.inputs[0]!],
+        poolSize: a.poolSize as [number, number],
+        strides: a.strides as [number, number],
+        padding: a.padding as 'same' | 'valid',
+        ...fused,
+      };
+    case 'zeroPad': {
+      const padding = a.padding as [[number, number], [number, number]];
+      const channels = a.channels as [number, number];
+      return {
+        ...base,
+        op: 'zeroPad',
+        inputs: [d.inputs[0]!],
+        ...(padding.flat().every((v) => v === 0) ? {} : { padding }),
+        ...(channels[0] === 0 && channels[1] === 0 ? {} : { channels }),
+        ...fused,
+      };
     }
+    case 'subsample':
+      return {
+        ...base,
+        op: 'subsample',
+        inputs: [d.inputs[0]!],
+        strides: a.strides as [number, number],
+        ...fused,
+      };
+    case 'concat':
+      return { ...base, op: 'concat', inputs: d.inputs, ...fused };
+    case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh':
+    case 'softmax':
+    case 'flatten':
+    case 'globalAvgPool':
+    case 'globalMaxPool':
+      return { ...base, op: d.op, inputs: [d.inputs[0]!], ...fused };
+    default:
+      return bad(`op "${d.name}": cannot serialize op ${JSON.stringify(d.op)}`);
   }
+}
+
+/** A JSON copy of the graph's metadata (undefined without one); refuses what JSON cannot hold. */
+function metadataOf(graph: GraphSpec): Record<string, unknown> | undefined {
+  if (graph.metadata === undefined) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(graph.metadata)) as Record<string, unknown>;
+  } catch (e) {
+    return bad(`graph.metadata is not JSON-serializable: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Encodes a model description into the trit format: a manifest (format
+ * `trit-model`, version 2, see docs/format.md) and one binary holding every
+ * tensor, 4-byte aligned. Ternary codes take 1.6 bits per weight (5 base-3
+ * digits per byte), binary codes 1 bit, scales and full-precision tensors
+ * float32. Fields at their default value are left out of the manifest.
+ *
+ * BatchNorms are folded into the preceding conv/dense and ReLUs fused where
+ * possible (see {@link EncodeOptions}); the manifest records what was merged
+ * in each op's `fused` list. The graph is checked (references, shapes,
+ * codes, finite values) and a {@link TritFormatError} names what is wrong.
+ */
+export function encodeModel(graph: GraphSpec, options: EncodeOptions = {}): EncodedModel {
+  const drafts = draftOps(graph);
+  const outputs = graph.outputs ? [...graph.outputs] : [graph.ops[graph.ops.length - 1]!.name];
+  const kept = mergeOps(drafts, outputs, options);
+  const w = new BinaryWriter();
+  const ops = kept.map((d) => opEntry(d, w));
+  const binary = w.bytes();
+  const metadata = metadataOf(graph);
   const draftManifest = {
     format: FORMAT_NAME,
     version: FORMAT_VERSION,

@@ -68,7 +68,10 @@ export function opTensors(op: OpEntry): Readonly<Record<string, TensorRef>> {
 export function manifestTensors(m: Manifest): TensorEntry[] {
   const out: TensorEntry[] = [];
   for (const op of m.ops) {
-    const kernel = op.op === 'conv2d' || op.op === 'dense' ? op.kernel : undefined;
+    const kernel =
+      op.op === 'conv2d' || op.op === 'depthwiseConv2d' || op.op === 'dense'
+        ? op.kernel
+        : undefined;
     for (const [role, [byteOffset, byteLength, crc32]] of Object.entries(opTensors(op))) {
       const codes = role === 'codes' && kernel !== undefined;
       out.push({
@@ -120,10 +123,10 @@ export function checkGraph(m: Manifest): GraphInfo {
     checkSize(t, 4 * len, orOne ? `1 or ${len} float32 values` : `${len} float32 values`);
   };
 
-  const checkKernel = (op: string, k: KernelEntry, rank: number) => {
+  const checkKernel = (op: string, k: KernelEntry, rank: number, outChannels?: number) => {
     if (k.shape.length !== rank)
       bad(`op "${op}": kernel shape ${fmt(k.shape)} should have rank ${rank}`);
-    const cout = k.shape[rank - 1]!;
+    const cout = outChannels ?? k.shape[rank - 1]!;
     if (k.encoding === 'float32') {
       checkSize(
         tensor(op, 'kernel')!,
@@ -193,7 +196,7 @@ function opShape(
   op: OpEntry,
   ins: readonly (readonly number[])[],
   vector: VectorCheck,
-  checkKernel: (op: string, k: KernelEntry, rank: number) => void,
+  checkKernel: (op: string, k: KernelEntry, rank: number, outChannels?: number) => void,
 ): readonly number[] {
   const name = op.name;
   const rank3 = (what: string) => {
@@ -217,6 +220,18 @@ function opShape(
       const [sh, sw] = op.strides ?? [1, 1];
       const win = slidingWindow(h, w, kh, kw, sh, sw, op.padding, `op "${name}"`);
       return [win.outH, win.outW, cout];
+    }
+    case 'depthwiseConv2d': {
+      const [h, w, c] = rank3('depthwiseConv2d');
+      const [kh, kw, kin, mult] = op.kernel.shape as [number, number, number, number];
+      checkKernel(name, op.kernel, 4, kin * mult);
+      if (kin !== c)
+        bad(
+          `op "${name}": kernel ${fmt(op.kernel.shape)} expects ${kin} input channels, input has ${c}`,
+        );
+      const [sh, sw] = op.strides ?? [1, 1];
+      const win = slidingWindow(h, w, kh, kw, sh, sw, op.padding, `op "${name}"`);
+      return [win.outH, win.outW, c * mult];
     }
     case 'dense': {
       const s = ins[0]!;
@@ -247,13 +262,31 @@ function opShape(
       });
       return s;
     }
+    case 'concat': {
+      const s = ins[0]!;
+      let c = 0;
+      ins.forEach((t, i) => {
+        if (t.length !== s.length || !sameShape(t.slice(0, -1), s.slice(0, -1))) {
+          bad(
+            `op "${name}": input "${op.inputs[i]}" has shape ${fmt(t)}, but "${op.inputs[0]}" has ${fmt(s)}; ` +
+              'concat joins the last axis and needs the others equal',
+          );
+        }
+        c += t[t.length - 1]!;
+      });
+      return [...s.slice(0, -1), c];
+    }
     case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh':
     case 'softmax':
       return ins[0]!;
     case 'flatten':
       return [shapeSize(ins[0]!)];
     case 'globalAvgPool':
-      return [rank3('globalAvgPool')[2]];
+    case 'globalMaxPool':
+      return [rank3(op.op)[2]];
     case 'maxPool':
     case 'avgPool': {
       const [h, w, c] = rank3(op.op);

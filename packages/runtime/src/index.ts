@@ -55,8 +55,10 @@ export type {
   AddSpec,
   AffineSpec,
   BatchNormSpec,
+  ConcatSpec,
   Conv2DSpec,
   DenseSpec,
+  DepthwiseConv2DSpec,
   FlattenSpec,
   FloatTensor,
   GlobalAvgPoolSpec,
@@ -69,6 +71,7 @@ export type {
   ReluSpec,
   SoftmaxSpec,
   SubsampleSpec,
+  UnaryActivationSpec,
   ZeroPadSpec,
 } from './spec.js';
 export { RUNTIME_VERSION } from './version.js';

@@ -132,6 +132,18 @@ export interface Conv2DEntry extends OpEntryBase {
   readonly activation?: FusedActivation;
   readonly tensors: WeightTensors;
 }
+/** A depthwise conv; its kernel is always float32 (`[kh, kw, cin, multiplier]`). */
+export interface DepthwiseConv2DEntry extends OpEntryBase {
+  readonly op: 'depthwiseConv2d';
+  readonly inputs: readonly [string];
+  readonly kernel: KernelEntry;
+  /** Default `[1, 1]`. */
+  readonly strides?: readonly [number, number];
+  readonly padding: 'same' | 'valid';
+  /** Default `'linear'`. */
+  readonly activation?: FusedActivation;
+  readonly tensors: WeightTensors;
+}
 export interface DenseEntry extends OpEntryBase {
   readonly op: 'dense';
   readonly inputs: readonly [string];
@@ -155,9 +167,28 @@ export interface AddEntry extends OpEntryBase {
   readonly activation?: 'linear' | 'relu';
 }
 export interface UnaryEntry extends OpEntryBase {
-  readonly op: 'relu' | 'softmax' | 'flatten' | 'globalAvgPool';
+  readonly op: UnaryOp;
   readonly inputs: readonly [string];
 }
+/** Concatenation along the last axis. */
+export interface ConcatEntry extends OpEntryBase {
+  readonly op: 'concat';
+  readonly inputs: readonly string[];
+}
+
+/** The ops with one input and no fields of their own. */
+export const UNARY_OPS = [
+  'relu',
+  'relu6',
+  'sigmoid',
+  'tanh',
+  'softmax',
+  'flatten',
+  'globalAvgPool',
+  'globalMaxPool',
+] as const;
+/** One of {@link UNARY_OPS}. */
+export type UnaryOp = (typeof UNARY_OPS)[number];
 export interface Pool2DEntry extends OpEntryBase {
   readonly op: 'maxPool' | 'avgPool';
   readonly inputs: readonly [string];
@@ -183,10 +214,12 @@ export interface SubsampleEntry extends OpEntryBase {
 export type OpEntry =
   | InputEntry
   | Conv2DEntry
+  | DepthwiseConv2DEntry
   | DenseEntry
   | AffineEntry
   | AddEntry
   | UnaryEntry
+  | ConcatEntry
   | Pool2DEntry
   | ZeroPadEntry
   | SubsampleEntry;
@@ -195,13 +228,12 @@ export type OpEntry =
 export const OP_TYPES: readonly OpEntry['op'][] = [
   'input',
   'conv2d',
+  'depthwiseConv2d',
   'dense',
   'affine',
   'add',
-  'relu',
-  'softmax',
-  'flatten',
-  'globalAvgPool',
+  'concat',
+  ...UNARY_OPS,
   'maxPool',
   'avgPool',
   'zeroPad',
@@ -383,8 +415,15 @@ function parseOpFields(v: unknown, path: string): OpEntry {
   switch (op) {
     case 'input':
       return { ...base, op, shape: shape(o.shape, `${at}.shape`) };
-    case 'conv2d': {
+    case 'conv2d':
+    case 'depthwiseConv2d': {
       const kernel = parseKernel(o.kernel, `${at}.kernel`);
+      if (op === 'depthwiseConv2d' && kernel.encoding !== 'float32')
+        fail(
+          `${at}.kernel.encoding`,
+          "'float32' (depthwise kernels are float only)",
+          kernel.encoding,
+        );
       return {
         ...base,
         op,
@@ -424,10 +463,16 @@ function parseOpFields(v: unknown, path: string): OpEntry {
         inputs: names(o.inputs, `${at}.inputs`, 'many'),
         ...opt(o, 'activation', (a) => oneOf(a, `${at}.activation`, act2)),
       };
+    case 'concat':
+      return { ...base, op, inputs: names(o.inputs, `${at}.inputs`, 'many') };
     case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh':
     case 'softmax':
     case 'flatten':
     case 'globalAvgPool':
+    case 'globalMaxPool':
       return { ...base, op, inputs: single() };
     case 'maxPool':
     case 'avgPool':

@@ -8,14 +8,20 @@ import type { GraphInfo } from './graph.js';
 import {
   addN,
   affine,
+  concatLast,
   globalAvgPool,
+  globalMaxPool,
   pool2d,
   relu,
+  relu6,
+  sigmoid,
   softmax,
   subsample,
+  tanh,
   zeroPad,
 } from './kernels/elementwise.js';
 import { type Backend, type Engine, jsEngine } from './kernels/engine.js';
+import { floatDepthwiseConv2d } from './kernels/float.js';
 import type { PackedKernel } from './kernels/quantized.js';
 import { slidingWindow } from './kernels/window.js';
 import { activationOf, type Manifest, type OpEntry } from './manifest.js';
@@ -143,6 +149,20 @@ function buildStep(op: OpEntry, parts: ModelParts, engine: Engine): Step {
       };
       break;
     }
+    case 'depthwiseConv2d': {
+      const [kh, kw, cin, mult] = op.kernel.shape as [number, number, number, number];
+      const w = float('kernel')!;
+      const bias = float('bias');
+      const [sh, sw] = op.strides ?? [1, 1];
+      const win = slidingWindow(inShape[0]!, inShape[1]!, kh, kw, sh, sw, op.padding, op.name);
+      const r = activationOf(op) === 'relu';
+      const soft = activationOf(op) === 'softmax';
+      run = (xs, batch, y) => {
+        floatDepthwiseConv2d(xs[0]!, batch, win, cin, mult, w, bias, r, y);
+        if (soft) softmax(y, cin * mult, y);
+      };
+      break;
+    }
     case 'affine': {
       const scale = float('scale')!;
       const shift = float('shift')!;
@@ -159,11 +179,27 @@ function buildStep(op: OpEntry, parts: ModelParts, engine: Engine): Step {
       };
       break;
     }
-    case 'relu':
-      run = (xs, _batch, y) => {
-        relu(xs[0]!, y);
+    case 'concat': {
+      const widths = inputs.map((n) => {
+        const s = info.shapes.get(n)!;
+        return s[s.length - 1]!;
+      });
+      const rowsPer = outSize / outShape[outShape.length - 1]!;
+      run = (xs, batch, y) => {
+        concatLast(xs, widths, batch * rowsPer, y);
       };
       break;
+    }
+    case 'relu':
+    case 'relu6':
+    case 'sigmoid':
+    case 'tanh': {
+      const f = { relu, relu6, sigmoid, tanh }[op.op];
+      run = (xs, _batch, y) => {
+        f(xs[0]!, y);
+      };
+      break;
+    }
     case 'softmax': {
       const c = outShape[outShape.length - 1]!;
       run = (xs, _batch, y) => {
@@ -174,10 +210,12 @@ function buildStep(op: OpEntry, parts: ModelParts, engine: Engine): Step {
     case 'flatten':
       alias = true;
       break;
-    case 'globalAvgPool': {
+    case 'globalAvgPool':
+    case 'globalMaxPool': {
       const [h, w, c] = inShape as [number, number, number];
+      const f = op.op === 'globalAvgPool' ? globalAvgPool : globalMaxPool;
       run = (xs, batch, y) => {
-        globalAvgPool(xs[0]!, batch, h * w, c, y);
+        f(xs[0]!, batch, h * w, c, y);
       };
       break;
     }
@@ -502,7 +540,7 @@ export class TritModel {
         outputShape: this.info.shapes.get(op.name)!,
       };
       if (op.op === 'affine') return { ...base, parameters: 2 * sizeOf(op.name, 'scale') };
-      if (op.op !== 'conv2d' && op.op !== 'dense') return base;
+      if (op.op !== 'conv2d' && op.op !== 'dense' && op.op !== 'depthwiseConv2d') return base;
       const k = op.kernel;
       const weights = shapeSize(k.shape);
       const parameters = weights + sizeOf(op.name, 'bias');

@@ -9,12 +9,17 @@
  * | `InputLayer`                        | `input` (shape without the batch)   |
  * | `Conv2D`, quantized conv            | `conv2d` (kernel: float or codes)   |
  * | `Dense`, quantized dense            | `dense`                             |
+ * | `DepthwiseConv2D` (float)           | `depthwiseConv2d`                   |
  * | `BatchNormalization`                | `batchNorm` (folded at encode)      |
  * | `Activation('relu')`, `ReLU`        | `relu`                              |
  * | `Activation('softmax')`, `Softmax`  | `softmax`                           |
+ * | `Activation('relu6')`, `ReLU` (max 6) | `relu6`                           |
+ * | `Activation('sigmoid' / 'tanh')`    | `sigmoid` / `tanh`                  |
  * | `Add`                               | `add`                               |
+ * | `Concatenate` (last axis)           | `concat`                            |
  * | `MaxPooling2D` / `AveragePooling2D` | `maxPool` / `avgPool`               |
  * | `GlobalAveragePooling2D`            | `globalAvgPool`                     |
+ * | `GlobalMaxPooling2D`                | `globalMaxPool`                     |
  * | `ZeroPadding2D`                     | `zeroPad`                           |
  * | `Flatten`                           | `flatten`                           |
  * | `Dropout` and other identities      | (leave out; point consumers past it)|
@@ -81,6 +86,22 @@ export interface Conv2DSpec extends OpBase {
   readonly activation?: Activation;
 }
 
+/**
+ * Depthwise 2-D convolution over NHWC input with a float `[kh, kw, cin,
+ * multiplier]` kernel (as tfjs): output channel `c * multiplier + m` is input
+ * channel `c` convolved with `kernel[:, :, c, m]`. Float only.
+ */
+export interface DepthwiseConv2DSpec extends OpBase {
+  readonly op: 'depthwiseConv2d';
+  readonly inputs: readonly [string];
+  readonly kernel: FloatTensor;
+  /** Per-output-channel bias, length `cin * multiplier`. */
+  readonly bias?: Float32Array | null;
+  readonly strides?: Pair;
+  readonly padding?: 'same' | 'valid';
+  readonly activation?: Activation;
+}
+
 /** Fully connected layer over the last axis. */
 export interface DenseSpec extends OpBase {
   readonly op: 'dense';
@@ -131,6 +152,18 @@ export interface SoftmaxSpec extends OpBase {
   readonly inputs: readonly [string];
 }
 
+/** Element-wise `min(max(x, 0), 6)`, `1 / (1 + exp(-x))` or `tanh(x)`. */
+export interface UnaryActivationSpec extends OpBase {
+  readonly op: 'relu6' | 'sigmoid' | 'tanh';
+  readonly inputs: readonly [string];
+}
+
+/** Concatenation of two or more inputs along the last (channel) axis; the other axes must agree. */
+export interface ConcatSpec extends OpBase {
+  readonly op: 'concat';
+  readonly inputs: readonly string[];
+}
+
 /** Element-wise sum of two or more equally shaped inputs (a residual connection). */
 export interface AddSpec extends OpBase {
   readonly op: 'add';
@@ -147,9 +180,9 @@ export interface Pool2DSpec extends OpBase {
   readonly padding?: 'same' | 'valid';
 }
 
-/** Mean over height and width: `[h, w, c]` to `[c]`. */
+/** Mean (`globalAvgPool`) or maximum (`globalMaxPool`) over height and width: `[h, w, c]` to `[c]`. */
 export interface GlobalAvgPoolSpec extends OpBase {
-  readonly op: 'globalAvgPool';
+  readonly op: 'globalAvgPool' | 'globalMaxPool';
   readonly inputs: readonly [string];
 }
 
@@ -183,12 +216,15 @@ export interface FlattenSpec extends OpBase {
 export type OpSpec =
   | InputSpec
   | Conv2DSpec
+  | DepthwiseConv2DSpec
   | DenseSpec
   | BatchNormSpec
   | AffineSpec
   | ReluSpec
   | SoftmaxSpec
+  | UnaryActivationSpec
   | AddSpec
+  | ConcatSpec
   | Pool2DSpec
   | GlobalAvgPoolSpec
   | ZeroPadSpec

@@ -504,6 +504,152 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
       );
     });
 
+    for (const [k, mult, stride, padding] of [
+      [3, 1, 1, 'same'],
+      [3, 2, 2, 'same'],
+      [2, 3, 1, 'valid'],
+    ] as const) {
+      it(`depthwise conv ${k}x${k}, multiplier ${mult}, stride ${stride}, ${padding}, bias, relu`, () => {
+        const rand = rng(50 + k * 10 + mult);
+        const kernel = uniform(rand, k * k * 5 * mult);
+        const bias = uniform(rand, 5 * mult, -0.2, 0.2);
+        const ops: OpSpec[] = [
+          {
+            op: 'depthwiseConv2d',
+            name: 'dw',
+            inputs: ['x'],
+            kernel: { shape: [k, k, 5, mult], values: kernel },
+            bias,
+            strides: stride,
+            padding,
+            activation: 'relu',
+          },
+        ];
+        const y = runGraph([7, 6, 5], ops, x);
+        expectClose(
+          y,
+          tf.tidy(() =>
+            tf.relu(
+              tf
+                .depthwiseConv2d(xt(), tf.tensor4d(kernel, [k, k, 5, mult]), stride, padding)
+                .add(tf.tensor1d(bias)),
+            ),
+          ),
+        );
+      });
+    }
+
+    it('depthwise conv with a BatchNorm folded in (output channel c * mult + m)', () => {
+      const rand = rng(61);
+      const kernel = uniform(rand, 3 * 3 * 5 * 2);
+      const [gamma, beta, mean] = [
+        uniform(rand, 10, -1.5, 1.5),
+        uniform(rand, 10),
+        uniform(rand, 10),
+      ];
+      const variance = uniform(rand, 10, 0.2, 2);
+      const ops: OpSpec[] = [
+        {
+          op: 'depthwiseConv2d',
+          name: 'dw',
+          inputs: ['x'],
+          kernel: { shape: [3, 3, 5, 2], values: kernel },
+          padding: 'same',
+        },
+        { op: 'batchNorm', name: 'bn', inputs: ['dw'], gamma, beta, mean, variance, epsilon: 1e-3 },
+      ];
+      const graph: GraphSpec = { ops: [{ op: 'input', name: 'x', shape: [7, 6, 5] }, ...ops] };
+      const { manifest, binary } = encodeModel(graph);
+      expect(manifest.ops.map((o) => [o.op, o.fused ?? []])).toEqual([
+        ['input', []],
+        ['depthwiseConv2d', ['bn']],
+      ]);
+      const y = decodeModel(manifest, binary, { backend }).predict(x);
+      expectClose(
+        y,
+        tf.tidy(() =>
+          tf.batchNorm(
+            tf.depthwiseConv2d(xt(), tf.tensor4d(kernel, [3, 3, 5, 2]), 1, 'same'),
+            tf.tensor1d(mean),
+            tf.tensor1d(variance),
+            tf.tensor1d(beta),
+            tf.tensor1d(gamma),
+            1e-3,
+          ),
+        ),
+      );
+    });
+
+    it('depthwise conv refuses a ternary kernel, naming the op', () => {
+      const kernel = quantKernel(rng(62), [3, 3, 5, 1], {});
+      expect(() =>
+        runGraph(
+          [7, 6, 5],
+          [{ op: 'depthwiseConv2d', name: 'dw', inputs: ['x'], kernel } as unknown as OpSpec],
+          x,
+        ),
+      ).toThrow(/op "dw" \(depthwiseConv2d\): a depthwise kernel must be float/);
+    });
+
+    it('global max pool', () => {
+      const y = runGraph([7, 6, 5], [{ op: 'globalMaxPool', name: 'g', inputs: ['x'] }], x);
+      expectClose(
+        y,
+        tf.tidy(() => tf.max(xt(), [1, 2])),
+      );
+    });
+
+    for (const [op, f] of [
+      ['relu6', tf.relu6],
+      ['sigmoid', tf.sigmoid],
+      ['tanh', tf.tanh],
+    ] as const) {
+      it(`${op} (inputs in [-8, 8], beyond relu6's clip)`, () => {
+        const wide = x.map((v) => v * 4);
+        const y = runGraph([7, 6, 5], [{ op, name: 'a', inputs: ['x'] }], wide);
+        expectClose(
+          y,
+          tf.tidy(() => f(tf.tensor4d(wide, [2, 7, 6, 5]))),
+        );
+      });
+    }
+
+    it('concat along the channels of three inputs (5 + 5 + 5 -> 15), by hand and against tfjs', () => {
+      const y = runGraph(
+        [7, 6, 5],
+        [
+          { op: 'relu', name: 'r', inputs: ['x'] },
+          { op: 'tanh', name: 't', inputs: ['x'] },
+          { op: 'concat', name: 'c', inputs: ['x', 'r', 't'] },
+        ],
+        x,
+      );
+      expect(y.shape).toEqual([2, 7, 6, 15]);
+      // Pixel (0, 0, 0): its 5 values, then their ReLU, then their tanh.
+      for (let j = 0; j < 5; j++) {
+        expect(y.data[j]).toBe(x[j]);
+        expect(y.data[5 + j]).toBe(Math.max(x[j]!, 0));
+        expect(y.data[10 + j]).toBeCloseTo(Math.tanh(x[j]!), 6);
+      }
+      expectClose(
+        y,
+        tf.tidy(() => tf.concat([xt(), tf.relu(xt()), tf.tanh(xt())], -1)),
+      );
+    });
+
+    it('concat refuses inputs whose other axes differ, naming both', () => {
+      expect(() =>
+        runGraph(
+          [7, 6, 5],
+          [
+            { op: 'maxPool', name: 'p', inputs: ['x'], poolSize: 2 },
+            { op: 'concat', name: 'c', inputs: ['x', 'p'] },
+          ],
+          x,
+        ),
+      ).toThrow(/op "c": input "p" has shape \[3, 3, 5\], but "x" has \[7, 6, 5\]/);
+    });
+
     it('zero padding (spatial and channels) and strided subsampling', () => {
       const pad = runGraph(
         [7, 6, 5],

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
+import { type ExportedLayerInfo, exportModel } from '@trit/export';
 import { formatBytes } from '@trit/quant-core';
 import { decodeModel, type LayerSummary, MAX_MANIFEST_BYTES } from '@trit/runtime';
 import { saveModel } from '@trit/runtime/node';
@@ -13,6 +14,8 @@ import { writeJsonAtomic } from '../atomic-write.js';
 import type { DataSpec } from '../bench/study.js';
 import { type DataMetadata, describeData } from './preprocessing.js';
 import { loadRun } from './run-dir.js';
+// Registers the converter of the CLI's ResNet shortcut layer with @trit/export.
+import './shortcut-converter.js';
 import {
   gzipSize,
   type MemoryCheck,
@@ -20,7 +23,6 @@ import {
   type TfjsSavedSize,
   tfjsSavedSize,
 } from './sizes.js';
-import { type ExportedLayerInfo, exportModel } from './walker.js';
 
 /** Version of the metadata layout written by the benchmark's export. */
 export const EXPORT_METADATA_VERSION = 1;

@@ -29,6 +29,7 @@ export {
   readTrainNormalization,
 } from './preprocessing.js';
 export { findBenchPreset, type LoadedRun, loadRun, resolveRunDir } from './run-dir.js';
+export { convertChannelPadShortcut } from './shortcut-converter.js';
 export {
   gzipSize,
   type MemoryCheck,
@@ -37,13 +38,3 @@ export {
   type TfjsSavedSize,
   tfjsSavedSize,
 } from './sizes.js';
-export {
-  ExportError,
-  type ExportedLayerInfo,
-  type ExportResult,
-  exportModel,
-  modelToGraph,
-  SUPPORTED_LAYER_CLASSES,
-  type WalkOptions,
-  type WalkResult,
-} from './walker.js';

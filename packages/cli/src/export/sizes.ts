@@ -5,9 +5,9 @@
  */
 import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
+import type { ExportedLayerInfo } from '@trit/export';
 import { modelSummary } from '@trit/quant-core';
 import { codesByteLength, type ModelSummary, packedByteLength } from '@trit/runtime';
-import type { ExportedLayerInfo } from './walker.js';
 
 /** Bytes of a model as `model.save('file://dir')` writes it (tfjs-node's file handler). */
 export interface TfjsSavedSize {

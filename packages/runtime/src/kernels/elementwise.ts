@@ -10,6 +10,40 @@ export function relu(x: Float32Array, out: Float32Array): void {
   for (let i = 0; i < x.length; i++) out[i] = Math.max(x[i]!, 0);
 }
 
+/** `min(max(x, 0), 6)` into `out`. */
+export function relu6(x: Float32Array, out: Float32Array): void {
+  for (let i = 0; i < x.length; i++) out[i] = Math.min(Math.max(x[i]!, 0), 6);
+}
+
+/** `1 / (1 + exp(-x))` into `out`. */
+export function sigmoid(x: Float32Array, out: Float32Array): void {
+  for (let i = 0; i < x.length; i++) out[i] = 1 / (1 + Math.exp(-x[i]!));
+}
+
+/** `tanh(x)` into `out`. */
+export function tanh(x: Float32Array, out: Float32Array): void {
+  for (let i = 0; i < x.length; i++) out[i] = Math.tanh(x[i]!);
+}
+
+/**
+ * Concatenation along the last axis: `xs[k]` is `[rows, widths[k]]`, `out`
+ * is `[rows, sum(widths)]`.
+ */
+export function concatLast(
+  xs: readonly Float32Array[],
+  widths: readonly number[],
+  rows: number,
+  out: Float32Array,
+): void {
+  const total = widths.reduce((a, b) => a + b, 0);
+  let off = 0;
+  xs.forEach((x, k) => {
+    const w = widths[k]!;
+    for (let r = 0; r < rows; r++) out.set(x.subarray(r * w, (r + 1) * w), r * total + off);
+    off += w;
+  });
+}
+
 /** Numerically stable softmax over the last axis of length `c`. */
 export function softmax(x: Float32Array, c: number, out: Float32Array): void {
   for (let b = 0; b < x.length; b += c) {
@@ -110,6 +144,24 @@ export function globalAvgPool(
       for (let j = 0; j < c; j++) acc[j] = acc[j]! + x[xb + j]!;
     }
     for (let j = 0; j < c; j++) out[n * c + j] = acc[j]! / hw;
+  }
+}
+
+/** Maximum over H and W: `[batch, h, w, c]` to `[batch, c]`. */
+export function globalMaxPool(
+  x: Float32Array,
+  batch: number,
+  hw: number,
+  c: number,
+  out: Float32Array,
+): void {
+  for (let n = 0; n < batch; n++) {
+    const ob = n * c;
+    out.set(x.subarray(n * hw * c, n * hw * c + c), ob);
+    for (let p = 1; p < hw; p++) {
+      const xb = (n * hw + p) * c;
+      for (let j = 0; j < c; j++) if (x[xb + j]! > out[ob + j]!) out[ob + j] = x[xb + j]!;
+    }
   }
 }
 

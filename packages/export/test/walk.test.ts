@@ -2,8 +2,8 @@
  * The walker on hand-built models: every supported layer class, every
  * quantizer (TWN per layer and per channel, TTQ asymmetric, SQ ternary and
  * 1-bit binary, HLA, BWN, FP32), BatchNorms folded into ternary/binary/float
- * convs with negative gammas, a BatchNorm that cannot be folded, option-A
- * and option-B shortcuts. The runtime's outputs must match tfjs within 1e-4
+ * convs with negative gammas, a BatchNorm that cannot be folded, projection
+ * shortcuts. The runtime's outputs must match tfjs within 1e-4
  * on both backends, and the stored codes must be exactly the quantizers'.
  */
 import '@trit/twn';
@@ -19,7 +19,7 @@ import {
   quantLayers,
   TritBatchNormalization,
 } from '@trit/quant-core';
-import { maxAbsDiff, testBackends, withBackend } from '@trit/quant-core/testing';
+import { maxAbsDiff, seededRandom, testBackends, withBackend } from '@trit/quant-core/testing';
 import {
   decodeModel,
   type Manifest,
@@ -28,9 +28,9 @@ import {
   unpackTrits,
 } from '@trit/runtime';
 import { describe, expect, it } from 'vitest';
-import { ExportError, exportModel, modelToGraph } from '../src/export/walker.js';
-import { ChannelPadShortcut } from '../src/models/shortcut.js';
-import { mulberry32 } from '../src/training/synthetic-data.js';
+import { ExportError, exportModel, modelToGraph } from '../src/index.js';
+
+const mulberry32 = seededRandom;
 
 type Sym = tf.SymbolicTensor;
 type ConvOp = Extract<Manifest['ops'][number], { op: 'conv2d' }>;
@@ -115,12 +115,19 @@ function buildModel(seed: number, bnClass: 'tfjs' | 'trit' | 'mixed' = 'mixed') 
   y = bn(qconv(y, 'b_conv2', 16, 3, 1, 'hla'), 'b_bn2', [4, 9]);
   const proj = bn(qconv(x, 'b_proj', 16, 1, 2, 'bwn'), 'b_proj_bn', [2]);
   x = relu(tf.layers.add({ name: 'b_add' }).apply([y, proj]) as Sym, 'b_out');
-  // Block C (option-A shortcut, odd channel padding 16 -> 21: 2 before, 3 after): SQ ternary, TWN per layer.
+  // Block C (a plain float 1x1 Conv2D projection without bias, 16 -> 21): SQ ternary, TWN per layer.
   y = relu(bn(qconv(x, 'c_conv1', 21, 3, 2, 'sq'), 'c_bn1', [20]), 'c_relu1');
   y = bn(qconv(y, 'c_conv2', 21, 3, 1, 'twn'), 'c_bn2', [0, 1, 2]);
-  const shortcut = new ChannelPadShortcut({ outChannels: 21, stride: 2, name: 'c_short' }).apply(
-    x,
-  ) as Sym;
+  const shortcut = tf.layers
+    .conv2d({
+      filters: 21,
+      kernelSize: 1,
+      strides: 2,
+      useBias: false,
+      name: 'c_short',
+      kernelInitializer: init(),
+    })
+    .apply(x) as Sym;
   x = relu(tf.layers.add({ name: 'c_add' }).apply([y, shortcut]) as Sym, 'c_out');
   // A BatchNorm after a ReLU: not foldable, stays an affine op.
   x = bn(x, 'post_bn', [1]);
@@ -211,11 +218,15 @@ describe('exportModel on a model with every supported layer and quantizer', asyn
     expect(conv('b_proj').fused).toEqual(['b_proj_bn']);
     expect(ops.get('post_bn')?.op).toBe('affine');
     expect(manifest.ops.filter((o) => o.op === 'affine').map((o) => o.name)).toEqual(['post_bn']);
-    // Identity layers (Dropout, linear Activation) have no op; the option-A shortcut is subsample + zeroPad.
+    // Identity layers (Dropout, linear Activation) have no op; the float projection stays float, unbiased.
     expect(ops.has('drop')).toBe(false);
     expect(ops.has('identity')).toBe(false);
-    expect(ops.get('c_short/subsample')).toMatchObject({ op: 'subsample', strides: [2, 2] });
-    expect(ops.get('c_short')).toMatchObject({ op: 'zeroPad', channels: [2, 3] });
+    expect(ops.get('c_short')).toMatchObject({
+      op: 'conv2d',
+      strides: [2, 2],
+      kernel: { encoding: 'float32', shape: [1, 1, 16, 21] },
+    });
+    expect(Object.keys(conv('c_short').tensors)).toEqual(['kernel']);
     expect(layers.find((l) => l.name === 'drop')?.ops).toEqual([]);
 
     const tensors = manifestTensors(manifest);
@@ -367,16 +378,16 @@ describe('what the walker refuses (clear errors naming the layer and its class)'
     );
   });
 
-  it('an activation the runtime does not have, a clipped ReLU, dilation, channels-first', () => {
+  it('an activation the runtime does not have, a clipped ReLU other than 6, dilation', () => {
     const i = input();
-    const t = tf.layers.activation({ activation: 'tanh', name: 'act' }).apply(i) as Sym;
+    const t = tf.layers.activation({ activation: 'selu', name: 'act' }).apply(i) as Sym;
     expect(() => modelToGraph(tf.model({ inputs: i, outputs: t }))).toThrow(
-      /layer "act" \(Activation\): activation "tanh" is not supported/,
+      /layer "act" \(Activation\): activation "selu" is not supported \(linear, relu, relu6, sigmoid, tanh, softmax are\)/,
     );
     const j = input();
-    const r6 = tf.layers.reLU({ maxValue: 6, name: 'r6' }).apply(j) as Sym;
-    expect(() => modelToGraph(tf.model({ inputs: j, outputs: r6 }))).toThrow(
-      /layer "r6" \(ReLU\): maxValue 6/,
+    const r4 = tf.layers.reLU({ maxValue: 4, name: 'r4' }).apply(j) as Sym;
+    expect(() => modelToGraph(tf.model({ inputs: j, outputs: r4 }))).toThrow(
+      /layer "r4" \(ReLU\): maxValue 4 \(a clipped ReLU\) is not supported; only 6 \(relu6\) is/,
     );
     const k = input();
     const d = tf.layers
