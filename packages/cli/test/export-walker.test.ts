@@ -13,6 +13,7 @@ import '@trit/hyperspherical';
 import * as tf from '@tensorflow/tfjs';
 import {
   batchNormalization,
+  seededRandom as mulberry32,
   QuantConv2D,
   QuantDense,
   type QuantLayer,
@@ -30,7 +31,6 @@ import {
 import { describe, expect, it } from 'vitest';
 import { ExportError, exportModel, modelToGraph } from '../src/export/walker.js';
 import { ChannelPadShortcut } from '../src/models/shortcut.js';
-import { mulberry32 } from '../src/training/synthetic-data.js';
 
 type Sym = tf.SymbolicTensor;
 type ConvOp = Extract<Manifest['ops'][number], { op: 'conv2d' }>;

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, quantizeModel } from '@trit/quant-core';
+import { initBackend, quantizeModel, Rng } from '@trit/quant-core';
 import { testBackends, withBackend } from '@trit/quant-core/testing';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Rng } from '../src/data/prng.js';
 import { loadCheckpoint, readCheckpointIndex } from '../src/training/checkpoint.js';
 import { learningRateAt, type ScheduleConfig } from '../src/training/optimizer.js';
 import {

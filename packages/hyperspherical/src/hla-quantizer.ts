@@ -9,11 +9,13 @@ import {
   type QuantizerParams,
   type QuantizerState,
   readScale,
+  recordingGradients,
   registerQuantizer,
   resolveConfig,
   runFraction,
   type TernaryExport,
   type TrainingProgress,
+  tidyValue,
 } from '@trit/quant-core';
 import { quantizeOf } from './hla-quantize.js';
 import { regularizerOf } from './hla-regularizer.js';
@@ -27,7 +29,6 @@ import {
   projectFor,
   projectionAlpha,
   projectKernel,
-  recordingGradients,
   scaledKernel,
 } from './projection.js';
 
@@ -89,15 +90,6 @@ export function hlaSchedule(
   }
   const u = (f - p) / (1 - p);
   return { phase: 2, lambda: lambdaMax, tau: Math.min(tauMax, tau + (tauMax - tau) * u) };
-}
-
-/** Runs `fn` in a tidy scope and returns its (tensor-free) result. */
-function tidyValue<T>(fn: () => T): T {
-  let out: T | undefined;
-  tf.tidy(() => {
-    out = fn();
-  });
-  return out as T;
 }
 
 function resolveHLAConfig(given: QuantizerConfig | undefined): HLAConfig {

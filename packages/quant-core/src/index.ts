@@ -50,6 +50,7 @@ export {
   type TernaryExport,
   type TrainingProgress,
 } from './quantizer.js';
+export { Rng, seededRandom } from './random.js';
 export {
   getQuantizer,
   listQuantizers,
@@ -77,8 +78,10 @@ export {
   meanAbsValue,
   overflowScale,
   readScale,
+  recordingGradients,
   reductionAxes,
   stopGradient,
+  tidyValue,
 } from './tensor-ops.js';
 export {
   allLayers,

@@ -12,6 +12,7 @@ import {
   Quantizer,
   type QuantizerParamSpec,
   type QuantizerParams,
+  recordingGradients,
   registerQuantizer,
   resolveConfig,
   type TernaryExport,
@@ -220,12 +221,6 @@ export function ttqQuantize(
         }),
     };
   })(w, wp, wn);
-}
-
-/** True while a gradient tape records (the ops now will get a backward pass). */
-function recordingGradients(): boolean {
-  const state = tf.engine().state;
-  return state.gradientDepth > 0 && state.kernelDepth === 0;
 }
 
 /** What {@link ttqInitScales} returns: initial `Wp` and `Wn`. */

@@ -4,6 +4,8 @@
  * raw uint8 cache, downloads, loading, and a seeded batch iterator with the
  * CIFAR augmentation.
  */
+
+export { Rng } from '@trit/quant-core';
 export {
   type AugmentOptions,
   augmentImage,
@@ -65,6 +67,6 @@ export {
   type Split,
   unregisterDataset,
 } from './presets.js';
-export { deriveSeed, Rng } from './prng.js';
+export { deriveSeed } from './prng.js';
 export type { ProgressCallback, ProgressEvent } from './progress.js';
 export { batchToTensors } from './tensors.js';
