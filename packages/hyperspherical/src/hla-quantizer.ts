@@ -92,15 +92,19 @@ export function hlaSchedule(
   return { phase: 2, lambda: lambdaMax, tau: Math.min(tauMax, tau + (tauMax - tau) * u) };
 }
 
+/** Range rules of the options, checked by `resolveConfig`. */
+const HLA_RULES = Object.freeze({
+  lambdaMax: { min: 0 },
+  deltaFactor: { min: 0, exclusiveMin: true },
+  tau: { min: 0 },
+  tauMax: { min: 0 },
+  phase1Fraction: { min: 0, max: 1, exclusiveMax: true },
+  epsilon: { min: 0, exclusiveMin: true },
+});
+
+/** `resolveConfig` with HLA's rules, plus the one rule across fields: `tauMax ≥ tau` (and `tauMax` defaults to `tau`). */
 function resolveHLAConfig(given: QuantizerConfig | undefined): HLAConfig {
-  const config = resolveConfig('hla', { ...HLA_DEFAULTS }, given, {
-    lambdaMax: { min: 0 },
-    deltaFactor: { min: 0, exclusiveMin: true },
-    tau: { min: 0 },
-    tauMax: { min: 0 },
-    phase1Fraction: { min: 0, max: 1, exclusiveMax: true },
-    epsilon: { min: 0, exclusiveMin: true },
-  });
+  const config = resolveConfig('hla', { ...HLA_DEFAULTS }, given, HLA_RULES);
   if (given?.tauMax === undefined) {
     config.tauMax = config.tau;
   } else if (config.tauMax < config.tau) {

@@ -8,7 +8,7 @@ import {
 } from '@trit/quant-core';
 import { maxAbsDiff, tensorGrowth, testBackends, withBackend } from '@trit/quant-core/testing';
 import { describe, expect, it } from 'vitest';
-import { TTQQuantizer, ttqInitScales, ttqQuantize } from '../src/index.js';
+import { TTQ_DEFAULTS, TTQQuantizer, ttqInitScales, ttqQuantize } from '../src/index.js';
 import { expectClose, weightedSum } from './helpers.js';
 
 const backends = await testBackends();
@@ -169,6 +169,14 @@ describe.each(backends)('TTQQuantizer init on %s', (backend) => {
   it("'mean' falls back to 1.0 for an all-zero kernel", () =>
     withBackend(backend, () => {
       expect(initOf(new TTQQuantizer({ init: 'mean' }), tf.zeros([2, 2]))).toEqual([1, 1]);
+    }));
+
+  it("ttqInitScales and the quantizer share one default init, the reference's 'one'", () =>
+    withBackend(backend, () => {
+      // docs/algorithms.md#ttq: Wp, Wn initialised to 1.0 (official code); 'mean' is an option.
+      expect(TTQ_DEFAULTS.init).toBe('one');
+      expect(ttqInitScales(tf.tensor1d(W6))).toEqual({ wp: 1, wn: 1 });
+      expect(initOf(new TTQQuantizer(), tf.tensor1d(W6))).toEqual([1, 1]);
     }));
 
   it("'mean' rejects a NaN kernel; ttqInitScales validates its arguments", () =>

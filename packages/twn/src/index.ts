@@ -4,7 +4,6 @@
  * @packageDocumentation
  */
 export {
-  resolveTWNConfig,
   TWN_DEFAULTS,
   TWN_PRESETS,
   type TWNConfig,
