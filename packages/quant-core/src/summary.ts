@@ -97,11 +97,21 @@ export function modelSummary(model: tf.LayersModel): ModelSummary {
   };
 }
 
-/** `1536` → `'1.50 KiB'`. */
+const BYTE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+/**
+ * A byte count in binary units (1 KiB = 1024 B), the project's one byte
+ * formatter: `512` → `'512 B'`, `1536` → `'1.50 KiB'`, `3 · 2^30` → `'3.00 GiB'`.
+ */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${Number.isInteger(bytes) ? bytes : bytes.toFixed(2)} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(2)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+  let v = bytes / 1024;
+  let u = 0;
+  while (v >= 1024 && u < BYTE_UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(2)} ${BYTE_UNITS[u]}`;
 }
 
 const thousands = (n: number) => n.toLocaleString('en-US');

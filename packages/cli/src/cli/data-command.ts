@@ -1,11 +1,12 @@
 import { basename } from 'node:path';
+import { formatBytes } from '@trit/quant-core';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { listCachedDatasets } from '../data/cache.js';
 import type { ResizeFit } from '../data/decode.js';
 import { downloadDataset } from '../data/download.js';
 import { DatasetError, errorMessage } from '../data/errors.js';
-import { formatAmount, formatBytes, formatRate } from '../data/format.js';
+import { formatAmount, formatRate } from '../data/format.js';
 import { importCommand } from '../data/hints.js';
 import { type ImportResult, importDataset } from '../data/import.js';
 import { loadDataset } from '../data/load.js';

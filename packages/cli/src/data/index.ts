@@ -5,7 +5,8 @@
  * CIFAR augmentation.
  */
 
-export { Rng } from '@trit/quant-core';
+// quant-core's one byte formatter and one seeded PRNG, re-exported for the pipeline's users (perf/).
+export { formatBytes, Rng } from '@trit/quant-core';
 export {
   type AugmentOptions,
   augmentImage,
@@ -28,7 +29,7 @@ export {
   downloadDataset,
 } from './download.js';
 export { DatasetError, type DatasetErrorCode } from './errors.js';
-export { formatAmount, formatBytes, formatRate } from './format.js';
+export { formatAmount, formatRate } from './format.js';
 export { importCommand } from './hints.js';
 export {
   type BadImagePolicy,
