@@ -62,9 +62,9 @@ export {
 export {
   formatBytes,
   formatSummary,
-  type LayerSummary,
-  type ModelSummary,
   modelSummary,
+  type QuantLayerSummary,
+  type QuantModelSummary,
 } from './summary.js';
 export {
   type CustomGradientResult,

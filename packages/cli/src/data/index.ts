@@ -47,7 +47,7 @@ export {
   loadDataset,
   resolveSplit,
 } from './load.js';
-export { FORMAT_VERSION, parseSplitMeta, type SplitMeta, SplitMetaSchema } from './meta.js';
+export { DATASET_CACHE_VERSION, parseSplitMeta, type SplitMeta, SplitMetaSchema } from './meta.js';
 export { parsePerClass, parseSize } from './options.js';
 export { defaultDataDir, resolveDataDir } from './paths.js';
 export {
