@@ -38,7 +38,6 @@ export {
   type QuantRule,
   quantizeModel,
 } from './mix-and-match.js';
-export { type BatchStatsCallback, fusedBatchNormTraining } from './native-batch-norm.js';
 export {
   type LayerQuantStats,
   Quantizer,

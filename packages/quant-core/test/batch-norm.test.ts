@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { batchNormalization, quantizeModel, TritBatchNormalization } from '../src/index.js';
 import {
-  batchNormalization,
+  FUSED_BATCH_NORM_GRAD_KERNEL,
+  FUSED_BATCH_NORM_KERNEL,
   fusedBatchNormTraining,
-  quantizeModel,
-  TritBatchNormalization,
-} from '../src/index.js';
-import { FUSED_BATCH_NORM_GRAD_KERNEL, FUSED_BATCH_NORM_KERNEL } from '../src/native-batch-norm.js';
+} from '../src/native-batch-norm.js';
 import {
   expectClose,
   maxAbsDiff,

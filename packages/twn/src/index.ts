@@ -12,4 +12,4 @@ export {
   twnQuantize,
   twnTernarize,
 } from './twn-quantize.js';
-export { TWN_NAME, TWNQuantizer } from './twn-quantizer.js';
+export { TWNQuantizer } from './twn-quantizer.js';

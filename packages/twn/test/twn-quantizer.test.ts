@@ -8,7 +8,8 @@ import {
 } from '@trit/quant-core';
 import { maxAbsDiff, tensorGrowth, testBackends, withBackend } from '@trit/quant-core/testing';
 import { describe, expect, it } from 'vitest';
-import { TWN_NAME, TWN_PRESETS, TWNQuantizer, twnQuantize } from '../src/index.js';
+import { TWN_PRESETS, TWNQuantizer, twnQuantize } from '../src/index.js';
+import { TWN_NAME } from '../src/twn-quantizer.js';
 import { expectClose, pseudoNormal, rel } from './helpers.js';
 
 const backends = await testBackends();
