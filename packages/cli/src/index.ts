@@ -4,11 +4,9 @@ export {
   PRETRAINING_TITLE,
   pretrainingLines,
   pretrainingMarkdown,
-  runsCsv,
   type SummaryOptions,
   statisticsNote,
   summarize,
-  summaryMarkdown,
 } from './bench/aggregate.js';
 export {
   type DataSource,
@@ -16,29 +14,15 @@ export {
   loadStudyData,
   registerDataSource,
 } from './bench/data-sources.js';
-export { firstDifference, StaleResultsError } from './bench/identity.js';
-export { type MethodSpec, parseMethod, resolveMethod } from './bench/method-spec.js';
-export {
-  type BenchMeta,
-  formatMachine,
-  type OutputOptions,
-  writeBenchOutputs,
-} from './bench/outputs.js';
-export { getPreset, presetNames } from './bench/presets.js';
-export { type ReportContext, renderReport } from './bench/report.js';
+export { StaleResultsError } from './bench/identity.js';
+export { type BenchMeta, type OutputOptions, writeBenchOutputs } from './bench/outputs.js';
 export { MalformedResultError } from './bench/result-schema.js';
 export {
   type BenchOptions,
   buildModel,
-  collectPretraining,
-  collectRuns,
-  gridSlice,
-  historyWallSeconds,
-  machineInfo,
   type PretrainingResult,
   type RunResult,
   runBench,
-  runDirName,
 } from './bench/run.js';
 export type { Interval, PairedDifference } from './bench/statistics.js';
 export {
@@ -51,7 +35,6 @@ export {
   type Study,
   StudyError,
   type StudyFile,
-  studyJsonSchema,
 } from './bench/study.js';
 export { loadPresetData } from './cli/load-data.js';
 export * from './data/index.js';

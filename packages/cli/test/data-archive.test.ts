@@ -217,7 +217,7 @@ describe('archive streaming and size caps', () => {
     await expectError(
       importDataset('cifar10', { from: archive, dataDir, allowNonStandardCount: true }),
       'TOO_LARGE',
-      `${archive}:cifar10-jpeg/train/cat/1.png is 2.0 MB (2097157 bytes), more than the 1.0 MB (1048576 bytes) allowed for an image file of a 32x32 dataset`,
+      `${archive}:cifar10-jpeg/train/cat/1.png is 2.00 MiB (2097157 bytes), more than the 1.00 MiB (1048576 bytes) allowed for an image file of a 32x32 dataset`,
     );
     expect(await ls(dataDir)).toEqual([]);
     // The same cap applies to a folder source, and onBadImage 'skip' does not skip it.
@@ -229,7 +229,7 @@ describe('archive streaming and size caps', () => {
         onBadImage: 'skip',
       }),
       'TOO_LARGE',
-      `${big} is 2.0 MB (2097157 bytes), more than the 1.0 MB`,
+      `${big} is 2.00 MiB (2097157 bytes), more than the 1.00 MiB`,
     );
     expect(await ls(dataDir)).toEqual([]);
   });

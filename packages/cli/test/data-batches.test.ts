@@ -14,14 +14,11 @@ import {
   trainBatches,
 } from '../src/data/index.js';
 
-/** A synthetic split: pixel values from a hash of (image, position), labels i % classes. */
+/** A synthetic split: seeded random pixel values, labels i % classes. */
 function synthetic(count: number, size = 32, classes = 10): ImageArrays {
+  const rng = new Rng(12345);
   const images = new Uint8Array(count * size * size * 3);
-  let h = 12345;
-  for (let i = 0; i < images.length; i++) {
-    h = (Math.imul(h, 1103515245) + 12345) >>> 0;
-    images[i] = h >>> 24;
-  }
+  for (let i = 0; i < images.length; i++) images[i] = rng.nextUint32() >>> 24;
   const labels = new Uint8Array(count);
   for (let i = 0; i < count; i++) labels[i] = i % classes;
   return {

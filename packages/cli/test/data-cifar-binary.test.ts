@@ -213,7 +213,7 @@ describe('CIFAR-10 binary release', () => {
     await expectError(
       importDataset('cifar10', { from: work, dataDir, allowNonStandardCount: true }),
       'TOO_LARGE',
-      `${file} is 29.3 MB (30733073 bytes), more than the 29.3 MB (30730000 bytes) allowed for a CIFAR-10 .bin file (10,000 records of 3073 bytes)`,
+      `${file} is 29.31 MiB (30733073 bytes), more than the 29.31 MiB (30730000 bytes) allowed for a CIFAR-10 .bin file (10,000 records of 3073 bytes)`,
     );
     expect(await ls(dataDir)).toEqual([]);
   });

@@ -66,7 +66,7 @@ describe('trit data', () => {
     const list = await trit('data', 'list', '--data-dir', dataDir);
     expect(list.out).toContain(`dataset cache: ${dataDir}`);
     expect(list.out).toMatch(
-      /cifar10\s+train\s+20\s+10\s+32x32x3\s+0\s+60\.0 KB\s+cifar10-jpeg\.tar\.gz/,
+      /cifar10\s+train\s+20\s+10\s+32x32x3\s+0\s+60\.02 KiB\s+cifar10-jpeg\.tar\.gz/,
     );
     expect(list.out).toMatch(/cifar10\s+test\s+10\s+10\s+32x32x3/);
     expect(list.out).toContain('not imported:');

@@ -249,7 +249,7 @@ describe('downloadDataset', () => {
           retryDelayMs: 0,
         }),
         'DOWNLOAD_FAILED',
-        `${url} sent more than the 3.0 MB cap for a download of undeclared size (option maxBytes)`,
+        `${url} sent more than the 3.00 MiB cap for a download of undeclared size (option maxBytes)`,
       );
       expect(await ls(join(dataDir, '.downloads'))).toEqual([]);
       expect(await ls(dataDir)).toEqual(['.downloads']);

@@ -225,7 +225,7 @@ describe('Tiny ImageNet layout', () => {
     await expectError(
       importDataset('tiny-imagenet-10', { from: base, dataDir, allowNonStandardCount: true }),
       'TOO_LARGE',
-      `${join(base, 'wnids.txt')} is 17.0 MB (17825792 bytes), more than the 16.0 MB (16777216 bytes) allowed for an index file`,
+      `${join(base, 'wnids.txt')} is 17.00 MiB (17825792 bytes), more than the 16.00 MiB (16777216 bytes) allowed for an index file`,
     );
     const archive = await makeTar(join(work, 'tiny.tar.gz'), join(work, 'src'), [
       'tiny-imagenet-200',
@@ -233,7 +233,7 @@ describe('Tiny ImageNet layout', () => {
     await expectError(
       importDataset('tiny-imagenet-10', { from: archive, dataDir, allowNonStandardCount: true }),
       'TOO_LARGE',
-      `${archive}:tiny-imagenet-200/wnids.txt is 17.0 MB`,
+      `${archive}:tiny-imagenet-200/wnids.txt is 17.00 MiB`,
     );
     expect(await ls(dataDir)).toEqual([]);
   });

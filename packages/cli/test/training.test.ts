@@ -7,12 +7,12 @@ import {
   QuantConv2D,
   QuantDense,
   quantizeModel,
+  Rng,
   runTrainStep,
   TritBatchNormalization,
 } from '@trit/quant-core';
 import { testBackends, withBackend } from '@trit/quant-core/testing';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Rng } from '../src/data/prng.js';
 import { loadCheckpoint, readCheckpointIndex } from '../src/training/checkpoint.js';
 import { learningRateAt, type ScheduleConfig } from '../src/training/optimizer.js';
 import {

@@ -30,8 +30,6 @@ import {
 import { describe, expect, it } from 'vitest';
 import { ExportError, exportModel, modelToGraph } from '../src/index.js';
 
-const mulberry32 = seededRandom;
-
 type Sym = tf.SymbolicTensor;
 type ConvOp = Extract<Manifest['ops'][number], { op: 'conv2d' }>;
 
@@ -61,7 +59,7 @@ const TRIT_BNS = new Set(['a_bn1', 'b_bn2', 'b_proj_bn', 'post_bn']);
  * `TritBatchNormalization`, or both (`mixed`: those in {@link TRIT_BNS}).
  */
 function buildModel(seed: number, bnClass: 'tfjs' | 'trit' | 'mixed' = 'mixed') {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   let n = seed * 100;
   const init = () => tf.initializers.glorotUniform({ seed: n++ });
   const bns: [tf.layers.Layer, number[]][] = [];
@@ -183,7 +181,7 @@ describe('exportModel on a model with every supported layer and quantizer', asyn
     it(`matches tfjs within 1e-4 at the output and at intermediate layers (${backend})`, async () => {
       await withBackend(backend, () => {
         const { model, probes } = buildModel(3);
-        const x = uniform(mulberry32(9), 4 * 12 * 12 * 3, -1.5, 1.5);
+        const x = uniform(seededRandom(9), 4 * 12 * 12 * 3, -1.5, 1.5);
         const exported = exportModel(model);
         expect(exported.warnings).toEqual([]);
         const runtime = decodeModel(exported.manifest, exported.binary);
@@ -338,8 +336,8 @@ describe('a Sequential MLP (no InputLayer in model.layers)', () => {
         tf.layers.dense({ units: 3, activation: 'softmax', name: 'out' }),
       ],
     });
-    randomizeBn(model.getLayer('h2_bn'), mulberry32(4), [0, 1]);
-    const x = uniform(mulberry32(5), 3 * 32, -2, 2);
+    randomizeBn(model.getLayer('h2_bn'), seededRandom(4), [0, 1]);
+    const x = uniform(seededRandom(5), 3 * 32, -2, 2);
     const { manifest, binary, warnings } = exportModel(model);
     expect(warnings).toEqual([]);
     expect(manifest.ops.map((o) => [o.op, o.name, o.fused ?? []])).toEqual([

@@ -1,5 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { assertKernelTensor, customGradient, resolveConfig } from '@trit/quant-core';
+import {
+  assertKernelTensor,
+  customGradient,
+  recordingGradients,
+  resolveConfig,
+} from '@trit/quant-core';
 import {
   DEFAULT_DELTA_FACTOR,
   DEFAULT_TAU,
@@ -8,7 +13,6 @@ import {
   type ProjectionSink,
   projectionAlpha,
   projectKernel,
-  recordingGradients,
   sendProjection,
 } from './projection.js';
 

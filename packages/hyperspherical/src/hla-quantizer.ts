@@ -9,11 +9,13 @@ import {
   type QuantizerParams,
   type QuantizerState,
   readScale,
+  recordingGradients,
   registerQuantizer,
   resolveConfig,
   runFraction,
   type TernaryExport,
   type TrainingProgress,
+  tidyValue,
 } from '@trit/quant-core';
 import { quantizeOf } from './hla-quantize.js';
 import { regularizerOf } from './hla-regularizer.js';
@@ -27,7 +29,6 @@ import {
   projectFor,
   projectionAlpha,
   projectKernel,
-  recordingGradients,
   scaledKernel,
 } from './projection.js';
 
@@ -91,24 +92,19 @@ export function hlaSchedule(
   return { phase: 2, lambda: lambdaMax, tau: Math.min(tauMax, tau + (tauMax - tau) * u) };
 }
 
-/** Runs `fn` in a tidy scope and returns its (tensor-free) result. */
-function tidyValue<T>(fn: () => T): T {
-  let out: T | undefined;
-  tf.tidy(() => {
-    out = fn();
-  });
-  return out as T;
-}
+/** Range rules of the options, checked by `resolveConfig`. */
+const HLA_RULES = Object.freeze({
+  lambdaMax: { min: 0 },
+  deltaFactor: { min: 0, exclusiveMin: true },
+  tau: { min: 0 },
+  tauMax: { min: 0 },
+  phase1Fraction: { min: 0, max: 1, exclusiveMax: true },
+  epsilon: { min: 0, exclusiveMin: true },
+});
 
+/** `resolveConfig` with HLA's rules, plus the one rule across fields: `tauMax ≥ tau` (and `tauMax` defaults to `tau`). */
 function resolveHLAConfig(given: QuantizerConfig | undefined): HLAConfig {
-  const config = resolveConfig('hla', { ...HLA_DEFAULTS }, given, {
-    lambdaMax: { min: 0 },
-    deltaFactor: { min: 0, exclusiveMin: true },
-    tau: { min: 0 },
-    tauMax: { min: 0 },
-    phase1Fraction: { min: 0, max: 1, exclusiveMax: true },
-    epsilon: { min: 0, exclusiveMin: true },
-  });
+  const config = resolveConfig('hla', { ...HLA_DEFAULTS }, given, HLA_RULES);
   if (given?.tauMax === undefined) {
     config.tauMax = config.tau;
   } else if (config.tauMax < config.tau) {

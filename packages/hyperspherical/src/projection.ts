@@ -140,16 +140,6 @@ export function normSurelyPositive(deltaValue: number, deltaFactor: number): boo
 }
 
 /**
- * Whether gradients are being recorded right now (inside `tf.grad`,
- * `tf.variableGrads`, `optimizer.minimize`, ...), i.e. whether a backward pass
- * and, in a training step, the regularizer will follow this forward.
- */
-export function recordingGradients(): boolean {
-  const state = tf.engine().state;
-  return state.activeTape != null && state.kernelDepth === 0;
-}
-
-/**
  * Receives the projection a forward computed for the regularizer of the same
  * step (its tensors are kept: the receiver owns them) and returns the function
  * that frees them, for the forward's backward pass to call in case they were

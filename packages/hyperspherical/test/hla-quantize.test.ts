@@ -38,18 +38,19 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
 
   it('forward: Q = α·T with the TWN threshold, by hand', () =>
     run(() => {
-      expectClose(hlaQuantize(tf.tensor1d(W)), Q_HAND);
+      expectClose(hlaQuantize(tf.tensor1d(W)), Q_HAND, 1e-5);
     }));
 
   it('backward: dL/dW = g·r(W) at τ = 2, with r by hand and mean(r) = 1', () =>
     run(() => {
       const w = tf.tensor1d(W);
-      expectClose(hlaGradientScale(w), R_TAU2);
+      expectClose(hlaGradientScale(w), R_TAU2, 1e-5);
       // mean(r) = (0.0817526 + 1.3044691 + 0.9969051 + 1.2396093 + 2.338236 + 0.0390279) / 6 = 6 / 6 = 1
       expect(tf.mean(hlaGradientScale(w)).dataSync()[0]).toBeCloseTo(1, 5);
       expectClose(
         gradWith((x) => hlaQuantize(x), w, tf.tensor1d(G)),
         GRAD_TAU2,
+        1e-5,
       );
     }));
 
@@ -64,7 +65,7 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
     run(() => {
       const w = tf.tensor1d(W);
       const g = tf.tensor1d(G);
-      expectClose(hlaGradientScale(w, { tau: 4 }), R_TAU4);
+      expectClose(hlaGradientScale(w, { tau: 4 }), R_TAU4, 1e-5);
       // g · r at τ = 4
       expectClose(
         gradWith((x) => hlaQuantize(x, { tau: 4 }), w, g),
@@ -76,6 +77,7 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
           -0.25 * 4.410544,
           3 * 0.0003217,
         ],
+        1e-5,
       );
       // The weight nearest the threshold (0.3) gains, the far ones lose: 2.338 -> 4.411, 0.0818 -> 0.0014.
       expect(R_TAU4[4]!).toBeGreaterThan(R_TAU2[4]!);
@@ -84,9 +86,10 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
       expectClose(
         gradWith((x) => hlaQuantize(x, { tau: 0 }), w, g),
         G,
+        1e-5,
       );
       // τ only changes the backward pass.
-      expectClose(hlaQuantize(w, { tau: 4 }), Q_HAND);
+      expectClose(hlaQuantize(w, { tau: 4 }), Q_HAND, 1e-5);
     }));
 
   it('is per layer for a 2-D [in, out] and a 4-D conv kernel (statistics over all axes)', () =>
@@ -98,10 +101,10 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
         const w = tf.tensor(W, shape);
         const q = hlaQuantize(w);
         expect(q.shape).toEqual(shape);
-        expectClose(q, Q_HAND);
+        expectClose(q, Q_HAND, 1e-5);
         const grad = gradWith((x) => hlaQuantize(x), w, tf.tensor(G, shape));
         expect(grad.shape).toEqual(shape);
-        expectClose(grad, GRAD_TAU2);
+        expectClose(grad, GRAD_TAU2, 1e-5);
       }
     }));
 
@@ -112,17 +115,19 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
       expectClose(
         hlaQuantize(tf.tensor1d(W), { deltaFactor: 0.1 }),
         [-0.458, -0.458, 0, 0.458, 0.458, 0.458],
+        1e-5,
       );
     }));
 
   it('all-zero kernel: Q = 0, Δ = 0 so r = 1 and dL/dW = g (no NaN)', () =>
     run(() => {
       const w = tf.zeros([2, 3]);
-      expectClose(hlaQuantize(w), [0, 0, 0, 0, 0, 0]);
-      expectClose(hlaGradientScale(w, { tau: 5 }), [1, 1, 1, 1, 1, 1]);
+      expectClose(hlaQuantize(w), [0, 0, 0, 0, 0, 0], 1e-5);
+      expectClose(hlaGradientScale(w, { tau: 5 }), [1, 1, 1, 1, 1, 1], 1e-5);
       expectClose(
         gradWith((x) => hlaQuantize(x), w, tf.tensor(G, [2, 3])),
         G,
+        1e-5,
       );
     }));
 
@@ -130,7 +135,7 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
     run(() => {
       const w = tf.tensor1d(W);
       // Δ = 3 · 0.3816667 = 1.145 > max|W| = 1.0 -> T = 0, α = 0 (empty set, no division by zero)
-      expectClose(hlaQuantize(w, { deltaFactor: 3 }), [0, 0, 0, 0, 0, 0]);
+      expectClose(hlaQuantize(w, { deltaFactor: 3 }), [0, 0, 0, 0, 0, 0], 1e-5);
       // z = 2 · (|W| − 1.145) / 1.145 = [-0.4279476, -1.9126638, -2, -1.930131, -1.4759825, -0.2532751]
       // σ = [0.3946165, 0.1286819, 0.1192029, 0.1267361, 0.186035, 0.4370175]
       // s = [0.9555773, 0.4484914, 0.4199743, 0.4426962, 0.6057039, 0.9841328], mean(s) = 0.6427627
@@ -145,6 +150,7 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
           -0.25 * 0.9423446,
           3 * 1.5310983,
         ],
+        1e-5,
       );
     }));
 
@@ -160,6 +166,7 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
       expectClose(
         gradWith((x) => hlaQuantize(x), w, tf.tensor1d([1, 2, 3, 4])),
         [1 * 1.3272348, 2 * 1.3387302, 3 * 1.3329747, 4 * 0.0010603],
+        1e-5,
       );
     }));
 
@@ -167,7 +174,7 @@ describe.each(backends)('hlaQuantize on %s', (backend) => {
     run(() => {
       // τ = 500: the nearest weight to the threshold, 0.3, has z = 61.4; every other |z| ≥ 406,
       // so every s underflows float32 but s(0.3) / s(other) → ∞: r concentrates on it, r = [0,0,0,0,6,0].
-      expectClose(hlaGradientScale(tf.tensor1d(W), { tau: 500 }), [0, 0, 0, 0, 6, 0]);
+      expectClose(hlaGradientScale(tf.tensor1d(W), { tau: 500 }), [0, 0, 0, 0, 6, 0], 1e-5);
     }));
 
   it('NaN or Infinity in the kernel: a clear error', () =>

@@ -38,7 +38,6 @@ export {
   type QuantRule,
   quantizeModel,
 } from './mix-and-match.js';
-export { type BatchStatsCallback, fusedBatchNormTraining } from './native-batch-norm.js';
 export {
   type LayerQuantStats,
   Quantizer,
@@ -50,6 +49,7 @@ export {
   type TernaryExport,
   type TrainingProgress,
 } from './quantizer.js';
+export { Rng, seededRandom } from './random.js';
 export {
   getQuantizer,
   listQuantizers,
@@ -61,9 +61,9 @@ export {
 export {
   formatBytes,
   formatSummary,
-  type LayerSummary,
-  type ModelSummary,
   modelSummary,
+  type QuantLayerSummary,
+  type QuantModelSummary,
 } from './summary.js';
 export {
   type CustomGradientResult,
@@ -77,8 +77,10 @@ export {
   meanAbsValue,
   overflowScale,
   readScale,
+  recordingGradients,
   reductionAxes,
   stopGradient,
+  tidyValue,
 } from './tensor-ops.js';
 export {
   allLayers,

@@ -7,8 +7,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { isQuantLayer } from './layers/quant-layer.js';
 import { allLayers } from './training.js';
 
-/** One layer's line of a {@link ModelSummary}. */
-export interface LayerSummary {
+/** One layer's line of a {@link QuantModelSummary}. */
+export interface QuantLayerSummary {
   /** Layer name. */
   readonly name: string;
   /** tfjs class name, e.g. `TritQuantConv2D`, `BatchNormalization`. */
@@ -27,9 +27,13 @@ export interface LayerSummary {
   readonly memoryBytes: number;
 }
 
-/** What {@link modelSummary} returns. */
-export interface ModelSummary {
-  readonly layers: LayerSummary[];
+/**
+ * What {@link modelSummary} returns: a tfjs model's weights and memory per
+ * layer while it trains (the runtime's `ModelSummary` describes an exported
+ * model's ops instead).
+ */
+export interface QuantModelSummary {
+  readonly layers: QuantLayerSummary[];
   readonly totals: {
     /** All weights. */
     readonly params: number;
@@ -52,8 +56,8 @@ export interface ModelSummary {
  * layers (BatchNorm included), count at 32 bits. Layers of nested models are
  * listed in place.
  */
-export function modelSummary(model: tf.LayersModel): ModelSummary {
-  const layers: LayerSummary[] = [];
+export function modelSummary(model: tf.LayersModel): QuantModelSummary {
+  const layers: QuantLayerSummary[] = [];
   for (const layer of allLayers(model)) {
     const params = layer.weights.reduce(
       (n, w) => n + w.shape.reduce((a: number, b) => a * (b ?? 1), 1),
@@ -97,11 +101,21 @@ export function modelSummary(model: tf.LayersModel): ModelSummary {
   };
 }
 
-/** `1536` → `'1.50 KiB'`. */
+const BYTE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'] as const;
+
+/**
+ * A byte count in binary units (1 KiB = 1024 B), the project's one byte
+ * formatter: `512` → `'512 B'`, `1536` → `'1.50 KiB'`, `3 · 2^30` → `'3.00 GiB'`.
+ */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${Number.isInteger(bytes) ? bytes : bytes.toFixed(2)} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(2)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
+  let v = bytes / 1024;
+  let u = 0;
+  while (v >= 1024 && u < BYTE_UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(2)} ${BYTE_UNITS[u]}`;
 }
 
 const thousands = (n: number) => n.toLocaleString('en-US');
@@ -117,7 +131,7 @@ const thousands = (n: number) => n.toLocaleString('en-US');
  * Weight memory: 1.23 KiB (float32: 4.82 KiB; 3.92x smaller)
  * ```
  */
-export function formatSummary(summary: ModelSummary): string {
+export function formatSummary(summary: QuantModelSummary): string {
   const header = ['Layer', 'Type', 'Quantizer', 'Params', 'Bits', 'Memory'];
   const rows = summary.layers.map((l) => [
     l.name,

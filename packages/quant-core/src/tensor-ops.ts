@@ -27,6 +27,31 @@ export function customGradient(
 }
 
 /**
+ * True while a gradient tape records, i.e. the ops run now will get a backward
+ * pass (inside `tf.grad`, `tf.variableGrads`, `optimizer.minimize`, ...), and
+ * false inside a kernel or `tf.customGrad`'s forward, which records nothing.
+ *
+ * This is tfjs's own test (`engine.isTapeOn()`: `gradientDepth > 0 &&
+ * kernelDepth === 0`). The other candidate, `state.activeTape != null`, is
+ * wrong: the engine clears `activeTape` only at the end of a successful
+ * backward pass, so it is still set while the backward runs and stays set for
+ * good after a `tf.grad` that throws, and every later forward would then keep
+ * tensors for a backward pass that never comes.
+ */
+export function recordingGradients(): boolean {
+  return tf.engine().isTapeOn();
+}
+
+/** Runs `fn` in a `tf.tidy` scope and returns its result, which must hold no tensors (they would be disposed). */
+export function tidyValue<T>(fn: () => T): T {
+  let out: T | undefined;
+  tf.tidy(() => {
+    out = fn();
+  });
+  return out as T;
+}
+
+/**
  * Identity in the forward pass, zero gradient in the backward pass.
  * tfjs-core has no stopGradient, so it is built from customGrad.
  */

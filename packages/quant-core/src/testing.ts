@@ -6,6 +6,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend.js';
 
+/** Deterministic uniform numbers in [0, 1) from a 32-bit seed (mulberry32), the same stream on every platform and backend so failures reproduce. */
+export { seededRandom } from './random.js';
+
 let nativeLoaded: boolean | undefined;
 
 /** Backends to run backend-parity tests on: `cpu`, plus `tensorflow` when its binding loads. */
@@ -47,17 +50,37 @@ export function tensorGrowth(step: () => void, steps = 5): number {
   return (tf.memory().numTensors - before) / steps;
 }
 
+/** Tolerance of {@link expectClose}: a number is an absolute tolerance; `rtol` adds a part relative to `|expected|`. */
+export type CloseTolerance = number | { readonly atol?: number; readonly rtol?: number };
+
 /**
- * Deterministic uniform numbers in [0, 1) from a 32-bit seed (mulberry32):
- * the same stream on every platform and backend, so failures reproduce.
+ * Throws unless `actual` and `expected` have the same length and every element
+ * satisfies `|actual − expected| ≤ atol + rtol · |expected|` (numpy's
+ * `allclose`; a number `tol` is `{ atol: tol, rtol: 0 }`, default `1e-6`).
+ * When `actual` is float32 data (a float32 tensor or a `Float32Array`),
+ * `expected` is first rounded to the nearest float32, so `tol = 0` means
+ * bit-exact float32 and a literal is compared with what float32 can hold.
  */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+export function expectClose(
+  actual: tf.Tensor | ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: CloseTolerance = 1e-6,
+): void {
+  const data = actual instanceof tf.Tensor ? actual.dataSync() : actual;
+  const float32 = data instanceof Float32Array;
+  const { atol = 0, rtol = 0 } = typeof tol === 'number' ? { atol: tol } : tol;
+  const show = () =>
+    `\n  actual:   [${Array.from(data).join(', ')}]\n  expected: [${Array.from(expected).join(', ')}]`;
+  if (data.length !== expected.length) {
+    throw new Error(`expectClose: ${data.length} values, expected ${expected.length}${show()}`);
+  }
+  for (let i = 0; i < data.length; i++) {
+    const e = float32 ? Math.fround(expected[i]!) : expected[i]!;
+    const bound = atol + rtol * Math.abs(e);
+    if (!(Math.abs(data[i]! - e) <= bound)) {
+      throw new Error(
+        `expectClose: element ${i} is ${data[i]}, expected ${e} within ${bound} (|diff| ${Math.abs(data[i]! - e)})${show()}`,
+      );
+    }
+  }
 }

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import { batchNormalization, quantizeModel, TritBatchNormalization } from '../src/index.js';
 import {
-  batchNormalization,
+  FUSED_BATCH_NORM_GRAD_KERNEL,
+  FUSED_BATCH_NORM_KERNEL,
   fusedBatchNormTraining,
-  quantizeModel,
-  TritBatchNormalization,
-} from '../src/index.js';
-import { FUSED_BATCH_NORM_GRAD_KERNEL, FUSED_BATCH_NORM_KERNEL } from '../src/native-batch-norm.js';
+} from '../src/native-batch-norm.js';
 import {
+  expectClose,
   maxAbsDiff,
   seededRandom,
   tensorGrowth,
@@ -32,11 +32,6 @@ function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 1;
   for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(b[i]!));
   return maxAbsDiff(a, b) / m;
-}
-
-function expectClose(actual: ArrayLike<number>, expected: number[], digits = 5): void {
-  expect(actual.length).toBe(expected.length);
-  for (const [i, e] of expected.entries()) expect(actual[i]).toBeCloseTo(e, digits);
 }
 
 /** A Trit and a tfjs BatchNormalization with the same options, built for `shape`, same (non-default) weights. */
@@ -125,21 +120,21 @@ describe.each(backends)('TritBatchNormalization by hand on %s', (backend) => {
     withBackend(backend, () => {
       const layer = build();
       const r = trainCall(layer, x(), g());
-      expectClose(r.y, [-1.5, 9 / 7, -1 / 6, 3 / 7, 7 / 6, -3 / 7, 2.5, -9 / 7]);
+      expectClose(r.y, [-1.5, 9 / 7, -1 / 6, 3 / 7, 7 / 6, -3 / 7, 2.5, -9 / 7], 5e-6);
       // dβ = Σ G = [3, 2]; dγ = Σ G·x̂ = [-1 + 2·1, -3/7 + 3/7] = [1, 0].
-      expectClose(r.dbeta, [3, 2]);
-      expectClose(r.dgamma, [1, 0]);
+      expectClose(r.dbeta, [3, 2], 5e-6);
+      expectClose(r.dgamma, [1, 0], 5e-6);
       // dx = γ/√(σ²+ε) · (G − mean G − x̂·mean(G·x̂)).
       // Channel 0: mean G = 3/4, mean(G·x̂) = 1/4, γ/3 = 2/3:
       //   (2/3)·[1 − 3/4 + 1/4, −3/4 + 1/12, −3/4 − 1/12, 2 − 3/4 − 1/4] = [1/3, −4/9, −5/9, 2/3].
       // Channel 1: mean G = 1/2, mean(G·x̂) = 0, γ/7 = −1/7: (−1/7)·(G − 1/2) = [1, −1, −1, 1]/14.
-      expectClose(r.dx, [1 / 3, 1 / 14, -4 / 9, -1 / 14, -5 / 9, -1 / 14, 2 / 3, 1 / 14]);
+      expectClose(r.dx, [1 / 3, 1 / 14, -4 / 9, -1 / 14, -5 / 9, -1 / 14, 2 / 3, 1 / 14], 5e-6);
       // Moving averages, momentum 0.9: m = 0 − (0 − μ)·0.1 = [0.4, 1];
       // v = 1 − (1 − σ²)·0.1 = [1.4, 5.4] with the population σ² = [5, 45]
       // (the Bessel-corrected [20/3, 60] would give [1.567, 6.9]).
       const [mean, variance] = moving(layer);
-      expectClose(mean!, [0.4, 1]);
-      expectClose(variance!, [1.4, 5.4]);
+      expectClose(mean!, [0.4, 1], 5e-6);
+      expectClose(variance!, [1.4, 5.4], 5e-6);
     }));
 
   it('inference uses the moving statistics: y = γ(x − m)/√(v + ε) + β', () =>
@@ -153,8 +148,8 @@ describe.each(backends)('TritBatchNormalization by hand on %s', (backend) => {
       ]);
       // Channel 0: 2(x − 3)/3 + 0.5 = [-0.833, 0.5, 1.833, 3.167]; channel 1: −(x − 10)/7.
       const y = (layer.apply(x(), { training: false }) as tf.Tensor).dataSync();
-      expectClose(y, [-5 / 6, 9 / 7, 0.5, 3 / 7, 11 / 6, -3 / 7, 19 / 6, -9 / 7]);
-      expectClose(moving(layer)[1]!, [5, 45]);
+      expectClose(y, [-5 / 6, 9 / 7, 0.5, 3 / 7, 11 / 6, -3 / 7, 19 / 6, -9 / 7], 5e-6);
+      expectClose(moving(layer)[1]!, [5, 45], 5e-6);
     }));
 });
 

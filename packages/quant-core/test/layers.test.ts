@@ -13,16 +13,17 @@ import {
   registerQuantizer,
   trainStep,
 } from '../src/index.js';
-import { maxAbsDiff, tensorGrowth, testBackends, withBackend } from '../src/testing.js';
+import {
+  expectClose,
+  maxAbsDiff,
+  tensorGrowth,
+  testBackends,
+  withBackend,
+} from '../src/testing.js';
 import { ProbeQuantizer } from './fixtures/probe.js';
 
 const backends = await testBackends();
 const native = backends.includes('tensorflow');
-
-function expectClose(actual: ArrayLike<number>, expected: number[], digits = 5): void {
-  expect(actual.length).toBe(expected.length);
-  for (const [i, e] of expected.entries()) expect(actual[i]).toBeCloseTo(e, digits);
-}
 
 /** JSON text with undefined as null (tfjs turns an initializer's undefined seed into null on loading). */
 const json = (x: unknown) => JSON.stringify(x, (_k, v) => (v === undefined ? null : v));
@@ -76,10 +77,11 @@ describe.each(backends)('QuantDense and QuantConv2D on %s', (backend) => {
       // x · Q = 0.3816667 · (-1 + 2 + 3) = 1.5266667 per output
       // y = relu([1.5266667 + 0.1, 1.5266667 - 0.2]) = [1.6266667, 1.3266667]
       const y = layer.apply(tf.tensor2d([[1, 2, 3]])) as tf.Tensor;
-      expectClose(y.dataSync(), [1.6266667, 1.3266667]);
+      expectClose(y.dataSync(), [1.6266667, 1.3266667], 5e-6);
       expectClose(
         layer.quantizedKernel().dataSync(),
         [-1, -1, 1, 1, 1, 1].map((s) => s * 0.3816667),
+        5e-6,
       );
     }));
 
@@ -97,7 +99,7 @@ describe.each(backends)('QuantDense and QuantConv2D on %s', (backend) => {
       // x = [1, 2, 3, 4]: Σ x·Q = 0.2475 · (-1 - 2 + 3 + 4) = 0.99; + bias 0.5 = 1.49
       const y = layer.apply(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1])) as tf.Tensor;
       expect(y.shape).toEqual([1, 1, 1, 1]);
-      expectClose(y.dataSync(), [1.49]);
+      expectClose(y.dataSync(), [1.49], 5e-6);
     }));
 
   it('gradients reach the kernel, the bias and the quantizer parameters', () =>
@@ -115,11 +117,11 @@ describe.each(backends)('QuantDense and QuantConv2D on %s', (backend) => {
       const [gk, gb, gs] = vars.map((v) => grads[v.name]!.dataSync());
       // Q = s·W, L = Σ (x·Q + b)·G; xᵀG = [[1, -1], [2, -2], [3, -3]]
       // dL/dW = s · xᵀG = 0.5 · xᵀG
-      expectClose(gk!, [0.5, -0.5, 1, -1, 1.5, -1.5]);
+      expectClose(gk!, [0.5, -0.5, 1, -1, 1.5, -1.5], 5e-6);
       // dL/db = Σ_batch G = [1, -1]
-      expectClose(gb!, [1, -1]);
+      expectClose(gb!, [1, -1], 5e-6);
       // dL/ds = Σ W ⊙ xᵀG = -0.9 + 0.05 + 0 - 0.08 + 0.9 - 3.0 = -3.03
-      expectClose(gs!, [-3.03]);
+      expectClose(gs!, [-3.03], 5e-6);
     }));
 
   it('QuantConv2D with fp32 equals tf.layers.conv2d (padding, strides, dilation, channelsFirst)', () =>
@@ -370,7 +372,7 @@ describe('layer tools', () => {
     expectClose(
       layer.kernel!.read().dataSync(),
       W.flat().map((w) => 0.9 * w),
-      6,
+      5e-7,
     );
   });
 

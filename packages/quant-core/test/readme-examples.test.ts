@@ -10,17 +10,12 @@ import {
   quantLayers,
   trainStep,
 } from '../src/index.js';
-import { tensorGrowth, testBackends, withBackend } from '../src/testing.js';
+import { expectClose, tensorGrowth, testBackends, withBackend } from '../src/testing.js';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const W = [-0.9, -0.05, 0, 0.04, 0.3, 1.0];
 const G = [1, 2, 3, 4, 5, 6];
 const backends = await testBackends();
-
-function expectClose(actual: ArrayLike<number>, expected: number[], digits = 6): void {
-  expect(actual.length).toBe(expected.length);
-  for (const [i, e] of expected.entries()) expect(actual[i]).toBeCloseTo(e, digits);
-}
 
 describe('README', () => {
   it.each(['examples/ternary-fixed.ts', 'examples/quickstart.ts'])('shows %s verbatim', (file) => {
@@ -35,7 +30,7 @@ describe.each(backends)('worked example: ternary-fixed on %s', (backend) => {
       // threshold 0.05: kept |W| > 0.05 → -0.9, 0.3, 1.0 (0.05 itself is not > 0.05)
       // T = [-1, 0, 0, 0, 1, 1]; Q = s · T with s = 0.5
       const q = ternaryFixedQuantize(tf.tensor1d(W), tf.scalar(0.5), 0.05);
-      expectClose(q.dataSync(), [-0.5, 0, 0, 0, 0.5, 0.5]);
+      expectClose(q.dataSync(), [-0.5, 0, 0, 0, 0.5, 0.5], 5e-7);
     }));
 
   it('backward: dL/dW = g, dL/ds = Σ T·g', () =>
@@ -44,9 +39,9 @@ describe.each(backends)('worked example: ternary-fixed on %s', (backend) => {
       const [gw, gs] = tf.grads((w: tf.Tensor, s: tf.Tensor) =>
         tf.sum(tf.mul(ternaryFixedQuantize(w, s, 0.05), Gt)),
       )([tf.tensor1d(W), tf.scalar(0.5)]);
-      expectClose(gw!.dataSync(), G);
+      expectClose(gw!.dataSync(), G, 5e-7);
       // Σ T·G = -1·1 + 1·5 + 1·6 = 10
-      expectClose(gs!.dataSync(), [10]);
+      expectClose(gs!.dataSync(), [10], 5e-7);
     }));
 
   it('the class: config validation, init, stats, export, leak-free', () =>
@@ -65,7 +60,7 @@ describe.each(backends)('worked example: ternary-fixed on %s', (backend) => {
       expect(q.stats(w, params).share).toEqual({ negative: 1 / 6, zero: 3 / 6, positive: 2 / 6 });
       const e = q.exportTernary(w, params)!;
       expect(Array.from(e.codes)).toEqual([-1, 0, 0, 0, 1, 1]);
-      expectClose(dequantizeExport(e), [-0.5, 0, 0, 0, 0.5, 0.5]);
+      expectClose(dequantizeExport(e), [-0.5, 0, 0, 0, 0.5, 0.5], 5e-7);
       expect(() => ternaryFixedQuantize(tf.tensor1d([Number.NaN]), tf.scalar(1), 0.05)).toThrow(
         'ternary-fixed: the kernel (shape [1]) contains NaN',
       );

@@ -106,5 +106,11 @@ describe('formatSummary', () => {
       '1.50 KiB',
       '3.00 MiB',
     ]);
+    // Binary units all the way up (the CLI's data messages use this formatter too).
+    expect([formatBytes(3 * 2 ** 30), formatBytes(1.5 * 2 ** 40), formatBytes(2 ** 52)]).toEqual([
+      '3.00 GiB',
+      '1.50 TiB',
+      '4096.00 TiB',
+    ]);
   });
 });

@@ -3,17 +3,8 @@ import type { FloatTensor, QuantizedKernel } from '../src/index.js';
 /** The runtime's kernel sets; tests of model outputs run on each. */
 export const BACKENDS = ['wasm', 'js'] as const;
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's one seeded PRNG and comparison helper (a devDependency: the runtime's src imports nothing).
+export { maxAbsDiff, seededRandom as rng } from '@trit/quant-core/testing';
 
 export function shapeSize(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -72,11 +63,4 @@ export function dequantize(k: QuantizedKernel): Float32Array {
     out[i] = k.codes[i]! > 0 ? p : k.codes[i]! < 0 ? -n : 0;
   }
   return out;
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
 }

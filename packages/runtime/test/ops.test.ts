@@ -39,7 +39,11 @@ function runOn(backend: Backend, inShape: number[], ops: OpSpec[], x: Float32Arr
   return model.predict(x);
 }
 
-function expectClose(actual: { shape: readonly number[]; data: Float32Array }, ref: tf.Tensor) {
+/** Asserts a runtime output matches the tfjs reference within TOL (and is not all zeros). Not quant-core's expectClose: it compares two outputs, not values with literals. */
+function expectMatchesTfjs(
+  actual: { shape: readonly number[]; data: Float32Array },
+  ref: tf.Tensor,
+) {
   expect(actual.shape).toEqual(ref.shape);
   const diff = maxAbsDiff(actual.data, ref.dataSync());
   expect(diff).toBeLessThan(TOL);
@@ -86,7 +90,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
           const ref = tf.tidy(() =>
             tf.add(tf.matMul(tf.tensor2d(x, [batch, cin]), kernelTensor(k)), bias),
           );
-          expectClose(y, ref);
+          expectMatchesTfjs(y, ref);
           const yr = runGraph(
             [cin],
             [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k, bias, activation: 'relu' }],
@@ -95,7 +99,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
           const refR = tf.tidy(() =>
             tf.relu(tf.add(tf.matMul(tf.tensor2d(x, [batch, cin]), kernelTensor(k)), bias)),
           );
-          expectClose(yr, refR);
+          expectMatchesTfjs(yr, refR);
         });
       }
     }
@@ -107,7 +111,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
       const x = uniform(rand, 4 * 50);
       const xt = () => tf.tensor2d(x, [4, 50]);
       const w = () => tf.tensor(k.values, [50, 12]);
-      expectClose(
+      expectMatchesTfjs(
         runGraph([50], [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k }], x),
         tf.tidy(() => tf.matMul(xt(), w())),
       );
@@ -116,7 +120,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         [{ op: 'dense', name: 'fc', inputs: ['x'], kernel: k, bias, activation: 'softmax' }],
         x,
       );
-      expectClose(
+      expectMatchesTfjs(
         soft,
         tf.tidy(() => tf.softmax(tf.add(tf.matMul(xt(), w()), bias))),
       );
@@ -130,7 +134,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
       const ref = tf.tidy(() =>
         tf.reshape(tf.matMul(tf.tensor2d(x, [10, 6]), kernelTensor(k)), [2, 5, 4]),
       );
-      expectClose(y, ref);
+      expectMatchesTfjs(y, ref);
     });
   });
 
@@ -189,7 +193,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
               ),
             ),
           );
-          expectClose(y, ref);
+          expectMatchesTfjs(y, ref);
         });
       }
     }
@@ -211,7 +215,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
           'same',
         ),
       );
-      expectClose(y, ref);
+      expectMatchesTfjs(y, ref);
     });
 
     it('float32 kernel, valid padding, stride 2, relu', () => {
@@ -242,7 +246,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
           ),
         ),
       );
-      expectClose(y, ref);
+      expectMatchesTfjs(y, ref);
     });
   });
 
@@ -263,7 +267,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         [{ op: 'batchNorm', name: 'bn', inputs: ['x'], mean, variance, gamma, beta }],
         x,
       );
-      expectClose(
+      expectMatchesTfjs(
         y,
         tf.tidy(() => bnRef(tf.tensor4d(x, [2, 5, 5, c]))),
       );
@@ -275,7 +279,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         [{ op: 'batchNorm', name: 'bn', inputs: ['x'], mean, variance, epsilon: 1e-5 }],
         x,
       );
-      expectClose(
+      expectMatchesTfjs(
         y,
         tf.tidy(() =>
           tf.batchNorm(tf.tensor4d(x, [2, 5, 5, c]), mean, variance, undefined, undefined, 1e-5),
@@ -287,7 +291,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
       const scale = uniform(rand, c);
       const shift = uniform(rand, c);
       const y = runGraph([5, 5, c], [{ op: 'affine', name: 'a', inputs: ['x'], scale, shift }], x);
-      expectClose(
+      expectMatchesTfjs(
         y,
         tf.tidy(() => tf.add(tf.mul(tf.tensor4d(x, [2, 5, 5, c]), scale), shift)),
       );
@@ -322,7 +326,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
             ),
           ),
         );
-        expectClose(runGraph([6, 6, 8], ops, xin), ref);
+        expectMatchesTfjs(runGraph([6, 6, 8], ops, xin), ref);
         // Unfolded, the same numbers come out of separate ops.
         const refAgain = tf.tidy(() =>
           tf.relu(
@@ -334,7 +338,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
             ),
           ),
         );
-        expectClose(
+        expectMatchesTfjs(
           runGraph([6, 6, 8], ops, xin, { foldBatchNorm: false, fuseActivations: false }),
           refAgain,
         );
@@ -382,7 +386,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
           ),
         ),
       );
-      expectClose(decodeModel(manifest, binary, { backend }).predict(x), ref);
+      expectMatchesTfjs(decodeModel(manifest, binary, { backend }).predict(x), ref);
     });
 
     it('does not fold a BN into a conv whose output has another consumer, nor into a conv with an activation', () => {
@@ -455,11 +459,11 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         const f = tf.reshape(a3, [2, -1]);
         return [r, a2, a3, f, tf.softmax(f)];
       });
-      expectClose(out.r!, r!);
-      expectClose(out.a2!, a2!);
-      expectClose(out.a3!, a3!);
-      expectClose(out.f!, f!);
-      expectClose(out.s!, s!);
+      expectMatchesTfjs(out.r!, r!);
+      expectMatchesTfjs(out.a2!, a2!);
+      expectMatchesTfjs(out.a3!, a3!);
+      expectMatchesTfjs(out.f!, f!);
+      expectMatchesTfjs(out.s!, s!);
     });
 
     for (const [pool, size, stride, padding] of [
@@ -477,7 +481,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
           x,
         );
         const f = pool === 'maxPool' ? tf.maxPool : tf.avgPool;
-        expectClose(
+        expectMatchesTfjs(
           y,
           tf.tidy(() => f(xt(), size, stride, padding)),
         );
@@ -490,7 +494,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         [{ op: 'maxPool', name: 'p', inputs: ['x'], poolSize: [2, 3] }],
         x,
       );
-      expectClose(
+      expectMatchesTfjs(
         y,
         tf.tidy(() => tf.maxPool(xt(), [2, 3], [2, 3], 'valid')),
       );
@@ -498,7 +502,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
 
     it('global average pool', () => {
       const y = runGraph([7, 6, 5], [{ op: 'globalAvgPool', name: 'g', inputs: ['x'] }], x);
-      expectClose(
+      expectMatchesTfjs(
         y,
         tf.tidy(() => tf.mean(xt(), [1, 2])),
       );
@@ -526,7 +530,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
           },
         ];
         const y = runGraph([7, 6, 5], ops, x);
-        expectClose(
+        expectMatchesTfjs(
           y,
           tf.tidy(() =>
             tf.relu(
@@ -565,7 +569,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         ['depthwiseConv2d', ['bn']],
       ]);
       const y = decodeModel(manifest, binary, { backend }).predict(x);
-      expectClose(
+      expectMatchesTfjs(
         y,
         tf.tidy(() =>
           tf.batchNorm(
@@ -593,7 +597,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
 
     it('global max pool', () => {
       const y = runGraph([7, 6, 5], [{ op: 'globalMaxPool', name: 'g', inputs: ['x'] }], x);
-      expectClose(
+      expectMatchesTfjs(
         y,
         tf.tidy(() => tf.max(xt(), [1, 2])),
       );
@@ -607,7 +611,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
       it(`${op} (inputs in [-8, 8], beyond relu6's clip)`, () => {
         const wide = x.map((v) => v * 4);
         const y = runGraph([7, 6, 5], [{ op, name: 'a', inputs: ['x'] }], wide);
-        expectClose(
+        expectMatchesTfjs(
           y,
           tf.tidy(() => f(tf.tensor4d(wide, [2, 7, 6, 5]))),
         );
@@ -631,7 +635,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         expect(y.data[5 + j]).toBe(Math.max(x[j]!, 0));
         expect(y.data[10 + j]).toBeCloseTo(Math.tanh(x[j]!), 6);
       }
-      expectClose(
+      expectMatchesTfjs(
         y,
         tf.tidy(() => tf.concat([xt(), tf.relu(xt()), tf.tanh(xt())], -1)),
       );
@@ -667,7 +671,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         ],
         x,
       );
-      expectClose(
+      expectMatchesTfjs(
         pad,
         tf.tidy(() =>
           tf.pad(xt(), [
@@ -683,7 +687,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         [{ op: 'zeroPad', name: 'z', inputs: ['x'], padding: 1 }],
         x,
       );
-      expectClose(
+      expectMatchesTfjs(
         same,
         tf.tidy(() =>
           tf.pad(xt(), [
@@ -699,7 +703,7 @@ describe.each(BACKENDS)('%s kernels', (backend) => {
         [{ op: 'subsample', name: 's', inputs: ['x'], strides: 2 }],
         x,
       );
-      expectClose(
+      expectMatchesTfjs(
         sub,
         tf.tidy(() => tf.stridedSlice(xt(), [0, 0, 0, 0], [2, 7, 6, 5], [1, 2, 2, 1])),
       );

@@ -55,6 +55,14 @@ export const SQ_DEFAULTS: Readonly<SQConfig> = Object.freeze({
   betaInit: (3 * Math.PI) / 8,
 });
 
+/** Range rules of the options, checked by `resolveConfig`. */
+const SQ_RULES = Object.freeze({
+  lambda: { min: 0 },
+  gamma: { min: 0 },
+  binaryMargin: { min: 0, max: SQ_MAX_BINARY_MARGIN },
+  betaInit: { min: SQ_BETA_MIN, max: SQ_BETA_MAX },
+});
+
 function param(params: QuantizerParams | undefined, name: 'alpha' | 'beta'): tf.Scalar {
   const t = params?.[name];
   if (!t) {
@@ -85,14 +93,7 @@ export class SQQuantizer extends Quantizer<SQConfig> {
   readonly name = 'sq';
 
   constructor(config?: Partial<SQConfig> | QuantizerConfig) {
-    super(
-      resolveConfig('sq', { ...SQ_DEFAULTS }, config, {
-        lambda: { min: 0 },
-        gamma: { min: 0 },
-        binaryMargin: { min: 0, max: SQ_MAX_BINARY_MARGIN },
-        betaInit: { min: SQ_BETA_MIN, max: SQ_BETA_MAX },
-      }),
-    );
+    super(resolveConfig('sq', { ...SQ_DEFAULTS }, config, SQ_RULES));
   }
 
   /**

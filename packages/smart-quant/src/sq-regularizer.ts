@@ -4,6 +4,7 @@ import {
   assertKernelTensor,
   checkNumber,
   customGradient,
+  recordingGradients,
 } from '@trit/quant-core';
 import { sqScalars } from './sq-quantize.js';
 
@@ -62,8 +63,7 @@ export function sqRegularizer(
   const alphaShape = alpha.shape;
   const betaShape = beta.shape;
   // A backward pass can only follow when this op is recorded on a tape.
-  const state = tf.engine().state;
-  const recording = state.activeTape != null && state.kernelDepth === 0;
+  const recording = recordingGradients();
   return customGradient(([x, a, b], save) => {
     const { alpha: alphaValue, beta: betaValue, tanBeta: t } = sqScalars(a!, b!, x!);
     // The very elementwise ops of the plain formula (t is tf.tan(β)'s float32 value).

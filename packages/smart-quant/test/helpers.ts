@@ -1,6 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { maxAbsDiff } from '@trit/quant-core/testing';
-import { expect } from 'vitest';
 
 /** The kernel docs/algorithms.md#worked-example uses for hand-made checks. */
 export const W6 = [-0.9, -0.05, 0, 0.04, 0.3, 1.0];
@@ -8,20 +6,8 @@ export const W6 = [-0.9, -0.05, 0, 0.04, 0.3, 1.0];
 /** A fixed, non-uniform upstream gradient G for `L = sum(Q · G)`. */
 export const G6 = [0.3, -0.7, 1.1, 0.2, -0.4, 0.9];
 
-/** Asserts two equally long arrays agree within `tol` (absolute). */
-export function expectClose(
-  actual: ArrayLike<number>,
-  expected: readonly number[],
-  tol = 1e-6,
-): void {
-  expect(actual.length).toBe(expected.length);
-  const diff = maxAbsDiff(actual, expected);
-  if (!(diff <= tol)) {
-    throw new Error(
-      `max |diff| ${diff} > ${tol}\n  actual:   [${Array.from(actual).join(', ')}]\n  expected: [${expected.join(', ')}]`,
-    );
-  }
-}
+/** The project's one closeness check (absolute tol, default 1e-6). */
+export { expectClose } from '@trit/quant-core/testing';
 
 /** Reads a tensor as a plain array (the tensor stays alive). */
 export function values(t: tf.Tensor): number[] {

@@ -5,14 +5,12 @@
  */
 export {
   TTQ_DEFAULT_THRESHOLD,
-  TTQ_PAPER,
-  type TTQConfig,
   type TTQInit,
   type TTQInitScales,
   type TTQOptions,
-  TTQQuantizer,
   ttqCodes,
   ttqInitScales,
   ttqQuantize,
   ttqThreshold,
 } from './ttq-quantize.js';
+export { TTQ_DEFAULTS, TTQ_PAPER, type TTQConfig, TTQQuantizer } from './ttq-quantizer.js';

@@ -2,24 +2,12 @@ import * as tf from '@tensorflow/tfjs';
 import {
   assertFiniteKernel,
   assertKernelTensor,
-  checkNumber,
-  codeShares,
   customGradient,
-  type LayerQuantStats,
-  makeTernaryExport,
   maxAbsValue,
   overflowScale,
-  Quantizer,
-  type QuantizerParamSpec,
-  type QuantizerParams,
-  registerQuantizer,
+  recordingGradients,
   resolveConfig,
-  type TernaryExport,
 } from '@trit/quant-core';
-
-/** Paper reference of TTQ, as registered and cited in the docs. */
-export const TTQ_PAPER =
-  'Zhu, Han, Mao, Dally, "Trained Ternary Quantization", ICLR 2017, arXiv:1612.01064';
 
 /** Default threshold factor `t` of `Δ = t · max|W|` (paper and official code). */
 export const TTQ_DEFAULT_THRESHOLD = 0.05;
@@ -30,33 +18,29 @@ export interface TTQOptions {
   readonly threshold?: number;
 }
 
-/** How {@link TTQQuantizer} initialises `Wp` and `Wn`. */
+/** How `Wp` and `Wn` start: {@link ttqInitScales}. */
 export type TTQInit = 'one' | 'mean';
 
-/** Configuration of {@link TTQQuantizer}. */
-export interface TTQConfig extends Record<string, unknown> {
-  /** Threshold factor `t` in `Δ = t · max|W|`, in (0, 1). Default 0.05. */
-  threshold: number;
-  /**
-   * Initial `Wp`, `Wn`: `'one'` = 1.0 (the official code, and the default);
-   * `'mean'` ([chosen] option in docs/algorithms.md#ttq) = mean |W| of the positive /
-   * negative kept weights of the kernel, see {@link ttqInitScales}.
-   */
-  init: TTQInit;
-}
+/**
+ * How `Wp`, `Wn` start when nothing says otherwise: `'one'` (1.0, the official
+ * code, docs/algorithms.md#ttq), in {@link ttqInitScales} and in the
+ * quantizer's config alike.
+ */
+export const TTQ_DEFAULT_INIT: TTQInit = 'one';
 
-const DEFAULTS: TTQConfig = { threshold: TTQ_DEFAULT_THRESHOLD, init: 'one' };
+/** The rules {@link resolveConfig} checks TTQ's options against (quantizer config and pure functions alike). */
+export const TTQ_RULES = {
+  threshold: { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true },
+  init: ['one', 'mean'],
+} as const;
 
-const THRESHOLD_RULE = { min: 0, max: 1, exclusiveMin: true, exclusiveMax: true } as const;
-
+/** Validates `t` as every TTQ function validates its options: with {@link resolveConfig}. */
 function checkThreshold(threshold: number): void {
-  if (typeof threshold !== 'number') {
-    throw new Error(`ttq: option "threshold" must be a number, got ${JSON.stringify(threshold)}`);
-  }
-  checkNumber('ttq', 'threshold', threshold, THRESHOLD_RULE);
+  resolveConfig('ttq', { threshold: TTQ_DEFAULT_THRESHOLD }, { threshold }, TTQ_RULES);
 }
 
-function checkScalar(t: tf.Tensor, name: 'Wp' | 'Wn'): void {
+/** Throws unless `t` holds one value (`Wp`, `Wn` are per-layer scalars). */
+export function checkScalar(t: tf.Tensor, name: 'Wp' | 'Wn'): void {
   if (t.size !== 1) {
     throw new Error(
       `ttq: ${name} must be a scalar (one value per layer), got shape [${t.shape.join(', ')}]`,
@@ -176,13 +160,12 @@ export function ttqQuantize(
   wn: tf.Tensor,
   options: TTQOptions = {},
 ): tf.Tensor {
-  for (const key of Object.keys(options)) {
-    if (key !== 'threshold') {
-      throw new Error(`ttq: unknown option "${key}"; valid options: threshold`);
-    }
-  }
-  const t = options.threshold ?? TTQ_DEFAULT_THRESHOLD;
-  checkThreshold(t);
+  const { threshold: t } = resolveConfig(
+    'ttq',
+    { threshold: TTQ_DEFAULT_THRESHOLD },
+    { ...options },
+    TTQ_RULES,
+  );
   assertKernelTensor(w, 'ttq');
   checkScalar(wp, 'Wp');
   checkScalar(wn, 'Wn');
@@ -222,12 +205,6 @@ export function ttqQuantize(
   })(w, wp, wn);
 }
 
-/** True while a gradient tape records (the ops now will get a backward pass). */
-function recordingGradients(): boolean {
-  const state = tf.engine().state;
-  return state.gradientDepth > 0 && state.kernelDepth === 0;
-}
-
 /** What {@link ttqInitScales} returns: initial `Wp` and `Wn`. */
 export interface TTQInitScales {
   readonly wp: number;
@@ -237,7 +214,7 @@ export interface TTQInitScales {
 /**
  * Initial `Wp`, `Wn` for a kernel.
  *
- * - `'one'`: `Wp = Wn = 1.0`, as the official code.
+ * - `'one'` (the default, {@link TTQ_DEFAULT_INIT}): `Wp = Wn = 1.0`, as the official code.
  * - `'mean'` ([chosen] in docs/algorithms.md#ttq): with `Δ = t · max|W|`,
  *   `Wp = mean |W| over {W > Δ}` and `Wn = mean |W| over {W < −Δ}`, so the
  *   first quantized kernel is close to the loaded full-precision one.
@@ -250,13 +227,15 @@ export interface TTQInitScales {
  */
 export function ttqInitScales(
   w: tf.Tensor,
-  init: TTQInit = 'mean',
+  init: TTQInit = TTQ_DEFAULT_INIT,
   threshold = TTQ_DEFAULT_THRESHOLD,
 ): TTQInitScales {
-  if (init !== 'one' && init !== 'mean') {
-    throw new Error(`ttq: option "init" must be one of "one", "mean", got ${JSON.stringify(init)}`);
-  }
-  checkThreshold(threshold);
+  resolveConfig(
+    'ttq',
+    { init: TTQ_DEFAULT_INIT, threshold: TTQ_DEFAULT_THRESHOLD },
+    { init, threshold },
+    TTQ_RULES,
+  );
   if (init === 'one') return { wp: 1, wn: 1 };
   assertFiniteKernel(w, 'ttq');
   // The sums of kept |W| overflow float32 for a kernel near its max (3.4e38): then they
@@ -290,103 +269,3 @@ export function ttqInitScales(
     wn: Math.min(countNeg > 0 ? sumNeg / countNeg : all, bound),
   };
 }
-
-function param(params: QuantizerParams, name: 'wp' | 'wn'): tf.Tensor {
-  const p = params[name];
-  if (!p) {
-    throw new Error(
-      `ttq: missing parameter "${name}"; create one scalar per name in paramSpecs() (wp, wn)`,
-    );
-  }
-  return p;
-}
-
-/**
- * Registry wrapper of {@link ttqQuantize} (`'ttq'`): two trainable scalars
- * per layer, `wp` and `wn`, initialised per {@link TTQConfig.init}, never
- * clipped. 2 bits per weight.
- *
- * `stats()` reports the code shares, `scales: { wp, wn }` and
- * `extra: { delta, wpNegative, wnNegative }`, where the last two are 1 when
- * `Wp` (resp. `Wn`) has gone negative (docs/algorithms.md#ttq: report it) and 0
- * otherwise. `exportTernary()` keeps the 2-bit codes with `positive = Wp`
- * and `negative = Wn` (taken as they are, even if negative, so the export
- * always dequantizes to the forward kernel).
- */
-export class TTQQuantizer extends Quantizer<TTQConfig> {
-  readonly name = 'ttq';
-
-  constructor(config?: Record<string, unknown>) {
-    super(
-      resolveConfig('ttq', DEFAULTS, config, { threshold: THRESHOLD_RULE, init: ['one', 'mean'] }),
-    );
-  }
-
-  precision(_params?: QuantizerParams): number {
-    return 2;
-  }
-
-  override paramSpecs(): readonly QuantizerParamSpec[] {
-    const { init, threshold } = this.config;
-    return [
-      { name: 'wp', init: (kernel) => ttqInitScales(kernel, init, threshold).wp },
-      { name: 'wn', init: (kernel) => ttqInitScales(kernel, init, threshold).wn },
-    ];
-  }
-
-  quantize(kernel: tf.Tensor, params: QuantizerParams): tf.Tensor {
-    return ttqQuantize(kernel, param(params, 'wp'), param(params, 'wn'), {
-      threshold: this.config.threshold,
-    });
-  }
-
-  stats(kernel: tf.Tensor, params: QuantizerParams): LayerQuantStats {
-    const wpT = param(params, 'wp');
-    const wnT = param(params, 'wn');
-    checkScalar(wpT, 'Wp');
-    checkScalar(wnT, 'Wn');
-    const codes = ttqCodes(kernel, this.config.threshold);
-    const delta = ttqThreshold(kernel, this.config.threshold);
-    try {
-      const wp = wpT.dataSync()[0]!;
-      const wn = wnT.dataSync()[0]!;
-      return {
-        quantizer: this.name,
-        bits: 2,
-        numWeights: kernel.size,
-        share: codeShares(codes),
-        scales: { wp, wn },
-        extra: {
-          delta: delta.dataSync()[0]!,
-          wpNegative: wp < 0 ? 1 : 0,
-          wnNegative: wn < 0 ? 1 : 0,
-        },
-      };
-    } finally {
-      tf.dispose([codes, delta]);
-    }
-  }
-
-  exportTernary(kernel: tf.Tensor, params: QuantizerParams): TernaryExport {
-    const wp = param(params, 'wp');
-    const wn = param(params, 'wn');
-    checkScalar(wp, 'Wp');
-    checkScalar(wn, 'Wn');
-    const codes = ttqCodes(kernel, this.config.threshold);
-    try {
-      return makeTernaryExport(codes, wp, wn, 2);
-    } finally {
-      codes.dispose();
-    }
-  }
-}
-
-registerQuantizer(
-  {
-    name: 'ttq',
-    description:
-      'Trained Ternary Quantization: Q in {+Wp, 0, -Wn} with learned per-layer Wp, Wn and Δ = 0.05·max|W|',
-    paper: TTQ_PAPER,
-  },
-  (config) => new TTQQuantizer(config),
-);

@@ -8,8 +8,8 @@ import {
 } from '@trit/quant-core';
 import { maxAbsDiff, tensorGrowth, testBackends, withBackend } from '@trit/quant-core/testing';
 import { describe, expect, it } from 'vitest';
-import { TTQQuantizer, ttqInitScales, ttqQuantize } from '../src/index.js';
-import { expectValues, weightedSum } from './helpers.js';
+import { TTQ_DEFAULTS, TTQQuantizer, ttqInitScales, ttqQuantize } from '../src/index.js';
+import { expectClose, weightedSum } from './helpers.js';
 
 const backends = await testBackends();
 
@@ -114,7 +114,7 @@ describe('TTQQuantizer registry', () => {
     const q2 = getQuantizer('ttq', loaded.config);
     q2.setState(loaded.state);
     const params2 = scalars(loaded.params.wp, loaded.params.wn);
-    expectValues(q2.quantize(w, params2), Array.from(q.quantize(w, trained).dataSync()));
+    expectClose(q2.quantize(w, params2), Array.from(q.quantize(w, trained).dataSync()), 1e-6);
   });
 });
 
@@ -171,6 +171,14 @@ describe.each(backends)('TTQQuantizer init on %s', (backend) => {
       expect(initOf(new TTQQuantizer({ init: 'mean' }), tf.zeros([2, 2]))).toEqual([1, 1]);
     }));
 
+  it("ttqInitScales and the quantizer share one default init, the reference's 'one'", () =>
+    withBackend(backend, () => {
+      // docs/algorithms.md#ttq: Wp, Wn initialised to 1.0 (official code); 'mean' is an option.
+      expect(TTQ_DEFAULTS.init).toBe('one');
+      expect(ttqInitScales(tf.tensor1d(W6))).toEqual({ wp: 1, wn: 1 });
+      expect(initOf(new TTQQuantizer(), tf.tensor1d(W6))).toEqual([1, 1]);
+    }));
+
   it("'mean' rejects a NaN kernel; ttqInitScales validates its arguments", () =>
     withBackend(backend, () => {
       expect(() =>
@@ -190,18 +198,19 @@ describe.each(backends)('TTQQuantizer quantize, stats, export on %s', (backend) 
       const w = tf.tensor1d(W6);
       const params = scalars(1.5, 0.5);
       // t = 0.35: [-0.5, 0, 0, 0, 0, 1.5]
-      expectValues(q.quantize(w, params), [-0.5, 0, 0, 0, 0, 1.5]);
-      expectValues(
+      expectClose(q.quantize(w, params), [-0.5, 0, 0, 0, 0, 1.5], 1e-6);
+      expectClose(
         q.quantize(w, params),
         Array.from(ttqQuantize(w, params.wp!, params.wn!, { threshold: 0.35 }).dataSync()),
+        1e-6,
       );
       // G = [0.5, -1, 2, 3, -0.25, 4]: dWp = 4, dWn = -0.5 (see ttq-quantize.test.ts)
       const g = tf.tensor1d([0.5, -1, 2, 3, -0.25, 4]);
       const [, dwp, dwn] = tf.grads((x: tf.Tensor, p: tf.Tensor, n: tf.Tensor) =>
         weightedSum(g)(q.quantize(x, { wp: p, wn: n })),
       )([w, params.wp!, params.wn!]);
-      expectValues(dwp!, [4]);
-      expectValues(dwn!, [-0.5]);
+      expectClose(dwp!, [4], 1e-6);
+      expectClose(dwn!, [-0.5], 1e-6);
     }));
 
   it('names a missing parameter', () =>

@@ -4,7 +4,6 @@
  * @packageDocumentation
  */
 export {
-  resolveTWNConfig,
   TWN_DEFAULTS,
   TWN_PRESETS,
   type TWNConfig,
@@ -13,4 +12,4 @@ export {
   twnQuantize,
   twnTernarize,
 } from './twn-quantize.js';
-export { TWN_NAME, TWNQuantizer } from './twn-quantizer.js';
+export { TWNQuantizer } from './twn-quantizer.js';

@@ -8,8 +8,9 @@ import {
 } from '@trit/quant-core';
 import { maxAbsDiff, tensorGrowth, testBackends, withBackend } from '@trit/quant-core/testing';
 import { describe, expect, it } from 'vitest';
-import { TWN_NAME, TWN_PRESETS, TWNQuantizer, twnQuantize } from '../src/index.js';
-import { expectClose, pseudoNormal } from './helpers.js';
+import { TWN_PRESETS, TWNQuantizer, twnQuantize } from '../src/index.js';
+import { TWN_NAME } from '../src/twn-quantizer.js';
+import { expectClose, pseudoNormal, rel } from './helpers.js';
 
 const backends = await testBackends();
 
@@ -105,10 +106,14 @@ describe.each(backends)('TWNQuantizer on the %s backend', (backend) => {
     'quantize() applies its config (per layer default, per channel when set)',
     run(() => {
       // per layer: α = 1.2 (see twn-quantize.test.ts: mean|W| = 4.4 / 6, Δ = 0.51333333)
-      expectClose(getQuantizer('twn').quantize(tf.tensor2d(C), {}), [1.2, -1.2, 0, 1.2, 0, 0]);
+      expectClose(
+        getQuantizer('twn').quantize(tf.tensor2d(C), {}),
+        [1.2, -1.2, 0, 1.2, 0, 0],
+        rel(1e-6),
+      );
       // per channel: α = [0.6, 1.5]
       const perChannel = getQuantizer('twn', { perChannel: true });
-      expectClose(perChannel.quantize(tf.tensor2d(C), {}), [0.6, -1.5, 0, 1.5, 0, 0]);
+      expectClose(perChannel.quantize(tf.tensor2d(C), {}), [0.6, -1.5, 0, 1.5, 0, 0], rel(1e-6));
       // its gradient is the identity STE
       const g = tf.grad((w: tf.Tensor) =>
         tf.sum(
@@ -122,7 +127,7 @@ describe.each(backends)('TWNQuantizer on the %s backend', (backend) => {
           ),
         ),
       )(tf.tensor2d(C));
-      expectClose(g, [1, 2, 3, 4, 5, 6], 0);
+      expectClose(g, [1, 2, 3, 4, 5, 6], rel(0));
     }),
   );
 
@@ -138,9 +143,14 @@ describe.each(backends)('TWNQuantizer on the %s backend', (backend) => {
       expectClose(
         [s.share.negative, s.share.zero, s.share.positive],
         [0.16666667, 0.5, 0.33333333],
+        rel(1e-6),
       );
       expect(typeof s.scales.alpha).toBe('number');
-      expectClose([s.scales.alpha as number, s.scales.delta as number], [0.73333333, 0.26716667]);
+      expectClose(
+        [s.scales.alpha as number, s.scales.delta as number],
+        [0.73333333, 0.26716667],
+        rel(1e-6),
+      );
       expect(s.extra).toEqual({ deltaFactor: 0.7 });
     }),
   );
@@ -154,11 +164,12 @@ describe.each(backends)('TWNQuantizer on the %s backend', (backend) => {
       const q = getQuantizer('twn', TWN_PRESETS.revision2022);
       const s = q.stats(tf.tensor2d(C), {});
       expect(Array.isArray(s.scales.alpha)).toBe(true);
-      expectClose(s.scales.alpha as number[], [0.6, 1.5]);
-      expectClose(s.scales.delta as number[], [0.225, 0.875]);
+      expectClose(s.scales.alpha as number[], [0.6, 1.5], rel(1e-6));
+      expectClose(s.scales.delta as number[], [0.225, 0.875], rel(1e-6));
       expectClose(
         [s.share.negative, s.share.zero, s.share.positive],
         [0.16666667, 0.5, 0.33333333],
+        rel(1e-6),
       );
       expect(s.extra).toEqual({ deltaFactor: 0.75 });
       // E, δ = 0.7 per channel: α = [1, 0.3], Δ = [0.4025, 0.15925]
@@ -167,9 +178,13 @@ describe.each(backends)('TWNQuantizer on the %s backend', (backend) => {
         tf.tensor4d(E, E_SHAPE as never),
         {},
       );
-      expectClose(e.scales.alpha as number[], [1, 0.3]);
-      expectClose(e.scales.delta as number[], [0.4025, 0.15925]);
-      expectClose([e.share.negative, e.share.zero, e.share.positive], [0.25, 0.375, 0.375]);
+      expectClose(e.scales.alpha as number[], [1, 0.3], rel(1e-6));
+      expectClose(e.scales.delta as number[], [0.4025, 0.15925], rel(1e-6));
+      expectClose(
+        [e.share.negative, e.share.zero, e.share.positive],
+        [0.25, 0.375, 0.375],
+        rel(1e-6),
+      );
       expect(e.numWeights).toBe(8);
     }),
   );
@@ -193,7 +208,7 @@ describe.each(backends)('TWNQuantizer on the %s backend', (backend) => {
       expect(e.shape).toEqual([6]);
       expect(Array.from(e.codes)).toEqual([-1, 0, 0, 0, 1, 1]);
       expect(e.positive).toHaveLength(1);
-      expectClose(e.positive, [0.73333333]);
+      expectClose(e.positive, [0.73333333], rel(1e-6));
       expect(Array.from(e.negative)).toEqual(Array.from(e.positive));
       expect(maxAbsDiff(dequantizeExport(e), q.quantize(w, {}).dataSync())).toBe(0);
     }),
@@ -207,15 +222,15 @@ describe.each(backends)('TWNQuantizer on the %s backend', (backend) => {
       const e = q.exportTernary(dense, {})!;
       expect(e.shape).toEqual([3, 2]);
       expect(Array.from(e.codes)).toEqual([1, -1, 0, 1, 0, 0]);
-      expectClose(e.positive, [0.6, 1.5]);
-      expectClose(e.negative, [0.6, 1.5]);
+      expectClose(e.positive, [0.6, 1.5], rel(1e-6));
+      expectClose(e.negative, [0.6, 1.5], rel(1e-6));
       expect(maxAbsDiff(dequantizeExport(e), q.quantize(dense, {}).dataSync())).toBe(0);
 
       const conv = tf.tensor4d(E, E_SHAPE as [number, number, number, number]);
       const ec = q.exportTernary(conv, {})!;
       expect(ec.shape).toEqual(E_SHAPE);
       expect(Array.from(ec.codes)).toEqual([1, 1, -1, 1, 0, -1, 0, 0]);
-      expectClose(ec.positive, [1, 0.3]);
+      expectClose(ec.positive, [1, 0.3], rel(1e-6));
       expect(maxAbsDiff(dequantizeExport(ec), q.quantize(conv, {}).dataSync())).toBe(0);
 
       // and on a larger pseudo-random conv kernel, per layer and per channel

@@ -328,28 +328,52 @@ function paretoChart(
  * The charts of the page. Methods are listed in the summary table's order
  * (methods missing from it last, alphabetically), runs by seed, so legends
  * read like the table; every method keeps its colour ({@link methodColors}).
+ * The method-specific charts (TTQ, SQ, HLA) show the first such run.
  */
 function charts(
   runs: readonly RunResult[],
   summary: readonly MethodSummary[],
   colors: ReadonlyMap<string, string>,
 ): ChartSpec[] {
-  const out: ChartSpec[] = [];
+  const sorted = inTableOrder(runs, summary);
+  const methods = [...new Set(sorted.map((r) => r.method))];
+  const byMethod = new Map(methods.map((m) => [m, sorted.filter((r) => r.method === m)]));
+  const first = (quantizer: string) => sorted.find((r) => quantizerOf(r) === quantizer);
+  const ttq = first('ttq');
+  const sq = first('sq');
+  const hla = first('hla');
+  return [
+    paretoChart(summary, byMethod, colors),
+    accuracyChart([...byMethod], colors),
+    sparsityChart(methods, byMethod, colors),
+    ...(ttq ? ttqCharts(ttq) : []),
+    sq && sqBitsChart(sq, colors),
+    hla && hlaCosineChart(hla),
+  ].filter((c): c is ChartSpec => c !== undefined);
+}
+
+/** Runs in the summary table's method order (others last, alphabetically), then by seed. */
+function inTableOrder(runs: readonly RunResult[], summary: readonly MethodSummary[]): RunResult[] {
   const methodOrder = summary.map((m) => m.method);
   const rank = (method: string) => {
     const i = methodOrder.indexOf(method);
     return i < 0 ? methodOrder.length : i;
   };
-  const sorted = [...runs].sort(
+  return [...runs].sort(
     (a, b) =>
       rank(a.method) - rank(b.method) || a.method.localeCompare(b.method) || a.seed - b.seed,
   );
-  const methods = [...new Set(sorted.map((r) => r.method))];
-  const byMethod = new Map(methods.map((m) => [m, sorted.filter((r) => r.method === m)]));
-  out.push(paretoChart(summary, byMethod, colors));
-  out.push(accuracyChart([...byMethod], colors));
+}
 
-  // Per-layer sparsity at the end of training, one bar group per layer, one bar per method (mean over seeds).
+/** Epoch 0 = before training, so TTQ/HLA curves start at their initial values. */
+const withInitial = (r: RunResult) => [{ epoch: 0, layers: r.initialLayers ?? [] }, ...r.history];
+
+/** Per-layer sparsity at the end of training, one bar group per layer, one bar per method (mean over seeds); none without quantized layers. */
+function sparsityChart(
+  methods: readonly string[],
+  byMethod: ReadonlyMap<string, readonly RunResult[]>,
+  colors: ReadonlyMap<string, string>,
+): ChartSpec | undefined {
   const quantized = (r: RunResult) => r.history.at(-1)!.layers.filter((l) => l.bits < 32);
   const quantMethods = methods.filter((m) => byMethod.get(m)!.some((r) => quantized(r).length));
   const layerNames = [
@@ -359,147 +383,139 @@ function charts(
       ),
     ),
   ];
-  if (layerNames.length) {
-    out.push({
-      id: 'sparsity',
-      title: 'Per-layer sparsity (share of zero codes) at the end of training',
-      caption:
-        'Mean over each method’s seeds. Quantized layers only; FP32 first/last layers are left out.',
-      config: {
-        type: 'bar',
-        data: {
-          labels: layerNames,
-          datasets: quantMethods.map((m) => {
-            const rs = byMethod.get(m)!;
-            return {
-              label: rs.length === 1 ? m : `${m} (mean of ${rs.length} seeds)`,
-              data: layerNames.map((n) => {
-                const shares = rs.flatMap((r) =>
-                  quantized(r)
-                    .filter((l) => l.layer === n)
-                    .map((l) => l.share.zero * 100),
-                );
-                return shares.length ? mean(shares) : null;
-              }),
-              backgroundColor: colors.get(m)!,
-            };
-          }),
-        },
-        options: {
-          animation: false,
-          scales: { y: { title: { display: true, text: 'zero codes (%)' } } },
-        },
+  if (!layerNames.length) return undefined;
+  return {
+    id: 'sparsity',
+    title: 'Per-layer sparsity (share of zero codes) at the end of training',
+    caption:
+      'Mean over each method’s seeds. Quantized layers only; FP32 first/last layers are left out.',
+    config: {
+      type: 'bar',
+      data: {
+        labels: layerNames,
+        datasets: quantMethods.map((m) => {
+          const rs = byMethod.get(m)!;
+          return {
+            label: rs.length === 1 ? m : `${m} (mean of ${rs.length} seeds)`,
+            data: layerNames.map((n) => {
+              const shares = rs.flatMap((r) =>
+                quantized(r)
+                  .filter((l) => l.layer === n)
+                  .map((l) => l.share.zero * 100),
+              );
+              return shares.length ? mean(shares) : null;
+            }),
+            backgroundColor: colors.get(m)!,
+          };
+        }),
       },
-    });
-  }
+      options: {
+        animation: false,
+        scales: { y: { title: { display: true, text: 'zero codes (%)' } } },
+      },
+    },
+  };
+}
 
-  // Epoch 0 = before training, so TTQ/HLA curves start at their initial values.
-  const withInitial = (r: RunResult) => [{ epoch: 0, layers: r.initialLayers ?? [] }, ...r.history];
-  const ttq = sorted.find((r) => quantizerOf(r) === 'ttq');
-  if (ttq) {
-    const layers = ttq.history[0]!.layers.filter((l) => l.bits < 32).map((l) => l.layer);
-    const series = (key: 'wp' | 'wn') =>
-      layers.map((name, i) => ({
-        label: `${name} ${key === 'wp' ? 'Wp' : 'Wn'}`,
+/** TTQ's Figure 2: `Wp`, `−Wn` per layer, and the code shares, over training. */
+function ttqCharts(ttq: RunResult): ChartSpec[] {
+  const layers = ttq.history[0]!.layers.filter((l) => l.bits < 32).map((l) => l.layer);
+  const series = (key: 'wp' | 'wn') =>
+    layers.map((name, i) => ({
+      label: `${name} ${key === 'wp' ? 'Wp' : 'Wn'}`,
+      data: withInitial(ttq).map((h) => {
+        const l = h.layers.find((x) => x.layer === name);
+        const v = l?.scales[key];
+        return { x: h.epoch, y: typeof v === 'number' ? (key === 'wn' ? -v : v) : null };
+      }),
+      borderColor: color(i),
+      backgroundColor: color(i),
+      borderDash: key === 'wn' ? [4, 3] : [],
+    }));
+  return [
+    lineChart(
+      'ttq-scales',
+      `TTQ: Wp and −Wn per layer over training (${which(ttq)})`,
+      'As in the TTQ paper’s Figure 2: solid lines are Wp, dashed lines −Wn.',
+      'epoch',
+      'scale',
+      [...series('wp'), ...series('wn')],
+    ),
+    lineChart(
+      'ttq-shares',
+      `TTQ: share of negative / zero / positive codes over training (${which(ttq)})`,
+      'Averaged over the quantized layers, weighted by their number of weights.',
+      'epoch',
+      'share (%)',
+      (['negative', 'zero', 'positive'] as const).map((k, i) => ({
+        label: k,
         data: withInitial(ttq).map((h) => {
-          const l = h.layers.find((x) => x.layer === name);
-          const v = l?.scales[key];
-          return { x: h.epoch, y: typeof v === 'number' ? (key === 'wn' ? -v : v) : null };
+          const ls = h.layers.filter((l) => l.bits < 32);
+          const n = ls.reduce((a, l) => a + l.numWeights, 0);
+          return {
+            x: h.epoch,
+            y: (100 * ls.reduce((a, l) => a + l.share[k] * l.numWeights, 0)) / Math.max(1, n),
+          };
         }),
         borderColor: color(i),
         backgroundColor: color(i),
-        borderDash: key === 'wn' ? [4, 3] : [],
-      }));
-    out.push(
-      lineChart(
-        'ttq-scales',
-        `TTQ: Wp and −Wn per layer over training (${which(ttq)})`,
-        'As in the TTQ paper’s Figure 2: solid lines are Wp, dashed lines −Wn.',
-        'epoch',
-        'scale',
-        [...series('wp'), ...series('wn')],
-      ),
-    );
-    out.push(
-      lineChart(
-        'ttq-shares',
-        `TTQ: share of negative / zero / positive codes over training (${which(ttq)})`,
-        'Averaged over the quantized layers, weighted by their number of weights.',
-        'epoch',
-        'share (%)',
-        (['negative', 'zero', 'positive'] as const).map((k, i) => ({
-          label: k,
-          data: withInitial(ttq).map((h) => {
-            const ls = h.layers.filter((l) => l.bits < 32);
-            const n = ls.reduce((a, l) => a + l.numWeights, 0);
-            return {
-              x: h.epoch,
-              y: (100 * ls.reduce((a, l) => a + l.share[k] * l.numWeights, 0)) / Math.max(1, n),
-            };
-          }),
-          borderColor: color(i),
-          backgroundColor: color(i),
-        })),
-      ),
-    );
-  }
+      })),
+    ),
+  ];
+}
 
-  const sq = sorted.find((r) => quantizerOf(r) === 'sq');
-  if (sq) {
-    const last = sq.history.at(-1)!.layers.filter((l) => l.quantizer === 'sq');
-    out.push({
-      id: 'sq-bits',
-      title: `SQ: per-layer bit-width and weight memory vs all-ternary (${which(sq)})`,
-      caption:
-        'Bars: memory of each layer’s kernel at its final bit-width (1 binary, 2 ternary) and if it were ternary.',
-      config: {
-        type: 'bar',
-        data: {
-          labels: last.map((l) => `${l.layer} (${l.bits}-bit)`),
-          datasets: [
-            {
-              label: `${sq.method} (KiB)`,
-              data: last.map((l) => (l.numWeights * l.bits) / 8 / 1024),
-              backgroundColor: colors.get(sq.method)!,
-            },
-            {
-              // The same method's colour, hollow: not another method.
-              label: 'all-ternary (KiB)',
-              data: last.map((l) => (l.numWeights * 2) / 8 / 1024),
-              backgroundColor: translucent(colors.get(sq.method)!, '40'),
-              borderColor: colors.get(sq.method)!,
-              borderWidth: 1.5,
-            },
-          ],
-        },
-        options: { animation: false, scales: { y: { title: { display: true, text: 'KiB' } } } },
+/** SQ: each layer's final bit-width and kernel memory, against all-ternary. */
+function sqBitsChart(sq: RunResult, colors: ReadonlyMap<string, string>): ChartSpec {
+  const last = sq.history.at(-1)!.layers.filter((l) => l.quantizer === 'sq');
+  return {
+    id: 'sq-bits',
+    title: `SQ: per-layer bit-width and weight memory vs all-ternary (${which(sq)})`,
+    caption:
+      'Bars: memory of each layer’s kernel at its final bit-width (1 binary, 2 ternary) and if it were ternary.',
+    config: {
+      type: 'bar',
+      data: {
+        labels: last.map((l) => `${l.layer} (${l.bits}-bit)`),
+        datasets: [
+          {
+            label: `${sq.method} (KiB)`,
+            data: last.map((l) => (l.numWeights * l.bits) / 8 / 1024),
+            backgroundColor: colors.get(sq.method)!,
+          },
+          {
+            // The same method's colour, hollow: not another method.
+            label: 'all-ternary (KiB)',
+            data: last.map((l) => (l.numWeights * 2) / 8 / 1024),
+            backgroundColor: translucent(colors.get(sq.method)!, '40'),
+            borderColor: colors.get(sq.method)!,
+            borderWidth: 1.5,
+          },
+        ],
       },
-    });
-  }
+      options: { animation: false, scales: { y: { title: { display: true, text: 'KiB' } } } },
+    },
+  };
+}
 
-  const hla = sorted.find((r) => quantizerOf(r) === 'hla');
-  if (hla) {
-    const layers = hla.history[0]!.layers.filter((l) => l.quantizer === 'hla').map((l) => l.layer);
-    out.push(
-      lineChart(
-        'hla-cosine',
-        `HLA: cosine between W and its ternary projection T, per layer (${which(hla)})`,
-        'The hyperspherical regularizer pulls each layer’s direction towards its ternary projection.',
-        'epoch',
-        'cos(W, T)',
-        layers.map((name, i) => ({
-          label: name,
-          data: withInitial(hla).map((h) => ({
-            x: h.epoch,
-            y: h.layers.find((l) => l.layer === name)?.extra?.cosine ?? null,
-          })),
-          borderColor: color(i),
-          backgroundColor: color(i),
-        })),
-      ),
-    );
-  }
-  return out;
+/** HLA: cos(W, T) per layer over training. */
+function hlaCosineChart(hla: RunResult): ChartSpec {
+  const layers = hla.history[0]!.layers.filter((l) => l.quantizer === 'hla').map((l) => l.layer);
+  return lineChart(
+    'hla-cosine',
+    `HLA: cosine between W and its ternary projection T, per layer (${which(hla)})`,
+    'The hyperspherical regularizer pulls each layer’s direction towards its ternary projection.',
+    'epoch',
+    'cos(W, T)',
+    layers.map((name, i) => ({
+      label: name,
+      data: withInitial(hla).map((h) => ({
+        x: h.epoch,
+        y: h.layers.find((l) => l.layer === name)?.extra?.cosine ?? null,
+      })),
+      borderColor: color(i),
+      backgroundColor: color(i),
+    })),
+  );
 }
 
 /** Dash patterns telling the seeds of one colour apart. */

@@ -138,12 +138,40 @@ function methodLabels(study: Study): string[] {
   return study.methods.map(methodLabel);
 }
 
+/** The flags of `trit bench` as commander parses them. */
+interface BenchFlags {
+  readonly preset?: string;
+  readonly study?: string;
+  readonly import?: string[];
+  readonly printStudy: boolean;
+  readonly methods?: string[];
+  readonly seeds?: number[];
+  readonly epochs?: number;
+  readonly pretrainEpochs?: number;
+  readonly pretrainOnly: boolean;
+  readonly out?: string;
+  readonly resume: boolean;
+  readonly shard?: [number, number];
+  readonly dataDir?: string;
+  readonly backend: string;
+  readonly progress: boolean;
+  readonly export: boolean;
+}
+
+/** Adds `trit bench` (run a study) and `trit bench merge` (merge shards). */
 export function registerBenchCommands(program: Command): void {
-  const bench = program
-    .command('bench')
-    .description(
-      'run a study (methods x seeds head-to-head under one protocol) and write tables and a report',
-    )
+  const bench = addBenchOptions(
+    program
+      .command('bench')
+      .description(
+        'run a study (methods x seeds head-to-head under one protocol) and write tables and a report',
+      ),
+  ).action((flags: BenchFlags) => runBenchCommand(flags));
+  addMergeCommand(bench);
+}
+
+function addBenchOptions(cmd: Command): Command {
+  return cmd
     .addOption(
       new Option('--preset <name>', 'a built-in study (default: quick)').choices(presetNames()),
     )
@@ -197,88 +225,115 @@ export function registerBenchCommands(program: Command): void {
       '--export',
       'also export every run to the trit format in <out>/export/<method>-seed<S>/ (see `trit export`)',
       false,
-    )
-    .action(async (opts) => {
-      const { study } = await loadStudy({
-        study: opts.study,
-        preset: opts.preset,
-        overrides: {
-          methods: opts.methods,
-          seeds: opts.seeds,
-          epochs: opts.epochs,
-          pretrainEpochs: opts.pretrainEpochs,
-          imports: opts.import,
-        },
-      });
-      if (opts.printStudy) {
-        console.log(JSON.stringify(study, null, 2));
-        return;
-      }
-      const outDir = path.resolve(opts.out ?? path.join('runs', study.name));
-      assertWritableFolder('--out', outDir);
-      const backend = await initBackend({ prefer: opts.backend as BackendName });
-      const labels = methodLabels(study);
-      console.error(
-        `[bench] study ${study.name}: ${labels.join(', ')} x seeds ${study.seeds.join(', ')} on ${backendLine(backend)} -> ${outDir}`,
-      );
-      let finished: { method: string; seed: number }[] = [];
-      try {
-        finished = await runBench({
-          study,
-          outDir,
-          resume: opts.resume || Boolean(opts.shard),
-          shard: opts.shard,
-          loadData: (s) => loadStudyData(s.data, { dataDir: opts.dataDir }),
-          backend,
-          progress: opts.progress,
-          pretrainOnly: opts.pretrainOnly,
-        });
-      } catch (err) {
-        if (err instanceof TrainingDivergedError) {
-          console.error(`[bench] ${err.message}`);
-          process.exitCode = 2;
-          return;
-        }
-        throw err;
-      }
-      if (opts.pretrainOnly) {
-        console.error(`[bench] FP32 pre-training done in ${outDir}/pretrain`);
-        tf.disposeVariables();
-        return;
-      }
-      // Tables cover every finished run of the study in the folder (all shards, if they share it).
-      const folderStudy = readStudyRecord(outDir) ?? study;
-      // Runs of earlier invocations may use modules this one did not name.
-      await loadImports(folderStudy.imports, outDir);
-      const runs = collectRuns([outDir], folderStudy);
-      const pretraining = collectPretraining([outDir], folderStudy);
-      const summary = writeBenchOutputs(
-        outDir,
-        runs,
-        {
-          preset: study.name,
-          command: `trit ${process.argv.slice(2).join(' ')}`,
-          config: { shard: opts.shard },
-          backend: { ...backend },
-          versions: packageVersions(),
-          machine: machineInfo(),
-          // Table order: this run's methods, then the folder's other ones.
-          methodOrder: [...new Set([...labels, ...methodLabels(folderStudy)])],
-        },
-        pretraining,
-        outputOptions(folderStudy, runs),
-      );
-      console.log(`\n${summaryMarkdown(summary)}`);
-      if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
-      console.log(
-        `wrote ${['results.json', 'results.csv', 'summary.md', 'report.html'].map((f) => path.join(outDir, f)).join(', ')}`,
-      );
-      // --export: the runs of this invocation, to <out>/export/<method>-seed<S>/.
-      if (opts.export)
-        await exportBenchRuns({ outDir, runs: finished, study, dataDir: opts.dataDir });
-      tf.disposeVariables();
-    });
+    );
+}
 
+/**
+ * `trit bench`: resolve the study, run its grid (or only the pre-training),
+ * then write the tables and report of every finished run in the folder and,
+ * with `--export`, export this invocation's runs.
+ */
+async function runBenchCommand(opts: BenchFlags): Promise<void> {
+  const { study } = await loadStudy({
+    study: opts.study,
+    preset: opts.preset,
+    overrides: {
+      methods: opts.methods,
+      seeds: opts.seeds,
+      epochs: opts.epochs,
+      pretrainEpochs: opts.pretrainEpochs,
+      imports: opts.import,
+    },
+  });
+  if (opts.printStudy) {
+    console.log(JSON.stringify(study, null, 2));
+    return;
+  }
+  const outDir = path.resolve(opts.out ?? path.join('runs', study.name));
+  assertWritableFolder('--out', outDir);
+  const backend = await initBackend({ prefer: opts.backend as BackendName });
+  const labels = methodLabels(study);
+  console.error(
+    `[bench] study ${study.name}: ${labels.join(', ')} x seeds ${study.seeds.join(', ')} on ${backendLine(backend)} -> ${outDir}`,
+  );
+  const finished = await runGrid(study, outDir, backend, opts);
+  if (finished === undefined) return; // diverged: reported, exit code 2
+  if (opts.pretrainOnly) {
+    console.error(`[bench] FP32 pre-training done in ${outDir}/pretrain`);
+    tf.disposeVariables();
+    return;
+  }
+  await writeFolderOutputs(study, outDir, backend, labels, opts);
+  // --export: the runs of this invocation, to <out>/export/<method>-seed<S>/.
+  if (opts.export) await exportBenchRuns({ outDir, runs: finished, study, dataDir: opts.dataDir });
+  tf.disposeVariables();
+}
+
+/** Runs the study's grid (or shard); `undefined` after a diverged run, which sets exit code 2. */
+async function runGrid(
+  study: Study,
+  outDir: string,
+  backend: BackendInfo,
+  opts: BenchFlags,
+): Promise<{ method: string; seed: number }[] | undefined> {
+  try {
+    return await runBench({
+      study,
+      outDir,
+      resume: opts.resume || Boolean(opts.shard),
+      shard: opts.shard,
+      loadData: (s) => loadStudyData(s.data, { dataDir: opts.dataDir }),
+      backend,
+      progress: opts.progress,
+      pretrainOnly: opts.pretrainOnly,
+    });
+  } catch (err) {
+    if (err instanceof TrainingDivergedError) {
+      console.error(`[bench] ${err.message}`);
+      process.exitCode = 2;
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/** Tables and report of every finished run of the study in `outDir` (all shards, if they share it). */
+async function writeFolderOutputs(
+  study: Study,
+  outDir: string,
+  backend: BackendInfo,
+  labels: readonly string[],
+  opts: BenchFlags,
+): Promise<void> {
+  const folderStudy = readStudyRecord(outDir) ?? study;
+  // Runs of earlier invocations may use modules this one did not name.
+  await loadImports(folderStudy.imports, outDir);
+  const runs = collectRuns([outDir], folderStudy);
+  const pretraining = collectPretraining([outDir], folderStudy);
+  const summary = writeBenchOutputs(
+    outDir,
+    runs,
+    {
+      preset: study.name,
+      command: `trit ${process.argv.slice(2).join(' ')}`,
+      config: { shard: opts.shard },
+      backend: { ...backend },
+      versions: packageVersions(),
+      machine: machineInfo(),
+      // Table order: this run's methods, then the folder's other ones.
+      methodOrder: [...new Set([...labels, ...methodLabels(folderStudy)])],
+    },
+    pretraining,
+    outputOptions(folderStudy, runs),
+  );
+  console.log(`\n${summaryMarkdown(summary)}`);
+  if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
+  console.log(
+    `wrote ${['results.json', 'results.csv', 'summary.md', 'report.html'].map((f) => path.join(outDir, f)).join(', ')}`,
+  );
+}
+
+function addMergeCommand(bench: Command): void {
   bench
     .command('merge')
     .description(
@@ -294,50 +349,57 @@ export function registerBenchCommands(program: Command): void {
       'load a module first (repeatable), as for `trit bench`',
       (v: string, prev: string[] = []) => [...prev, v],
     )
-    .action(async (dirs: string[], opts: { out?: string; import?: string[] }) => {
-      // `bench` has an --out of its own, so commander hands a trailing
-      // `merge A B --out C` to it rather than to this subcommand: accept both.
-      const out = opts.out ?? (bench.opts() as { out?: string }).out;
-      if (!out)
-        throw new Error(
-          'bench merge: --out <dir> is required (the folder for the merged tables and report)',
-        );
-      const folders = dirs.map((d) => path.resolve(d));
-      const extraImports = [
-        ...(opts.import ?? []),
-        ...((bench.opts() as { import?: string[] }).import ?? []),
-      ];
-      await loadImports(extraImports, process.cwd());
-      const study = await mergedStudy(folders);
-      const runs = collectRuns(folders, study);
-      if (!runs.length) throw new Error(`no finished runs in ${dirs.join(', ')}`);
-      // Each shard pre-trains its own seeds: one FP32 pre-training per seed is kept.
-      const pretraining = collectPretraining(folders, study);
-      const outDir = path.resolve(out);
-      mkdirSync(outDir, { recursive: true });
-      const first = folders.map((d) => path.join(d, 'results.json')).find((f) => existsSync(f));
-      const meta = first
-        ? (JSON.parse(readFileSync(first, 'utf8')) as Record<string, unknown>)
-        : {};
-      const summary = writeBenchOutputs(
-        outDir,
-        runs,
-        {
-          preset: study.name,
-          command: `trit ${process.argv.slice(2).join(' ')}`,
-          config: { mergedFrom: dirs },
-          backend: (meta.backend as Record<string, unknown>) ?? {},
-          versions: (meta.versions as Record<string, string>) ?? packageVersions(),
-          machine: (meta.machine as Record<string, unknown>) ?? machineInfo(),
-          methodOrder: methodLabels(study),
-        },
-        pretraining,
-        outputOptions(study, runs),
-      );
-      console.log(summaryMarkdown(summary));
-      if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
-      console.log(`merged ${runs.length} runs into ${outDir}`);
-    });
+    .action((dirs: string[], opts: { out?: string; import?: string[] }) =>
+      runMerge(dirs, opts, bench),
+    );
+}
+
+/** `trit bench merge`: one set of tables and one report from the folders of a study's shards. */
+async function runMerge(
+  dirs: string[],
+  opts: { out?: string; import?: string[] },
+  bench: Command,
+): Promise<void> {
+  // `bench` has an --out of its own, so commander hands a trailing
+  // `merge A B --out C` to it rather than to this subcommand: accept both.
+  const out = opts.out ?? (bench.opts() as { out?: string }).out;
+  if (!out)
+    throw new Error(
+      'bench merge: --out <dir> is required (the folder for the merged tables and report)',
+    );
+  const folders = dirs.map((d) => path.resolve(d));
+  const extraImports = [
+    ...(opts.import ?? []),
+    ...((bench.opts() as { import?: string[] }).import ?? []),
+  ];
+  await loadImports(extraImports, process.cwd());
+  const study = await mergedStudy(folders);
+  const runs = collectRuns(folders, study);
+  if (!runs.length) throw new Error(`no finished runs in ${dirs.join(', ')}`);
+  // Each shard pre-trains its own seeds: one FP32 pre-training per seed is kept.
+  const pretraining = collectPretraining(folders, study);
+  const outDir = path.resolve(out);
+  mkdirSync(outDir, { recursive: true });
+  const first = folders.map((d) => path.join(d, 'results.json')).find((f) => existsSync(f));
+  const meta = first ? (JSON.parse(readFileSync(first, 'utf8')) as Record<string, unknown>) : {};
+  const summary = writeBenchOutputs(
+    outDir,
+    runs,
+    {
+      preset: study.name,
+      command: `trit ${process.argv.slice(2).join(' ')}`,
+      config: { mergedFrom: dirs },
+      backend: (meta.backend as Record<string, unknown>) ?? {},
+      versions: (meta.versions as Record<string, string>) ?? packageVersions(),
+      machine: (meta.machine as Record<string, unknown>) ?? machineInfo(),
+      methodOrder: methodLabels(study),
+    },
+    pretraining,
+    outputOptions(study, runs),
+  );
+  console.log(summaryMarkdown(summary));
+  if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
+  console.log(`merged ${runs.length} runs into ${outDir}`);
 }
 
 /**

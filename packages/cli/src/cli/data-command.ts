@@ -1,11 +1,12 @@
 import { basename } from 'node:path';
+import { formatBytes } from '@trit/quant-core';
 import cliProgress from 'cli-progress';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { listCachedDatasets } from '../data/cache.js';
 import type { ResizeFit } from '../data/decode.js';
 import { downloadDataset } from '../data/download.js';
 import { DatasetError, errorMessage } from '../data/errors.js';
-import { formatAmount, formatBytes, formatRate } from '../data/format.js';
+import { formatAmount, formatRate } from '../data/format.js';
 import { importCommand } from '../data/hints.js';
 import { type ImportResult, importDataset } from '../data/import.js';
 import { loadDataset } from '../data/load.js';
@@ -226,17 +227,25 @@ function addImportOptions(cmd: Command): Command {
     );
 }
 
+/** The resolved {@link DataCommandIO}. */
+type Out = DataCommandIO;
+
 /**
  * Adds `trit data import|download|list`. Results go to `io.stdout`, progress
  * bars (rate + ETA) and notes to `io.stderr`.
  */
 export function registerDataCommands(program: Command, io: Partial<DataCommandIO> = {}): Command {
-  const stdout = io.stdout ?? process.stdout;
-  const stderr = io.stderr ?? process.stderr;
+  const out: Out = { stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr };
   const data = program
     .command('data')
     .description('import, download and list datasets in the local cache');
+  addImportCommand(data, out);
+  addDownloadCommand(data, out);
+  addListCommand(data, out);
+  return data;
+}
 
+function addImportCommand(data: Command, out: Out): void {
   addImportOptions(
     data
       .command('import <dataset>')
@@ -249,25 +258,32 @@ export function registerDataCommands(program: Command, io: Partial<DataCommandIO
         '--from <archive|dir>',
         '.tar.gz/.tgz/.tar archive or folder (cifar10-sample: the shipped file)',
       ),
-  ).action(async (dataset: string, flags: ImportFlags) => {
-    const bars = new ProgressBars(stderr);
-    try {
-      const result = await importDataset(
-        dataset,
-        defined({
-          from: flags.from,
-          dataDir: flags.dataDir,
-          ...importOptionsOf(flags),
-          onProgress: bars.update,
-        }),
-      );
-      bars.stop();
-      stdout.write(describeImport(result));
-    } finally {
-      bars.stop();
-    }
-  });
+  ).action((dataset: string, flags: ImportFlags) => runImport(dataset, flags, out));
+}
 
+/** `trit data import`: imports with progress bars, then prints the summary. */
+async function runImport(dataset: string, flags: ImportFlags, { stdout, stderr }: Out) {
+  const bars = new ProgressBars(stderr);
+  try {
+    const result = await importDataset(
+      dataset,
+      defined({
+        from: flags.from,
+        dataDir: flags.dataDir,
+        ...importOptionsOf(flags),
+        onProgress: bars.update,
+      }),
+    );
+    bars.stop();
+    stdout.write(describeImport(result));
+  } finally {
+    bars.stop();
+  }
+}
+
+type DownloadFlags = ImportFlags & { url?: string; sha256?: string; import: boolean };
+
+function addDownloadCommand(data: Command, out: Out): void {
   addImportOptions(
     data
       .command('download <dataset>')
@@ -275,140 +291,171 @@ export function registerDataCommands(program: Command, io: Partial<DataCommandIO
       .option('--url <url>', 'download from this mirror instead (needs --sha256)')
       .option('--sha256 <hex>', 'expected sha256 of the file at --url', sha256Arg)
       .option('--no-import', 'only download and verify the archive'),
-  ).action(
-    async (
-      dataset: string,
-      flags: ImportFlags & { url?: string; sha256?: string; import: boolean },
-    ) => {
-      if ((flags.url === undefined) !== (flags.sha256 === undefined)) {
-        throw new DatasetError('BAD_OPTION', '--url and --sha256 go together');
-      }
-      const dataDir = flags.dataDir;
-      let sources: Record<string, { url: string; sha256: string; fileName: string }> | undefined;
-      if (flags.url && flags.sha256) {
-        const fileName = basename(new URL(flags.url).pathname) || `${dataset}.tar.gz`;
-        sources = { [dataset]: { url: flags.url, sha256: flags.sha256, fileName } };
-      }
-      const bars = new ProgressBars(stderr);
-      try {
-        const result = await downloadDataset(
-          dataset,
-          defined({
-            dataDir,
-            sources,
-            onProgress: bars.update,
-            import: flags.import,
-            importOptions: defined(importOptionsOf(flags)),
-          }),
-        );
-        bars.stop();
-        stdout.write(
-          `${result.downloaded ? 'downloaded' : 'already downloaded'} ${result.url}\n` +
-            `  ${formatBytes(result.bytes)}, sha256 ${result.sha256} (verified)` +
-            `${result.resumedFrom > 0 ? `, resumed at ${formatBytes(result.resumedFrom)}` : ''} -> ${result.archive}\n`,
-        );
-        if (result.import) stdout.write(describeImport(result.import));
-      } finally {
-        bars.stop();
-      }
-    },
-  );
+  ).action((dataset: string, flags: DownloadFlags) => runDownload(dataset, flags, out));
+}
 
+/** `trit data download`: downloads (from `--url` when given), verifies, imports unless `--no-import`. */
+async function runDownload(dataset: string, flags: DownloadFlags, { stdout, stderr }: Out) {
+  if ((flags.url === undefined) !== (flags.sha256 === undefined)) {
+    throw new DatasetError('BAD_OPTION', '--url and --sha256 go together');
+  }
+  const dataDir = flags.dataDir;
+  let sources: Record<string, { url: string; sha256: string; fileName: string }> | undefined;
+  if (flags.url && flags.sha256) {
+    const fileName = basename(new URL(flags.url).pathname) || `${dataset}.tar.gz`;
+    sources = { [dataset]: { url: flags.url, sha256: flags.sha256, fileName } };
+  }
+  const bars = new ProgressBars(stderr);
+  try {
+    const result = await downloadDataset(
+      dataset,
+      defined({
+        dataDir,
+        sources,
+        onProgress: bars.update,
+        import: flags.import,
+        importOptions: defined(importOptionsOf(flags)),
+      }),
+    );
+    bars.stop();
+    stdout.write(
+      `${result.downloaded ? 'downloaded' : 'already downloaded'} ${result.url}\n` +
+        `  ${formatBytes(result.bytes)}, sha256 ${result.sha256} (verified)` +
+        `${result.resumedFrom > 0 ? `, resumed at ${formatBytes(result.resumedFrom)}` : ''} -> ${result.archive}\n`,
+    );
+    if (result.import) stdout.write(describeImport(result.import));
+  } finally {
+    bars.stop();
+  }
+}
+
+interface ListFlags {
+  dataDir?: string;
+  verify?: boolean;
+  json?: boolean;
+}
+
+type CacheEntry = Awaited<ReturnType<typeof listCachedDatasets>>[number];
+
+function addListCommand(data: Command, out: Out): void {
   data
     .command('list')
     .description('list the cached datasets with their image counts and sizes')
     .option('--data-dir <dir>', 'dataset cache folder')
     .option('--verify', 'also re-read every file and check its sha256')
     .option('--json', 'print JSON')
-    .action(async (flags: { dataDir?: string; verify?: boolean; json?: boolean }) => {
-      const dataDir = resolveDataDir(flags.dataDir);
-      const entries = await listCachedDatasets({ dataDir });
-      const verified = new Map<string, string>();
-      if (flags.verify) {
-        for (const e of entries) {
-          for (const split of SPLITS) {
-            if (!e.splits[split]) continue;
-            const key = `${e.entry}/${split}`;
-            try {
-              await loadDataset(e.entry, split, { dataDir, verifyChecksum: true });
-              verified.set(key, 'ok');
-            } catch (err) {
-              verified.set(key, errorMessage(err));
-            }
-          }
-        }
-      }
-      if (flags.json) {
-        const json = entries.map((e) => ({
-          entry: e.entry,
-          dataset: e.dataset,
-          path: e.path,
-          bytes: e.bytes,
-          problems: e.problems,
-          splits: Object.fromEntries(
-            SPLITS.filter((s) => e.splits[s]).map((s) => {
-              const m = e.splits[s]!;
-              return [
-                s,
-                {
-                  count: m.count,
-                  classes: m.classes,
-                  height: m.height,
-                  width: m.width,
-                  channels: m.channels,
-                  skipped: m.skipped.count,
-                  source: m.source.path,
-                  importedAt: m.importedAt,
-                  ...(flags.verify ? { verified: verified.get(`${e.entry}/${s}`) } : {}),
-                },
-              ];
-            }),
-          ),
-        }));
-        stdout.write(`${JSON.stringify({ dataDir, datasets: json }, null, 2)}\n`);
-        return;
-      }
-      stdout.write(`dataset cache: ${dataDir}\n`);
-      if (entries.length === 0) stdout.write('  (empty)\n');
-      const rows: string[][] = [
-        ['entry', 'split', 'images', 'classes', 'image', 'skipped', 'on disk', 'source'],
-      ];
-      if (flags.verify) rows[0]!.push('verified');
-      for (const e of entries) {
-        for (const split of SPLITS) {
-          const m = e.splits[split];
-          if (!m) continue;
-          const row = [
-            e.entry,
-            split,
-            formatAmount(m.count, 'images'),
-            String(m.classes),
-            `${m.width}x${m.height}x${m.channels}`,
-            String(m.skipped.count),
-            formatBytes(m.files.images.bytes + m.files.labels.bytes),
-            basename(m.source.path),
-          ];
-          if (flags.verify) row.push(verified.get(`${e.entry}/${split}`) ?? '');
-          rows.push(row);
-        }
-      }
-      if (rows.length > 1) stdout.write(table(rows));
-      for (const e of entries) {
-        if (e.problems.length > 0) {
-          stdout.write(
-            `  ${e.entry}: unusable (${e.problems.join('; ')}); re-import it or delete ${e.path}\n`,
-          );
-        }
-      }
-      const cached = new Set(entries.filter((e) => e.problems.length === 0).map((e) => e.entry));
-      const missing = listDatasetPresets().filter((p) => !cached.has(p.name));
-      if (missing.length > 0) {
-        stdout.write('not imported:\n');
-        for (const p of missing) stdout.write(`  ${p.name}: ${importCommand(p.name, dataDir)}\n`);
-      }
-    });
+    .action((flags: ListFlags) => runList(flags, out));
+}
 
-  return data;
+/** `trit data list`: the cache's entries as JSON or as a table, then the presets not imported yet. */
+async function runList(flags: ListFlags, { stdout }: Out) {
+  const dataDir = resolveDataDir(flags.dataDir);
+  const entries = await listCachedDatasets({ dataDir });
+  const verified = flags.verify ? await verifyEntries(entries, dataDir) : undefined;
+  if (flags.json) {
+    stdout.write(
+      `${JSON.stringify({ dataDir, datasets: listJson(entries, verified) }, null, 2)}\n`,
+    );
+    return;
+  }
+  stdout.write(`dataset cache: ${dataDir}\n`);
+  if (entries.length === 0) stdout.write('  (empty)\n');
+  const rows = listRows(entries, verified);
+  if (rows.length > 1) stdout.write(table(rows));
+  for (const e of entries) {
+    if (e.problems.length > 0) {
+      stdout.write(
+        `  ${e.entry}: unusable (${e.problems.join('; ')}); re-import it or delete ${e.path}\n`,
+      );
+    }
+  }
+  const cached = new Set(entries.filter((e) => e.problems.length === 0).map((e) => e.entry));
+  const missing = listDatasetPresets().filter((p) => !cached.has(p.name));
+  if (missing.length > 0) {
+    stdout.write('not imported:\n');
+    for (const p of missing) stdout.write(`  ${p.name}: ${importCommand(p.name, dataDir)}\n`);
+  }
+}
+
+/** `--verify`: re-reads every split with its checksums; `entry/split` → `'ok'` or the error. */
+async function verifyEntries(
+  entries: readonly CacheEntry[],
+  dataDir: string,
+): Promise<Map<string, string>> {
+  const verified = new Map<string, string>();
+  for (const e of entries) {
+    for (const split of SPLITS) {
+      if (!e.splits[split]) continue;
+      const key = `${e.entry}/${split}`;
+      try {
+        await loadDataset(e.entry, split, { dataDir, verifyChecksum: true });
+        verified.set(key, 'ok');
+      } catch (err) {
+        verified.set(key, errorMessage(err));
+      }
+    }
+  }
+  return verified;
+}
+
+/** `--json`: one object per cache entry, its splits keyed by name. */
+function listJson(entries: readonly CacheEntry[], verified: Map<string, string> | undefined) {
+  return entries.map((e) => ({
+    entry: e.entry,
+    dataset: e.dataset,
+    path: e.path,
+    bytes: e.bytes,
+    problems: e.problems,
+    splits: Object.fromEntries(
+      SPLITS.filter((s) => e.splits[s]).map((s) => {
+        const m = e.splits[s]!;
+        return [
+          s,
+          {
+            count: m.count,
+            classes: m.classes,
+            height: m.height,
+            width: m.width,
+            channels: m.channels,
+            skipped: m.skipped.count,
+            source: m.source.path,
+            importedAt: m.importedAt,
+            ...(verified ? { verified: verified.get(`${e.entry}/${s}`) } : {}),
+          },
+        ];
+      }),
+    ),
+  }));
+}
+
+/** The table: a header row, then one row per cached split. */
+function listRows(
+  entries: readonly CacheEntry[],
+  verified: Map<string, string> | undefined,
+): string[][] {
+  const rows: string[][] = [
+    ['entry', 'split', 'images', 'classes', 'image', 'skipped', 'on disk', 'source'],
+  ];
+  if (verified) rows[0]!.push('verified');
+  for (const e of entries) {
+    for (const split of SPLITS) {
+      const m = e.splits[split];
+      if (!m) continue;
+      const row = [
+        e.entry,
+        split,
+        formatAmount(m.count, 'images'),
+        String(m.classes),
+        `${m.width}x${m.height}x${m.channels}`,
+        String(m.skipped.count),
+        formatBytes(m.files.images.bytes + m.files.labels.bytes),
+        basename(m.source.path),
+      ];
+      if (verified) row.push(verified.get(`${e.entry}/${split}`) ?? '');
+      rows.push(row);
+    }
+  }
+  return rows;
 }
 
 function table(rows: string[][]): string {

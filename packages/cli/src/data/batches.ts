@@ -1,6 +1,7 @@
+import { Rng } from '@trit/quant-core';
 import { DatasetError } from './errors.js';
 import { checkKeys } from './options.js';
-import { deriveSeed, Rng } from './prng.js';
+import { deriveSeed } from './prng.js';
 
 /** What a batch iterator needs from a dataset split (a `DatasetSplit` from `loadDataset` fits). */
 export interface ImageArrays {

@@ -23,7 +23,7 @@ import {
   indexFileNames,
   planImport,
 } from './layouts/index.js';
-import { FORMAT_VERSION, metaFileName, type SplitMeta, SplitMetaSchema } from './meta.js';
+import { DATASET_CACHE_VERSION, metaFileName, type SplitMeta, SplitMetaSchema } from './meta.js';
 import { checkEnum, checkKeys, checkPositiveInt, checkResize, resolvePerClass } from './options.js';
 import { resolveDataDir } from './paths.js';
 import {
@@ -340,7 +340,7 @@ async function importInto(name: string, options: ImportOptions): Promise<ImportR
     for (const split of SPLITS) {
       const w = written[split];
       const meta: SplitMeta = {
-        formatVersion: FORMAT_VERSION,
+        formatVersion: DATASET_CACHE_VERSION,
         dataset: name,
         entry,
         split,

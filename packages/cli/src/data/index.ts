@@ -4,6 +4,9 @@
  * raw uint8 cache, downloads, loading, and a seeded batch iterator with the
  * CIFAR augmentation.
  */
+
+// quant-core's one byte formatter and one seeded PRNG, re-exported for the pipeline's users (perf/).
+export { formatBytes, Rng } from '@trit/quant-core';
 export {
   type AugmentOptions,
   augmentImage,
@@ -26,7 +29,7 @@ export {
   downloadDataset,
 } from './download.js';
 export { DatasetError, type DatasetErrorCode } from './errors.js';
-export { formatAmount, formatBytes, formatRate } from './format.js';
+export { formatAmount, formatRate } from './format.js';
 export { importCommand } from './hints.js';
 export {
   type BadImagePolicy,
@@ -44,7 +47,7 @@ export {
   loadDataset,
   resolveSplit,
 } from './load.js';
-export { FORMAT_VERSION, parseSplitMeta, type SplitMeta, SplitMetaSchema } from './meta.js';
+export { DATASET_CACHE_VERSION, parseSplitMeta, type SplitMeta, SplitMetaSchema } from './meta.js';
 export { parsePerClass, parseSize } from './options.js';
 export { defaultDataDir, resolveDataDir } from './paths.js';
 export {
@@ -65,6 +68,6 @@ export {
   type Split,
   unregisterDataset,
 } from './presets.js';
-export { deriveSeed, Rng } from './prng.js';
+export { deriveSeed } from './prng.js';
 export type { ProgressCallback, ProgressEvent } from './progress.js';
 export { batchToTensors } from './tensors.js';

@@ -1,8 +1,12 @@
 import { z } from 'zod';
 import { DatasetError } from './errors.js';
 
-/** Version of the on-disk cache format; bump when the layout of the files changes. */
-export const FORMAT_VERSION = 1;
+/**
+ * Version of the on-disk dataset cache (the `formatVersion` field of a split's meta
+ * file); bump when the layout of the files changes. Not the model format
+ * version (`@trit/runtime`'s `FORMAT_VERSION`).
+ */
+export const DATASET_CACHE_VERSION = 1;
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex sha256');
 const count = z.number().int().nonnegative();
@@ -24,7 +28,7 @@ const layoutKind = z.enum(['cifar10-binary', 'cifar10-folder', 'tiny-imagenet', 
  */
 export const SplitMetaSchema = z
   .object({
-    formatVersion: z.literal(FORMAT_VERSION),
+    formatVersion: z.literal(DATASET_CACHE_VERSION),
     /** Registered dataset (preset) name. */
     dataset: z.string().min(1),
     /** Cache entry name (= dataset unless imported with `saveAs`). */
@@ -120,10 +124,10 @@ export function metaFileName(split: string): string {
 /** Validates parsed JSON against {@link SplitMetaSchema}; errors name the file and the bad fields. */
 export function parseSplitMeta(json: unknown, file: string): SplitMeta {
   const version = (json as { formatVersion?: unknown } | null)?.formatVersion;
-  if (typeof version === 'number' && version !== FORMAT_VERSION) {
+  if (typeof version === 'number' && version !== DATASET_CACHE_VERSION) {
     throw new DatasetError(
       'BAD_CACHE',
-      `${file} has cache format version ${version}, this version of trit reads version ${FORMAT_VERSION}; re-import the dataset`,
+      `${file} has cache format version ${version}, this version of trit reads version ${DATASET_CACHE_VERSION}; re-import the dataset`,
     );
   }
   const parsed = SplitMetaSchema.safeParse(json);

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { formatBytes } from '@trit/quant-core';
 import { Parser, type ReadEntry } from 'tar';
 import { DatasetError, errorMessage } from './errors.js';
-import { formatBytes } from './format.js';
 import { naturalCompare } from './natural-sort.js';
 import type { ProgressCallback } from './progress.js';
 

@@ -1,14 +1,5 @@
-import { Rng } from '../data/prng.js';
+import { seededRandom } from '@trit/quant-core';
 import type { ArrayBatch, TrainData } from './train.js';
-
-/**
- * The package's seeded PRNG ({@link Rng}, mulberry32) as a function returning
- * uniform floats in [0, 1): same seed, same stream, on every platform.
- */
-export function mulberry32(seed: number): () => number {
-  const rng = new Rng(seed);
-  return () => rng.next();
-}
 
 export interface SyntheticOptions {
   readonly size?: number;
@@ -35,7 +26,7 @@ export function syntheticData(options: SyntheticOptions = {}): TrainData {
   } = options;
   const pixels = size * size * 3;
   const make = (count: number, s: number) => {
-    const rand = mulberry32(s);
+    const rand = seededRandom(s);
     const x = new Float32Array(count * pixels);
     const labels = new Int32Array(count);
     for (let i = 0; i < count; i++) {
@@ -86,7 +77,7 @@ export function syntheticData(options: SyntheticOptions = {}): TrainData {
     numTrain,
     numTest,
     trainBatches(epoch, batchSize, s, augment) {
-      const rand = mulberry32(s * 100_003 + epoch);
+      const rand = seededRandom(s * 100_003 + epoch);
       const order = [...Array(numTrain).keys()];
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));

@@ -20,17 +20,6 @@ export interface CaseResult {
   readonly reloaded: number[];
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function trainCase(
   tf: typeof TF,
   core: typeof Core,
@@ -58,7 +47,7 @@ export async function trainCase(
       new core.QuantDense({ name: 'fc', units: 3, quantizer, kernelInitializer: init(2) }),
     ],
   });
-  const rand = mulberry(42);
+  const rand = core.seededRandom(42); // the project's one seeded PRNG, from the side's own build
   const x = tf.tensor4d(
     Float32Array.from({ length: 8 * 6 * 6 * 4 }, () => rand() * 2 - 1),
     [8, 6, 6, 4],

@@ -10,6 +10,7 @@ import {
   type TernaryExport,
 } from '../quantizer.js';
 import { getQuantizer } from '../registry.js';
+import { tidyValue } from '../tensor-ops.js';
 import {
   type Activation,
   assertSaveable,
@@ -91,15 +92,6 @@ function uniqueName(prefix: string): string {
   const n = (nameCounts.get(prefix) ?? 0) + 1;
   nameCounts.set(prefix, n);
   return `${prefix}_${n}`;
-}
-
-/** Runs `fn` in a tidy scope and returns its (tensor-free) result. */
-function tidyValue<T>(fn: () => T): T {
-  let out: T | undefined;
-  tf.tidy(() => {
-    out = fn();
-  });
-  return out as T;
 }
 
 function toQuantizer(spec: string | QuantizerSpec | undefined, owner: string): Quantizer {
