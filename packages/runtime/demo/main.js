@@ -22,7 +22,7 @@ const { tf } =
   );
 /**
  * How the export's metadata says raw pixels become inputs (what `trit export` writes).
- * @typedef {{ type: 'normalize', pixelScale: number, mean: readonly number[], std: readonly number[] } | { type: 'none' }} Preprocessing
+ * @typedef {{ type: 'normalize', pixelScale?: number, mean: readonly number[], std: readonly number[] } | { type: 'none' }} Preprocessing
  */
 
 /**
@@ -91,7 +91,8 @@ function toInput(bitmap, [h, w, c], pre, canvas) {
   ctx.drawImage(bitmap, 0, 0, w, h);
   const px = ctx.getImageData(0, 0, w, h).data;
   const x = new Float32Array(h * w * c);
-  const scale = pre?.type === 'normalize' ? pre.pixelScale : 1 / 255;
+  // Exports written before pixelScale was recorded scale 0..255 pixels to 0..1.
+  const scale = (pre?.type === 'normalize' ? pre.pixelScale : undefined) ?? 1 / 255;
   for (let i = 0; i < h * w; i++) {
     for (let k = 0; k < c; k++) {
       const v = Number(px[4 * i + k]) * scale;
