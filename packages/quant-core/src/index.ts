@@ -94,7 +94,6 @@ export {
   quantizerVariables,
   quantLayers,
   quantRegularizationLoss,
-  runTrainStep,
   type TrainStepOptions,
   type TrainStepResult,
   trainStep,
