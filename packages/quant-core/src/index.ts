@@ -93,7 +93,6 @@ export {
   quantizerStep,
   quantizerVariables,
   quantLayers,
-  quantRegularizationLoss,
   type TrainStepOptions,
   type TrainStepResult,
   trainStep,

@@ -51,9 +51,9 @@ export function quantLayers(model: tf.LayersModel): QuantLayer[] {
 
 /**
  * Sum of the quantizers' regularization losses over the model's layers, or
- * null if no layer has one. For custom training loops that do not use
- * `model.calculateLosses()` (which already includes them, as `fit` does):
- * do not add both.
+ * null if no layer has one. Not public: {@link trainStep} and `fit` gather
+ * them with every other layer loss (`model.calculateLosses()`); the tests use
+ * it to tell the quantizers' share apart.
  */
 export function quantRegularizationLoss(model: tf.LayersModel): tf.Scalar | null {
   return tf.tidy(() => {

@@ -9,11 +9,12 @@ import {
   quantizerStep,
   quantizerVariables,
   quantLayers,
-  quantRegularizationLoss,
   TritBatchNormalization,
   trainStep,
 } from '../src/index.js';
 import { tensorGrowth } from '../src/testing.js';
+// Not public (trainStep and fit gather every layer loss); tested from its module.
+import { quantRegularizationLoss } from '../src/training.js';
 import type { ProbeQuantizer } from './fixtures/probe.js';
 import './fixtures/probe.js';
 
