@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -12,6 +12,7 @@ import {
 } from '@trit/quant-core';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
+import { writeJsonAtomic } from '../atomic-write.js';
 import type { Batch } from '../data/batches.js';
 import {
   CheckpointError,
@@ -321,8 +322,7 @@ async function trainLoop(
   let startEpoch = 0;
   // The topology next to the checkpoint, so `trit export <run>` can rebuild the model.
   const topology = path.join(options.outDir, 'model.json');
-  writeFileSync(`${topology}.tmp`, JSON.stringify(model.toJSON(null, false)));
-  renameSync(`${topology}.tmp`, topology);
+  writeJsonAtomic(topology, model.toJSON(null, false));
   // A run killed while writing its checkpoint leaves it in a temp folder (or the previous one aside).
   recoverCheckpoint(checkpointDir);
   // A fresh run must not keep what an earlier run left in checkpoint/ as its fall-back.
