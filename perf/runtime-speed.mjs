@@ -500,7 +500,7 @@ if (modelDir) {
     const d = bench.syntheticData(meta.data);
     // testBatches is an Iterable (not necessarily an iterator): take its first batch.
     for (const b of d.testBatches(RUNS + WARMUP)) {
-      for (let i = 0; i < b.count; i++) images.push(b.x.slice(i * size, (i + 1) * size));
+      for (let i = 0; i < b.size; i++) images.push(b.x.slice(i * size, (i + 1) * size));
       break;
     }
     inputs = `the first ${images.length} synthetic test images`;

@@ -53,16 +53,31 @@ function randomData() {
   const rng = new Rng(1);
   const x = Float32Array.from({ length: batch * pixels }, () => rng.next() * 2 - 1);
   const labels = Int32Array.from({ length: batch }, () => rng.int(10));
+  const indices = Uint32Array.from({ length: batch }, (_, i) => i);
+  /**
+   * @param {number} epoch
+   * @param {number} step
+   * @returns {import('@trit/cli').Batch}
+   */
+  const batchOf = (epoch, step) => ({
+    x,
+    shape: [batch, 32, 32, 3],
+    y: labels,
+    size: batch,
+    indices,
+    epoch,
+    step,
+  });
   return {
     inputShape: [32, 32, 3],
     numClasses: 10,
     numTrain: batch * steps,
     numTest: batch,
-    *trainBatches() {
-      for (let s = 0; s < steps; s++) yield { x, labels, count: batch };
+    *trainBatches(epoch) {
+      for (let step = 0; step < steps; step++) yield batchOf(epoch, step);
     },
     *testBatches() {
-      yield { x, labels, count: batch };
+      yield batchOf(0, 0);
     },
   };
 }

@@ -96,7 +96,7 @@ const report = (m: string) =>
 const test = (() => {
   const d = syntheticData(smoke.data as Extract<typeof smoke.data, { type: 'synthetic' }>);
   const [b] = [...d.testBatches(1000)];
-  return { x: b!.x, labels: Array.from(b!.labels), count: b!.count, shape: d.inputShape };
+  return { x: b!.x, labels: Array.from(b!.y), count: b!.size, shape: d.inputShape };
 })();
 
 function argmax(y: ArrayLike<number>, rows: number, classes: number): number[] {

@@ -8,8 +8,8 @@ import {
   QuantDense,
   quantizeModel,
   Rng,
-  runTrainStep,
   TritBatchNormalization,
+  trainStep,
 } from '@trit/quant-core';
 import { testBackends, withBackend } from '@trit/quant-core/testing';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -190,8 +190,12 @@ describe('weight-decay groups', () => {
       const rng = new Rng(5);
       yield {
         x: Float32Array.from({ length: 8 * 32 }, () => rng.next() * 2 - 1),
-        labels: [0, 1, 0, 1, 1, 0, 1, 0],
-        count: 8,
+        shape: [8, 4, 4, 2],
+        y: Int32Array.from([0, 1, 0, 1, 1, 0, 1, 0]),
+        size: 8,
+        indices: Uint32Array.from([0, 1, 2, 3, 4, 5, 6, 7]),
+        epoch: 0,
+        step: 0,
       };
     },
     *testBatches() {
@@ -872,7 +876,7 @@ describe('NaN stop', () => {
   });
 });
 
-describe('one training step: the CLI loop and quant-core’s runTrainStep', () => {
+describe('one training step: the CLI loop and quant-core’s trainStep', () => {
   /** SQ on a conv and a dense layer, the conv also with an L2 kernel regularizer (a layer loss), BN between. */
   function regularizedModel(): tf.LayersModel {
     const input = tf.input({ shape: [8, 8, 3] });
@@ -914,9 +918,9 @@ describe('one training step: the CLI loop and quant-core’s runTrainStep', () =
     // The same first batch and model, through the library's step.
     const model = regularizedModel();
     const b = [...data.trainBatches(0, 16, 0, false)][0]!;
-    const x = tf.tensor4d(b.x, [b.count, 8, 8, 3]);
-    const y = tf.oneHot(tf.tensor1d(Array.from(b.labels), 'int32'), 3);
-    const step = runTrainStep(
+    const x = tf.tensor4d(b.x, b.shape);
+    const y = tf.oneHot(tf.tensor1d(b.y, 'int32'), 3);
+    const step = trainStep(
       model,
       tf.train.sgd(0.05),
       x,

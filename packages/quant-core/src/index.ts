@@ -93,8 +93,6 @@ export {
   quantizerStep,
   quantizerVariables,
   quantLayers,
-  quantRegularizationLoss,
-  runTrainStep,
   type TrainStepOptions,
   type TrainStepResult,
   trainStep,

@@ -5,9 +5,9 @@
  * With `model.fit`: the quantizers' regularizers are layer losses, which
  * `LayersModel.fit` adds to the total loss by itself (tfjs-layers
  * `calculateLosses`); schedules and clipping need {@link QuantizerCallback}.
- * With a custom loop: {@link runTrainStep} (or {@link trainStep}, its loss
- * alone) does all of it, gathering the same layer losses, with hooks for
- * what a loop adds (gradient weight decay, per-step statistics).
+ * With a custom loop: {@link trainStep} does all of it, gathering the same
+ * layer losses, with hooks for what a loop adds (gradient weight decay,
+ * per-step statistics).
  * @packageDocumentation
  */
 import * as tf from '@tensorflow/tfjs';
@@ -51,9 +51,9 @@ export function quantLayers(model: tf.LayersModel): QuantLayer[] {
 
 /**
  * Sum of the quantizers' regularization losses over the model's layers, or
- * null if no layer has one. For custom training loops that do not use
- * `model.calculateLosses()` (which already includes them, as `fit` does):
- * do not add both.
+ * null if no layer has one. Not public: {@link trainStep} and `fit` gather
+ * them with every other layer loss (`model.calculateLosses()`); the tests use
+ * it to tell the quantizers' share apart.
  */
 export function quantRegularizationLoss(model: tf.LayersModel): tf.Scalar | null {
   return tf.tidy(() => {
@@ -154,7 +154,7 @@ export class QuantizerCallback extends tf.Callback {
 /** A loss of `(yTrue, yPred)`, per example or already reduced (it is averaged). */
 export type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 
-/** Options of {@link trainStep} and {@link runTrainStep}: where the run is, and the hooks. */
+/** Options of {@link trainStep}: where the run is, and the hooks. */
 export interface TrainStepOptions {
   /** When given, {@link quantizerStep} runs first with it (and a diverged loss names it). */
   readonly progress?: TrainingProgress;
@@ -245,7 +245,7 @@ function layerLossSum(model: tf.LayersModel): tf.Scalar | null {
  * Every tensor it makes is disposed (the optimizer's own slots, made on its
  * first step, stay). Hooks: see {@link TrainStepOptions}.
  */
-export function runTrainStep(
+export function trainStep(
   model: tf.LayersModel,
   optimizer: tf.Optimizer,
   x: tf.Tensor | tf.Tensor[],
@@ -306,20 +306,4 @@ export function runTrainStep(
     tf.dispose(saved);
     tf.dispose(kept);
   }
-}
-
-/**
- * {@link runTrainStep} for a loop that needs only the loss: returns it.
- * A NaN or infinite loss throws {@link NonFiniteLossError} before anything is
- * updated.
- */
-export function trainStep(
-  model: tf.LayersModel,
-  optimizer: tf.Optimizer,
-  x: tf.Tensor | tf.Tensor[],
-  y: tf.Tensor,
-  lossFn: LossFn,
-  options: TrainStepOptions = {},
-): number {
-  return runTrainStep(model, optimizer, x, y, lossFn, options).loss;
 }

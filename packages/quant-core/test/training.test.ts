@@ -9,12 +9,12 @@ import {
   quantizerStep,
   quantizerVariables,
   quantLayers,
-  quantRegularizationLoss,
-  runTrainStep,
   TritBatchNormalization,
   trainStep,
 } from '../src/index.js';
 import { tensorGrowth } from '../src/testing.js';
+// Not public (trainStep and fit gather every layer loss); tested from its module.
+import { quantRegularizationLoss } from '../src/training.js';
 import type { ProbeQuantizer } from './fixtures/probe.js';
 import './fixtures/probe.js';
 
@@ -157,7 +157,7 @@ describe('trainStep', () => {
     });
     const model = tf.sequential({ layers: [layer] });
     layer.setWeights([tf.tensor2d([[1], [2]]), tf.tensor1d([0]), tf.scalar(0.5)]);
-    const loss = trainStep(
+    const { loss } = trainStep(
       model,
       tf.train.sgd(0.1),
       tf.tensor2d([[1, 1]]),
@@ -216,7 +216,7 @@ describe('trainStep', () => {
   });
 });
 
-describe('runTrainStep', () => {
+describe('trainStep: result and hooks', () => {
   it('reports the loss, the regularizer sum and the metrics of the same forward pass', () => {
     const layer = new QuantDense({
       units: 1,
@@ -225,7 +225,7 @@ describe('runTrainStep', () => {
     });
     const model = tf.sequential({ layers: [layer] });
     layer.setWeights([tf.tensor2d([[1], [2]]), tf.tensor1d([0]), tf.scalar(0.5)]);
-    const result = runTrainStep(
+    const result = trainStep(
       model,
       tf.train.sgd(0.1),
       tf.tensor2d([[1, 1]]),
@@ -257,7 +257,7 @@ describe('runTrainStep', () => {
     // R = 0.5·ΣWa² + 0.5·ΣWb² (quantizers) + 0.25·ΣWa² (the l2 kernel regularizer)
     const expected = 0.5 * sq(a) + 0.5 * sq(b) + 0.25 * sq(a);
     expect(quantR).toBeCloseTo(0.5 * sq(a) + 0.5 * sq(b), 5);
-    const { regularization } = runTrainStep(
+    const { regularization } = trainStep(
       model,
       tf.train.sgd(0),
       tf.ones([2, 2]),
@@ -273,7 +273,7 @@ describe('runTrainStep', () => {
       const model = tf.sequential({ layers: [layer] });
       layer.setWeights([tf.tensor2d([[1], [2]]), tf.tensor1d([0]), tf.scalar(0.5)]);
       const kernel = layer.kernel!.read() as tf.Variable;
-      runTrainStep(
+      trainStep(
         model,
         tf.train.sgd(0.1),
         tf.ones([1, 2]),
@@ -307,7 +307,7 @@ describe('runTrainStep', () => {
     const lossFn = tf.losses.meanSquaredError;
     const progress = { epoch: 0, epochs: 3, step: 0, stepsPerEpoch: 4 };
     // A good step first, so that the momentum slots exist and hold values.
-    runTrainStep(
+    trainStep(
       model,
       optimizer,
       tf.tensor2d([
@@ -328,7 +328,7 @@ describe('runTrainStep', () => {
     let hookCalls = 0;
     let thrown: unknown;
     try {
-      runTrainStep(
+      trainStep(
         model,
         optimizer,
         tf.tensor2d([

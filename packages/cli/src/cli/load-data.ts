@@ -34,22 +34,14 @@ export async function loadPresetData(
     }
     return it;
   };
-  const toArrayBatch = (b: { x: Float32Array; y: Int32Array; size: number }) => ({
-    x: b.x,
-    labels: b.y,
-    count: b.size,
-  });
   return {
     inputShape: [train.height, train.width, train.channels],
     numClasses: train.numClasses,
     numTrain: train.count,
     numTest: test.count,
-    *trainBatches(epoch, batchSize, seed, augment) {
-      for (const b of trainIterator(batchSize, seed, augment).epoch(epoch)) yield toArrayBatch(b);
-    },
-    *testBatches(batchSize) {
-      for (const b of new BatchIterator(testData, { batchSize, normalize: norm }).epoch(0))
-        yield toArrayBatch(b);
-    },
+    trainBatches: (epoch, batchSize, seed, augment) =>
+      trainIterator(batchSize, seed, augment).epoch(epoch),
+    testBatches: (batchSize) =>
+      new BatchIterator(testData, { batchSize, normalize: norm }).epoch(0),
   };
 }

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TritFormatError, type TritModel } from '@trit/runtime';
 import { loadModelFromDir } from '@trit/runtime/node';
-import { BatchIterator } from '../data/batches.js';
+import { type Batch, BatchIterator } from '../data/batches.js';
 import { ensureImported, loadDataset, resolveSplit } from '../data/load.js';
 import { syntheticData } from '../training/synthetic-data.js';
 import type { ExportMetadata } from './export-run.js';
@@ -56,9 +56,7 @@ export interface InferReport {
 
 interface Samples {
   /** Batches of normalized NHWC images and labels. */
-  batches(
-    batchSize: number,
-  ): Iterable<{ x: Float32Array; labels: ArrayLike<number>; count: number }>;
+  batches(batchSize: number): Iterable<Batch>;
   readonly count: number;
   readonly shape: readonly number[];
 }
@@ -121,11 +119,7 @@ async function samplesFor(
   return {
     count: data.count,
     shape: [data.height, data.width, data.channels],
-    *batches(bs) {
-      for (const b of new BatchIterator(data, { batchSize: bs, normalize }).epoch(0)) {
-        yield { x: b.x, labels: b.y, count: b.size };
-      }
-    },
+    batches: (bs) => new BatchIterator(data, { batchSize: bs, normalize }).epoch(0),
   };
 }
 
@@ -243,12 +237,12 @@ export async function inferExported(dir: string, options: InferOptions): Promise
   const t0 = performance.now();
   for (const b of samples.batches(batchSize)) {
     if (seen >= total) break;
-    const n = Math.min(b.count, total - seen);
-    const x = n === b.count ? b.x : b.x.subarray(0, n * imageSize);
+    const n = Math.min(b.size, total - seen);
+    const x = n === b.size ? b.x : b.x.subarray(0, n * imageSize);
     const y = predictChecked(model, dir, seen, { shape: [n, ...inShape], data: x }).data;
     argmaxRows(y, n, classes, predicted, seen);
     for (let i = 0; i < n; i++) {
-      if (predicted[seen + i] === Number(b.labels[i])) correct++;
+      if (predicted[seen + i] === b.y[i]) correct++;
       if (firstImages.length < latencySamples)
         firstImages.push(x.slice(i * imageSize, (i + 1) * imageSize));
     }

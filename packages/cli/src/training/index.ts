@@ -25,7 +25,6 @@ export {
 } from './optimizer.js';
 export { type SyntheticOptions, syntheticData } from './synthetic-data.js';
 export {
-  type ArrayBatch,
   type EpochRecord,
   type LayerStatsRecord,
   MAX_SEED,

@@ -1,5 +1,6 @@
 import { seededRandom } from '@trit/quant-core';
-import type { ArrayBatch, TrainData } from './train.js';
+import type { Batch } from '../data/batches.js';
+import type { TrainData } from './train.js';
 
 export interface SyntheticOptions {
   readonly size?: number;
@@ -54,7 +55,8 @@ export function syntheticData(options: SyntheticOptions = {}): TrainData {
     order: number[],
     batchSize: number,
     jitter: (() => number) | null,
-  ) {
+    epoch: number,
+  ): Generator<Batch> {
     for (let start = 0; start < order.length; start += batchSize) {
       const idx = order.slice(start, start + batchSize);
       const x = new Float32Array(idx.length * pixels);
@@ -68,7 +70,15 @@ export function syntheticData(options: SyntheticOptions = {}): TrainData {
           for (let p = n * pixels; p < (n + 1) * pixels; p++) x[p] = x[p]! + shift;
         }
       });
-      yield { x, labels, count: idx.length } satisfies ArrayBatch;
+      yield {
+        x,
+        shape: [idx.length, size, size, 3],
+        y: labels,
+        size: idx.length,
+        indices: Uint32Array.from(idx),
+        epoch,
+        step: start / batchSize,
+      };
     }
   }
   return {
@@ -83,10 +93,10 @@ export function syntheticData(options: SyntheticOptions = {}): TrainData {
         const j = Math.floor(rand() * (i + 1));
         [order[i], order[j]] = [order[j]!, order[i]!];
       }
-      return batches(train, order, batchSize, augment ? rand : null);
+      return batches(train, order, batchSize, augment ? rand : null, epoch);
     },
     testBatches(batchSize) {
-      return batches(test, [...Array(numTest).keys()], batchSize, null);
+      return batches(test, [...Array(numTest).keys()], batchSize, null, 0);
     },
   };
 }

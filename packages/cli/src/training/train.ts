@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -7,11 +7,13 @@ import {
   NonFiniteLossError,
   quantizerVariables,
   quantLayers,
-  runTrainStep,
   type TrainStepResult,
+  trainStep,
 } from '@trit/quant-core';
 import cliProgress from 'cli-progress';
 import { z } from 'zod';
+import { writeJsonAtomic } from '../atomic-write.js';
+import type { Batch } from '../data/batches.js';
 import {
   CheckpointError,
   discardNewestCheckpoint,
@@ -80,28 +82,16 @@ export const TrainConfigSchema = z.strictObject({
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
-/** One batch as typed arrays (NHWC float32 images, integer labels). */
-export interface ArrayBatch {
-  readonly x: Float32Array;
-  readonly labels: ArrayLike<number>;
-  readonly count: number;
-}
-
-/** What training needs from a dataset. */
+/** What training needs from a dataset: batches as the data module's {@link Batch}. */
 export interface TrainData {
   readonly inputShape: readonly [number, number, number];
   readonly numClasses: number;
   readonly numTrain: number;
   readonly numTest: number;
   /** Shuffled, augmented batches of one epoch; a function of (epoch, seed) only, so resumed runs see the same data. */
-  trainBatches(
-    epoch: number,
-    batchSize: number,
-    seed: number,
-    augment: boolean,
-  ): Iterable<ArrayBatch>;
+  trainBatches(epoch: number, batchSize: number, seed: number, augment: boolean): Iterable<Batch>;
   /** The test split in order, normalized, not augmented. */
-  testBatches(batchSize: number): Iterable<ArrayBatch>;
+  testBatches(batchSize: number): Iterable<Batch>;
 }
 
 export interface TrainOptions {
@@ -256,11 +246,10 @@ function evaluate(
   let loss = 0;
   let correct = 0;
   let n = 0;
-  const [h, w, c] = data.inputShape;
   for (const b of data.testBatches(batchSize)) {
     const [l, k] = tf.tidy(() => {
-      const x = tf.tensor4d(b.x, [b.count, h, w, c]);
-      const labels = tf.tensor1d(Array.from(b.labels), 'int32');
+      const x = tf.tensor4d(b.x, b.shape);
+      const labels = tf.tensor1d(b.y, 'int32');
       const logits = model.apply(x, { training: false }) as tf.Tensor2D;
       const ce = tf.losses.softmaxCrossEntropy(
         tf.oneHot(labels, data.numClasses),
@@ -274,7 +263,7 @@ function evaluate(
     });
     loss += l;
     correct += k;
-    n += b.count;
+    n += b.size;
   }
   return { loss: loss / Math.max(1, n), accuracy: correct / Math.max(1, n) };
 }
@@ -292,7 +281,7 @@ function layerStats(model: tf.LayersModel): LayerStatsRecord[] {
  * `resume` continues an interrupted run to the same result, from the newest
  * checkpoint that passes every check (checksums, every field of its state),
  * falling back to the previous one with a logged line when the newest is
- * bad. Each step is quant-core's `runTrainStep` (weight decay is its
+ * bad. Each step is quant-core's `trainStep` (weight decay is its
  * `transformGradients` hook, the accuracy its `metrics`). A NaN or infinite
  * loss stops the run with {@link TrainingDivergedError} before that step
  * changes any weight, and keeps the last good checkpoint.
@@ -333,8 +322,7 @@ async function trainLoop(
   let startEpoch = 0;
   // The topology next to the checkpoint, so `trit export <run>` can rebuild the model.
   const topology = path.join(options.outDir, 'model.json');
-  writeFileSync(`${topology}.tmp`, JSON.stringify(model.toJSON(null, false)));
-  renameSync(`${topology}.tmp`, topology);
+  writeJsonAtomic(topology, model.toJSON(null, false));
   // A run killed while writing its checkpoint leaves it in a temp folder (or the previous one aside).
   recoverCheckpoint(checkpointDir);
   // A fresh run must not keep what an earlier run left in checkpoint/ as its fall-back.
@@ -374,7 +362,6 @@ async function trainLoop(
     }
   }
 
-  const [h, w, c] = data.inputShape;
   const fullSteps = Math.ceil(data.numTrain / config.batchSize);
   const stepsPerEpoch = Math.min(fullSteps, config.maxStepsPerEpoch ?? fullSteps);
   const showBar = options.progress ?? true;
@@ -421,12 +408,12 @@ async function trainLoop(
       );
       setLearningRate(lr);
       const progress = { epoch, epochs: config.epochs, step, stepsPerEpoch };
-      const x = tf.tensor4d(b.x, [b.count, h, w, c]);
-      const labels = tf.tensor1d(Array.from(b.labels), 'int32');
+      const x = tf.tensor4d(b.x, b.shape);
+      const labels = tf.tensor1d(b.y, 'int32');
       const y = tf.oneHot(labels, data.numClasses);
       let result: TrainStepResult;
       try {
-        result = runTrainStep(model, optimizer, x, y, softmaxCrossEntropy, {
+        result = trainStep(model, optimizer, x, y, softmaxCrossEntropy, {
           progress,
           variables: varList,
           metrics: (_y, logits) => ({
@@ -454,9 +441,9 @@ async function trainLoop(
       }
       const { loss, regularization: reg } = result;
       const hits = result.metrics.hits!;
-      seen += b.count;
-      lossSum += loss * b.count;
-      regSum += reg * b.count;
+      seen += b.size;
+      lossSum += loss * b.size;
+      regSum += reg * b.size;
       correct += hits;
       step++;
       const secs = (performance.now() - t0) / 1000;

@@ -72,7 +72,7 @@ export async function trainCase(
   // Adam: bounded steps whatever the scale of a quantizer's first loss.
   const optimizer = tf.train.adam(0.01);
   const losses: number[] = [];
-  for (let i = 0; i < 3; i++) losses.push(core.trainStep(model, optimizer, x, y, lossFn));
+  for (let i = 0; i < 3; i++) losses.push(core.trainStep(model, optimizer, x, y, lossFn).loss);
   const trained = [...(model.predict(x) as TF.Tensor).dataSync()];
   await model.save(store);
   const back = await tf.loadLayersModel(load);
