@@ -132,17 +132,9 @@ export interface Conv2DEntry extends OpEntryBase {
   readonly activation?: FusedActivation;
   readonly tensors: WeightTensors;
 }
-/** A depthwise conv; its kernel is always float32 (`[kh, kw, cin, multiplier]`). */
-export interface DepthwiseConv2DEntry extends OpEntryBase {
+/** A depthwise conv: a conv's fields; its kernel is always float32 (`[kh, kw, cin, multiplier]`). */
+export interface DepthwiseConv2DEntry extends Omit<Conv2DEntry, 'op'> {
   readonly op: 'depthwiseConv2d';
-  readonly inputs: readonly [string];
-  readonly kernel: KernelEntry;
-  /** Default `[1, 1]`. */
-  readonly strides?: readonly [number, number];
-  readonly padding: 'same' | 'valid';
-  /** Default `'linear'`. */
-  readonly activation?: FusedActivation;
-  readonly tensors: WeightTensors;
 }
 export interface DenseEntry extends OpEntryBase {
   readonly op: 'dense';
