@@ -1,4 +1,4 @@
 import { defineProject, mergeConfig } from 'vitest/config';
 import shared from '../../vitest.shared';
 
-export default mergeConfig(shared, defineProject({ test: { name: 'benchmark' } }));
+export default mergeConfig(shared, defineProject({ test: { name: 'cli' } }));

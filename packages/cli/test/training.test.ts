@@ -45,6 +45,36 @@ afterEach(() => {
 
 const dir = (name: string) => path.join(work, name);
 
+/** Every trainable weight of `model` by its original name, as plain numbers. */
+function weightsByName(model: tf.LayersModel): Map<string, number[]> {
+  return new Map(
+    model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]),
+  );
+}
+
+type Step = { w0: Map<string, number[]>; w1: Map<string, number[]> };
+
+/**
+ * The weight decay each weight effectively got in one plain SGD step from the
+ * same start, with (`decayed`) and without (`plain`) decay:
+ * (plain − decayed) · w0 / (lr · |w0|²), rounded to 4 decimals.
+ */
+function effectiveDecay(plain: Step, decayed: Step, lr: number): Record<string, number> {
+  const effective: Record<string, number> = {};
+  for (const [name, w0] of plain.w0) {
+    const a = plain.w1.get(name)!;
+    const b = decayed.w1.get(name)!;
+    let num = 0;
+    let den = 0;
+    w0.forEach((w, i) => {
+      num += (a[i]! - b[i]!) * w;
+      den += lr * w * w;
+    });
+    effective[name] = Math.round((num / den) * 1e4) / 1e4;
+  }
+  return effective;
+}
+
 describe('learningRateAt', () => {
   it('constant', () => {
     expect(learningRateAt(0.1, { type: 'constant' }, 7.5, 10)).toBe(0.1);
@@ -218,9 +248,7 @@ describe('weight-decay groups', () => {
     const lr = 0.1;
     const run = async (weightDecay: TrainConfigInput['weightDecay'], name: string) => {
       const model = decayModel();
-      const w0 = new Map(
-        model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]),
-      );
+      const w0 = weightsByName(model);
       const { history } = await train({
         model,
         data,
@@ -234,9 +262,7 @@ describe('weight-decay groups', () => {
         outDir: dir(name),
         progress: false,
       });
-      const w1 = new Map(
-        model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]),
-      );
+      const w1 = weightsByName(model);
       return { w0, w1, loss: history[0]!.trainLoss };
     };
     const plain = await run({ kernel: 0, quantizerScales: 0, bias: 0, batchNorm: 0 }, 'plain');
@@ -244,19 +270,8 @@ describe('weight-decay groups', () => {
       { kernel: 0.5, quantizerScales: 0.25, bias: 0.125, batchNorm: 0.0625 },
       'decayed',
     );
-    const effective: Record<string, number> = {};
-    for (const [name, w0] of plain.w0) {
-      expect(decayed.w0.get(name)).toEqual(w0); // same start
-      const a = plain.w1.get(name)!;
-      const b = decayed.w1.get(name)!;
-      let num = 0;
-      let den = 0;
-      w0.forEach((w, i) => {
-        num += (a[i]! - b[i]!) * w;
-        den += lr * w * w;
-      });
-      effective[name] = Math.round((num / den) * 1e4) / 1e4;
-    }
+    expect(decayed.w0).toEqual(plain.w0); // same start
+    const effective = effectiveDecay(plain, decayed, lr);
     expect(effective).toEqual({
       'c1/kernel': 0.5,
       'c1/bias': 0.125,
@@ -306,9 +321,7 @@ describe('weight-decay groups', () => {
     const lr = 0.1;
     const run = async (config: Partial<TrainConfigInput>, name: string) => {
       const model = gatedModel();
-      const w0 = new Map(
-        model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]),
-      );
+      const w0 = weightsByName(model);
       await train({
         model,
         data,
@@ -323,9 +336,7 @@ describe('weight-decay groups', () => {
         outDir: dir(name),
         progress: false,
       });
-      const w1 = new Map(
-        model.trainableWeights.map((w) => [w.originalName, Array.from(w.read().dataSync())]),
-      );
+      const w1 = weightsByName(model);
       return { w0, w1 };
     };
     const plain = await run({}, 'plain');
@@ -333,19 +344,7 @@ describe('weight-decay groups', () => {
       { weightDecay: { kernel: 0.5, quantizerScales: 0.25, bias: 0.125, batchNorm: 0.0625 } },
       'decayed',
     );
-    // Effective coefficient (plain − decayed) · w0 / (lr · |w0|²) per weight, as above.
-    const effective: Record<string, number> = {};
-    for (const [name, w0] of plain.w0) {
-      const a = plain.w1.get(name)!;
-      const b = decayed.w1.get(name)!;
-      let num = 0;
-      let den = 0;
-      w0.forEach((w, i) => {
-        num += (a[i]! - b[i]!) * w;
-        den += lr * w * w;
-      });
-      effective[name] = Math.round((num / den) * 1e4) / 1e4;
-    }
+    const effective = effectiveDecay(plain, decayed, lr);
     expect(effective).toEqual({
       'g/kernel': 0.5,
       'g/bias': 0.125,
