@@ -72,6 +72,23 @@ describe('gridSlice', () => {
     expect(gridSlice(['a', 'b', 'c'], [0], [2, 2])).toEqual([{ method: 'b', seed: 0 }]);
   });
 
+  it("rows with their own seeds run only those; seeds no row of the study has come after the study's", () => {
+    const own: Record<string, number[]> = { b: [0], c: [5, 1] };
+    const grid = gridSlice(['a', 'b', 'c'], [0, 1], undefined, (m) => own[m] ?? [0, 1]);
+    expect(grid).toEqual([
+      { method: 'a', seed: 0 },
+      { method: 'b', seed: 0 },
+      { method: 'a', seed: 1 },
+      { method: 'c', seed: 1 },
+      { method: 'c', seed: 5 },
+    ]);
+    const shards = [1, 2].map((i) =>
+      gridSlice(['a', 'b', 'c'], [0, 1], [i, 2], (m) => own[m] ?? [0, 1]),
+    );
+    expect(shards.flat()).toHaveLength(5);
+    expect(new Set(shards.flat().map((c) => `${c.method}/${c.seed}`)).size).toBe(5);
+  });
+
   it('bad i/N are errors naming the shard', () => {
     for (const [i, n] of [
       [0, 2],
@@ -602,6 +619,38 @@ describe('runBench (smoke preset, in process)', () => {
         .map((r) => r.method)
         .sort(),
     ).toEqual(['ttq', 'ttq:init=mean']);
+  });
+
+  it("a row with its own seeds runs only those (n = 1 in the summary), from the study's shared pre-training", async () => {
+    const outDir = path.join(work, 'row-seeds');
+    const results = await runBench(
+      opts(
+        outDir,
+        [],
+        {},
+        {
+          seeds: [0, 1],
+          pretrainSeed: 0,
+          methods: ['fp32', { method: 'twn', label: 'twn-extra', seeds: [1] }],
+        },
+      ),
+    );
+    expect(results.map((r) => `${r.method}/${r.seed}`)).toEqual([
+      'fp32/0',
+      'fp32/1',
+      'twn-extra/1',
+    ]);
+    expect(readdirSync(path.join(outDir, 'runs')).sort()).toEqual([
+      'fp32-seed0',
+      'fp32-seed1',
+      'twn-extra-seed1',
+    ]);
+    expect(readdirSync(path.join(outDir, 'pretrain'))).toEqual(['seed0']);
+    const rows = summarize(results, ['fp32', 'twn-extra']);
+    expect(rows.map((r) => [r.method, r.seeds])).toEqual([
+      ['fp32', [0, 1]],
+      ['twn-extra', [1]],
+    ]);
   });
 
   it('runs each method once from one shared FP32 pre-training; memory and size by hand; --resume reuses finished runs', async () => {

@@ -209,6 +209,27 @@ describe('resolving methods', () => {
     });
   });
 
+  it("a method entry's seeds replace the study's for that row (an extra row with n = 1); repeated seeds are errors", () => {
+    const { methods } = resolve({
+      seeds: [0, 1, 2],
+      methods: [
+        'fp32',
+        { method: 'ttq', label: 'ttq-paper', seeds: [0] },
+        { method: 'twn', seeds: [2, 7] },
+      ],
+    });
+    expect(methods.map((m) => [m.label, m.seeds])).toEqual([
+      ['fp32', [0, 1, 2]],
+      ['ttq-paper', [0]],
+      ['twn', [2, 7]],
+    ]);
+    expect(errorOf({ methods: [{ method: 'twn', seeds: [1, 1] }] })).toBe(
+      'my.json:\n  methods[0].seeds: seed 1 is listed twice (value: [1,1])',
+    );
+    expect(errorOf({ methods: [{ method: 'twn', seeds: [] }] })).toContain('methods[0].seeds');
+    expect(errorOf({ methods: [{ method: 'twn', seeds: [-1] }] })).toContain('methods[0].seeds[0]');
+  });
+
   it('mergeConfig: objects merge key by key unless their type differs', () => {
     expect(mergeConfig({ a: 1, o: { type: 'x', p: 1, q: 2 } }, { o: { q: 3 } })).toEqual({
       a: 1,
@@ -239,6 +260,14 @@ describe('resolving methods', () => {
     expect((o.pretrain as { epochs: number }).epochs).toBe(7);
     expect((o.finetune as { epochs: number }).epochs).toBe(3);
     expect(raw.methods[1]).toEqual({ method: 'twn', label: 'twn-long', train: { epochs: 9 } }); // not mutated
+  });
+
+  it("applyOverrides: --seeds replaces a method entry's own seeds too", () => {
+    const raw = { ...base(), methods: ['fp32', { method: 'ttq', label: 'ttq-paper', seeds: [0] }] };
+    const o = applyOverrides(raw, { seeds: [3] });
+    expect(o.seeds).toEqual([3]);
+    expect(o.methods).toEqual(['fp32', { method: 'ttq', label: 'ttq-paper' }]);
+    expect(resolveStudy(o, 'o').methods.map((m) => m.seeds)).toEqual([[3], [3]]);
   });
 });
 

@@ -112,13 +112,24 @@ export function buildModel(
   return buildRegisteredModel(spec, data, seed);
 }
 
-/** The grid of (method, seed) pairs, in a fixed order, and the slice a shard runs. */
+/**
+ * The grid of (method, seed) pairs, in a fixed order (seed-major: the study's
+ * seeds, then any further seed a row names), and the slice a shard runs.
+ * `seedsOf` gives a row's own seeds (a method entry's `seeds`); rows without
+ * run every seed of `seeds`.
+ */
 export function gridSlice(
   methods: readonly string[],
   seeds: readonly number[],
   shard?: readonly [number, number],
+  seedsOf: (method: string) => readonly number[] = () => seeds,
 ) {
-  const grid = seeds.flatMap((seed) => methods.map((method) => ({ method, seed })));
+  const order = [
+    ...new Set([...seeds, ...methods.flatMap((m) => [...seedsOf(m)].sort((a, b) => a - b))]),
+  ];
+  const grid = order.flatMap((seed) =>
+    methods.filter((m) => seedsOf(m).includes(seed)).map((method) => ({ method, seed })),
+  );
   if (!shard) return grid;
   const [i, n] = shard;
   if (!Number.isInteger(n) || n < 1 || !Number.isInteger(i) || i < 1 || i > n) {
@@ -225,6 +236,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     methods.map((m) => m.label),
     study.seeds,
     options.shard,
+    (label) => byLabel.get(label)!.seeds,
   );
   // Check every folder this sweep will touch before training anything.
   for (const { method, seed } of slice) {

@@ -92,6 +92,13 @@ export const MethodEntrySchema = z.strictObject({
       "quantizer options for this method, over the study's quantizerConfigs (and under the options written in `method`)",
     ),
   train: TrainOverrideSchema.optional(),
+  seeds: z
+    .array(z.number().int().min(0).max(MAX_SEED))
+    .min(1)
+    .optional()
+    .describe(
+      "the seeds of this row, instead of the study's: e.g. [0] for an extra row reported with n = 1",
+    ),
 });
 export type MethodEntry = z.infer<typeof MethodEntrySchema>;
 
@@ -165,6 +172,8 @@ export interface ResolvedMethod {
   readonly quantizerConfig: Readonly<Record<string, unknown>>;
   /** The method's training config (fine-tuning, or the whole run for scratch), seed excluded. */
   readonly train: Omit<TrainConfig, 'seed'>;
+  /** The seeds this row runs: its entry's `seeds`, else the study's. */
+  readonly seeds: readonly number[];
 }
 
 /**
@@ -316,7 +325,11 @@ export function resolveStudy(
         ? [file.protocol === 'finetune' && file.finetune ? 'finetune' : 'pretrain']
         : ['methods', i, 'train'],
     );
-    return { label, quantizer: spec.quantizer, quantizerConfig, train };
+    const seeds = (typeof entry === 'string' ? undefined : entry.seeds) ?? study.seeds;
+    const dup = seeds.find((s, k) => seeds.indexOf(s) !== k);
+    if (dup !== undefined)
+      throw new StudyError(`${at}.seeds: seed ${dup} is listed twice (value: ${showValue(seeds)})`);
+    return { label, quantizer: spec.quantizer, quantizerConfig, train, seeds };
   });
   if (file.reference !== undefined && !labels.has(file.reference))
     throw new StudyError(

@@ -59,7 +59,7 @@ export interface StudyOverrides {
 /**
  * The study with the command line's overrides: `--methods` picks rows (a
  * study entry by its label, or a new method string), `--seeds` replaces the
- * seeds, `--epochs` sets the run's epochs (fine-tuning for the finetune
+ * seeds (a method entry's own `seeds` too), `--epochs` sets the run's epochs (fine-tuning for the finetune
  * protocol, including per-method overrides), `--pretrain-epochs` the FP32
  * pre-training's; `--import` modules are added to the study's imports.
  */
@@ -75,7 +75,16 @@ export function applyOverrides(
     const labelOf = (e: unknown) => (typeof e === 'string' ? e : (obj(e).label ?? obj(e).method));
     study.methods = o.methods.map((m) => entries.find((e) => labelOf(e) === m) ?? m);
   }
-  if (o.seeds) study.seeds = [...o.seeds];
+  if (o.seeds) {
+    // --seeds replaces every row's seeds, a method entry's own included.
+    study.seeds = [...o.seeds];
+    if (Array.isArray(study.methods))
+      study.methods = study.methods.map((e) => {
+        if (typeof e !== 'object' || e === null || !('seeds' in e)) return e;
+        const { seeds: _dropped, ...rest } = e as Record<string, unknown>;
+        return rest;
+      });
+  }
   if (o.pretrainEpochs) study.pretrain = { ...obj(study.pretrain), epochs: o.pretrainEpochs };
   if (o.epochs) {
     if (study.protocol === 'finetune')
@@ -253,8 +262,11 @@ async function runBenchCommand(opts: BenchFlags): Promise<void> {
   assertWritableFolder('--out', outDir);
   const backend = await initBackend({ prefer: opts.backend as BackendName });
   const labels = methodLabels(study);
+  const ownSeeds = study.methods.flatMap((e) =>
+    typeof e === 'object' && e.seeds ? [`${methodLabel(e)} seeds ${e.seeds.join(', ')}`] : [],
+  );
   console.error(
-    `[bench] study ${study.name}: ${labels.join(', ')} x seeds ${study.seeds.join(', ')} on ${backendLine(backend)} -> ${outDir}`,
+    `[bench] study ${study.name}: ${labels.join(', ')} x seeds ${study.seeds.join(', ')}${ownSeeds.length ? ` (${ownSeeds.join('; ')})` : ''} on ${backendLine(backend)} -> ${outDir}`,
   );
   const finished = await runGrid(study, outDir, backend, opts);
   if (finished === undefined) return; // diverged: reported, exit code 2
