@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Smart Quantization's memory / accuracy trade-off, read from the results.json
 // of a `trit bench` study (e.g. docs/results/sq-tradeoff/study.json): one row
-// per method with its quantizer's gamma, SQ's final beta range over the layers,
+// per method with its quantizer's gamma and lambda, SQ's final beta range over the layers,
 // binary layers, bits per quantized weight, weight memory and test accuracy,
 // sorted by memory. BWN (all binary)
 // and TWN (all ternary) rows are the two ends.
@@ -9,6 +9,7 @@
 //   node scripts/sq-tradeoff.mjs <results.json> [--json out.json]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { bitsPerQuantizedWeight } from '@trit/cli';
 
 const { values: opts, positionals } = parseArgs({
   allowPositionals: true,
@@ -16,7 +17,7 @@ const { values: opts, positionals } = parseArgs({
 });
 const file = positionals[0];
 if (!file) throw new Error('usage: node scripts/sq-tradeoff.mjs <results.json> [--json out.json]');
-/** @type {{ runs: { method: string, seed: number, quantizer: { name: string, config: Record<string, unknown> }, finalTestAccuracy: number, weightMemoryBytes: number, history: { layers: { bits: number, numWeights: number, quantizer: string, extra?: { beta?: number } }[] }[] }[] }} */
+/** @type {{ runs: import('@trit/cli').RunResult[] }} */
 const results = JSON.parse(readFileSync(file, 'utf8'));
 
 /**
@@ -31,17 +32,16 @@ function betaRange(layers) {
 
 const rows = results.runs.map((r) => {
   const layers = (r.history.at(-1)?.layers ?? []).filter((l) => l.bits < 32);
-  const weights = layers.reduce((a, l) => a + l.numWeights, 0);
-  const bits = layers.reduce((a, l) => a + l.numWeights * l.bits, 0);
   return {
     method: r.method,
     seed: r.seed,
     gamma: r.quantizer.name === 'sq' ? Number(r.quantizer.config.gamma) : null,
+    lambda: r.quantizer.name === 'sq' ? Number(r.quantizer.config.lambda) : null,
     binaryLayers: layers.filter((l) => l.bits === 1).length,
     // SQ's per-layer shape parameter at the end (binary from pi/2 - binaryMargin): where gamma left it.
     beta: betaRange(layers),
     quantizedLayers: layers.length,
-    bitsPerWeight: weights ? bits / weights : 32,
+    bitsPerWeight: bitsPerQuantizedWeight(r) ?? 32,
     weightMemoryKiB: r.weightMemoryBytes / 1024,
     accuracy: r.finalTestAccuracy,
   };
@@ -49,12 +49,12 @@ const rows = results.runs.map((r) => {
 rows.sort((a, b) => a.weightMemoryKiB - b.weightMemoryKiB || a.method.localeCompare(b.method));
 
 console.log(
-  '| method | seed | γ | final β (min–max over layers) | binary layers | bits / quantized weight | weight memory | test accuracy (%) |',
+  '| method | seed | γ | λ | final β (min–max over layers) | binary layers | bits / quantized weight | weight memory | test accuracy (%) |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const r of rows) {
   console.log(
-    `| ${r.method} | ${r.seed} | ${r.gamma ?? '–'} | ${r.beta ? `${r.beta[0].toFixed(3)}–${r.beta[1].toFixed(3)}` : '–'} | ${r.binaryLayers}/${r.quantizedLayers} | ${r.bitsPerWeight.toFixed(3)} | ${r.weightMemoryKiB.toFixed(1)} KiB | ${(r.accuracy * 100).toFixed(2)} |`,
+    `| ${r.method} | ${r.seed} | ${r.gamma ?? '–'} | ${r.lambda ?? '–'} | ${r.beta ? `${r.beta[0].toFixed(3)}–${r.beta[1].toFixed(3)}` : '–'} | ${r.binaryLayers}/${r.quantizedLayers} | ${r.bitsPerWeight.toFixed(3)} | ${r.weightMemoryKiB.toFixed(1)} KiB | ${(r.accuracy * 100).toFixed(2)} |`,
   );
 }
 if (opts.json) writeFileSync(opts.json, `${JSON.stringify(rows, null, 1)}\n`);

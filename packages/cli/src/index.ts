@@ -1,4 +1,5 @@
 export {
+  bitsPerQuantizedWeight,
   type MethodSummary,
   PRETRAINING_NOTE,
   PRETRAINING_TITLE,

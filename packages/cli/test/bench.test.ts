@@ -138,9 +138,22 @@ function fakeRun(method: string, seed: number, over: Partial<RunResult>): RunRes
   };
 }
 
+/** A history whose last epoch has layers of these [bits, weights]. */
+function finalLayers(layers: readonly [number, number][]): RunResult['history'] {
+  return [
+    { layers: layers.map(([bits, numWeights]) => ({ bits, numWeights })) },
+  ] as unknown as RunResult['history'];
+}
+
 describe('summarize / summaryMarkdown / runsCsv', () => {
   const runs = [
     fakeRun('twn', 1, {
+      // (2·2304 + 1·1152) / 3456 = 1.666667 bits per quantized weight (the 32-bit layer left out)
+      history: finalLayers([
+        [32, 432],
+        [2, 2304],
+        [1, 1152],
+      ]),
       finalTestAccuracy: 0.89,
       bestTestAccuracy: 0.9,
       weightMemoryBytes: 7920,
@@ -160,6 +173,10 @@ describe('summarize / summaryMarkdown / runsCsv', () => {
       wallSeconds: 1.5,
     }),
     fakeRun('twn', 0, {
+      history: finalLayers([
+        [32, 432],
+        [2, 3456],
+      ]),
       finalTestAccuracy: 0.85,
       bestTestAccuracy: 0.86,
       weightMemoryBytes: 7920,
@@ -288,10 +305,10 @@ describe('summarize / summaryMarkdown / runsCsv', () => {
     expect(rows[0]!.pairedToReference!.ci95![0]).toBeCloseTo(4 - T1, 7);
     const md = summaryMarkdown(rows).split('\n');
     expect(md[0]).toBe(
-      '| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired | gap to twn (points) | 95% CI of gap to twn, paired | weight memory | compression | sparsity | train images/s | wall time |',
+      '| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired | gap to twn (points) | 95% CI of gap to twn, paired | weight memory | bits / quantized weight | compression | sparsity | train images/s | wall time |',
     );
     expect(md[1]).toBe(
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     expect(md[2]).toContain(
       '| fp32 | 2 | 91.00 ± 1.41 | [78.29, 103.71] | reference | — | +4.00 | [-8.71, 16.71] † (2 pairs) |',
@@ -318,12 +335,12 @@ describe('summarize / summaryMarkdown / runsCsv', () => {
   it('the Markdown table: n, mean ± std, 95% CI, gap and its paired CI marked † when it contains 0', () => {
     expect(summaryMarkdown(summarize(runs, ['fp32', 'twn']))).toBe(
       [
-        '| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired | weight memory | compression | sparsity | train images/s | wall time |',
-        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        '| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired | weight memory | bits / quantized weight | compression | sparsity | train images/s | wall time |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         // 91 ± 12.706205 = [78.29, 103.71]; 77000 B / 1024 = 75.2 KiB; 2.0 s summed
-        '| fp32 | 2 | 91.00 ± 1.41 | [78.29, 103.71] | reference | — | 75.2 KiB | 1.0x | 0.0% | 750 | 2.0 s |',
-        // 87 ± 25.412409 = [61.59, 112.41]; −4 ± 12.706205 = [−16.71, 8.71] contains 0; 7920 B / 1024 = 7.7 KiB; 180 s = 3.0 min
-        '| twn | 2 | 87.00 ± 2.83 | [61.59, 112.41] | -4.00 | [-16.71, 8.71] † (2 pairs) | 7.7 KiB | 9.7x | 40.5% | 650 | 3.0 min |',
+        '| fp32 | 2 | 91.00 ± 1.41 | [78.29, 103.71] | reference | — | 75.2 KiB | — | 1.0x | 0.0% | 750 | 2.0 s |',
+        // 87 ± 25.412409 = [61.59, 112.41]; −4 ± 12.706205 = [−16.71, 8.71] contains 0; 7920 B / 1024 = 7.7 KiB; (2 + 1.666667) / 2 = 1.833 bits; 180 s = 3.0 min
+        '| twn | 2 | 87.00 ± 2.83 | [61.59, 112.41] | -4.00 | [-16.71, 8.71] † (2 pairs) | 7.7 KiB | 1.833 | 9.7x | 40.5% | 650 | 3.0 min |',
         '',
       ].join('\n'),
     );
@@ -338,7 +355,7 @@ describe('summarize / summaryMarkdown / runsCsv', () => {
       ]),
     );
     expect(big.split('\n')[2]).toBe(
-      '| sq | 1 | 50.00 | n/a | n/a | n/a | 3.00 MiB | 1.0x | 0.0% | 0 | 2.00 h |',
+      '| sq | 1 | 50.00 | n/a | n/a | n/a | 3.00 MiB | — | 1.0x | 0.0% | 0 | 2.00 h |',
     );
     // one pair, and no common seed
     const lone = summaryMarkdown(
@@ -354,13 +371,13 @@ describe('summarize / summaryMarkdown / runsCsv', () => {
   it('the CSV: one row per run, sorted by method then seed', () => {
     const lines = runsCsv(runs).trimEnd().split('\n');
     expect(lines[0]).toBe(
-      'method,seed,epochs,final_test_accuracy,best_test_accuracy,weight_memory_bytes,float32_memory_bytes,compression_ratio,sparsity,train_images_per_second,wall_seconds,params,macs',
+      'method,seed,epochs,final_test_accuracy,best_test_accuracy,weight_memory_bytes,bits_per_quantized_weight,float32_memory_bytes,compression_ratio,sparsity,train_images_per_second,wall_seconds,params,macs',
     );
     expect(lines.slice(1)).toEqual([
-      'fp32,0,2,0.900000,0.900000,77000,77000,1.0000,0.000000,740.00,1.50,100,1000',
-      'fp32,1,2,0.920000,0.930000,77000,77000,1.0000,0.000000,760.00,0.50,100,1000',
-      'twn,0,2,0.850000,0.860000,7920,77040,9.7273,0.400000,600.00,100.00,100,1000',
-      'twn,1,2,0.890000,0.900000,7920,77040,9.7273,0.410000,700.00,80.00,100,1000',
+      'fp32,0,2,0.900000,0.900000,77000,,77000,1.0000,0.000000,740.00,1.50,100,1000',
+      'fp32,1,2,0.920000,0.930000,77000,,77000,1.0000,0.000000,760.00,0.50,100,1000',
+      'twn,0,2,0.850000,0.860000,7920,2.000000,77040,9.7273,0.400000,600.00,100.00,100,1000',
+      'twn,1,2,0.890000,0.900000,7920,1.666667,77040,9.7273,0.410000,700.00,80.00,100,1000',
     ]);
   });
 });
@@ -482,7 +499,7 @@ describe('writeBenchOutputs: statistics in results.json, summary.md and report.h
     const lines = readFileSync(path.join(out, 'summary.md'), 'utf8').split('\n');
     const rows = lines.filter((l) => l.startsWith('| '));
     expect(rows[0]).toBe(
-      '| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired | weight memory | compression | sparsity | train images/s | wall time |',
+      '| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired | weight memory | bits / quantized weight | compression | sparsity | train images/s | wall time |',
     );
     expect(rows.slice(2).map((r) => r.split(' | ').slice(0, 6).join(' | '))).toEqual([
       '| fp32 | 2 | 91.00 ± 1.41 | [78.29, 103.71] | reference | —',

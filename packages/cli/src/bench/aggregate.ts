@@ -35,10 +35,26 @@ export interface MethodSummary {
    */
   readonly pairedToReference?: PairedDifference | null;
   readonly weightMemoryBytes: number;
+  /**
+   * Mean over seeds of {@link bitsPerQuantizedWeight}: 1 all binary, 2 all
+   * ternary, between for SQ's mix; null without quantized layers (FP32).
+   */
+  readonly bitsPerWeight: number | null;
   readonly compressionRatio: number;
   readonly sparsity: number;
   readonly trainImagesPerSecond: number;
   readonly wallSeconds: number;
+}
+
+/**
+ * Bits per weight over a run's quantized layers at the end of training,
+ * Σ N_l·b_l / Σ N_l (the FP32 first and last layers left out); null without
+ * quantized layers.
+ */
+export function bitsPerQuantizedWeight(run: Pick<RunResult, 'history'>): number | null {
+  const layers = (run.history.at(-1)?.layers ?? []).filter((l) => l.bits < 32);
+  const weights = layers.reduce((a, l) => a + l.numWeights, 0);
+  return weights ? layers.reduce((a, l) => a + l.numWeights * l.bits, 0) / weights : null;
 }
 
 /** Options of {@link summarize}. */
@@ -111,12 +127,19 @@ export function summarize(
           }
         : {}),
       weightMemoryBytes: mean(rs.map((r) => r.weightMemoryBytes)),
+      bitsPerWeight: meanOrNull(rs.map(bitsPerQuantizedWeight)),
       compressionRatio: mean(rs.map((r) => r.compressionRatio)),
       sparsity: mean(rs.map((r) => r.sparsity)),
       trainImagesPerSecond: mean(rs.map((r) => r.trainImagesPerSecond)),
       wallSeconds: rs.reduce((a, r) => a + r.wallSeconds, 0),
     };
   });
+}
+
+/** The mean of the non-null values; null if there are none. */
+function meanOrNull(values: readonly (number | null)[]): number | null {
+  const xs = values.filter((v): v is number => v !== null);
+  return xs.length ? mean(xs) : null;
 }
 
 function duration(seconds: number): string {
@@ -174,8 +197,8 @@ export function summaryMarkdown(rows: readonly MethodSummary[]): string {
   const refRow = withRef ? rows.find((r) => r.method === ref) : undefined;
   const refHeader = withRef ? ` gap to ${ref} (points) | 95% CI of gap to ${ref}, paired |` : '';
   const lines = [
-    `| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired |${refHeader} weight memory | compression | sparsity | train images/s | wall time |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: |${withRef ? ' ---: | ---: |' : ''} ---: | ---: | ---: | ---: | ---: |`,
+    `| method | n | test accuracy (%) | 95% CI (%) | gap to FP32 (points) | 95% CI of gap, paired |${refHeader} weight memory | bits / quantized weight | compression | sparsity | train images/s | wall time |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: |${withRef ? ' ---: | ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: |`,
   ];
   for (const r of rows) {
     const n = r.seeds.length;
@@ -189,7 +212,7 @@ export function summaryMarkdown(rows: readonly MethodSummary[]): string {
     const [gap, gapCi] = gapCells(r, fp32Row, r.pairedToFp32);
     const refCells = withRef ? ` ${gapCells(r, refRow, r.pairedToReference).join(' | ')} |` : '';
     lines.push(
-      `| ${r.method} | ${n} | ${acc} | ${ci} | ${gap} | ${gapCi} |${refCells} ${kib(r.weightMemoryBytes)} | ${r.compressionRatio.toFixed(1)}x | ${(r.sparsity * 100).toFixed(1)}% | ${r.trainImagesPerSecond.toFixed(0)} | ${duration(r.wallSeconds)} |`,
+      `| ${r.method} | ${n} | ${acc} | ${ci} | ${gap} | ${gapCi} |${refCells} ${kib(r.weightMemoryBytes)} | ${r.bitsPerWeight === null ? '—' : r.bitsPerWeight.toFixed(3)} | ${r.compressionRatio.toFixed(1)}x | ${(r.sparsity * 100).toFixed(1)}% | ${r.trainImagesPerSecond.toFixed(0)} | ${duration(r.wallSeconds)} |`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -263,6 +286,7 @@ export function runsCsv(runs: readonly RunResult[]): string {
     'final_test_accuracy',
     'best_test_accuracy',
     'weight_memory_bytes',
+    'bits_per_quantized_weight',
     'float32_memory_bytes',
     'compression_ratio',
     'sparsity',
@@ -281,6 +305,7 @@ export function runsCsv(runs: readonly RunResult[]): string {
         r.finalTestAccuracy.toFixed(6),
         r.bestTestAccuracy.toFixed(6),
         r.weightMemoryBytes,
+        bitsPerQuantizedWeight(r)?.toFixed(6) ?? '',
         r.float32MemoryBytes,
         r.compressionRatio.toFixed(4),
         r.sparsity.toFixed(6),

@@ -115,7 +115,8 @@ export function writeBenchOutputs(
   const notes = [
     'Test accuracy is the final epoch’s, evaluated with the quantized weights.',
     statisticsNote(summary),
-    'Weight memory counts quantized kernels at their bit-width and everything else (first/last layers, biases, BatchNorm) at 32 bits.',
+    'Weight memory counts quantized kernels at their bit-width and everything else (first/last layers, biases, BatchNorm) at 32 bits; ' +
+      'bits / quantized weight is Σ N·bits / Σ N over the quantized layers at the end of training (1 all binary, 2 all ternary; SQ mixes them).',
     'Sparsity is the share of zero codes over the quantized layers. ' +
       `Wall time, summed over a method’s seeds, is the training plus the test evaluation after every epoch; ${excluded}.` +
       (untimed
