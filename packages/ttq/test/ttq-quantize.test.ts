@@ -195,6 +195,41 @@ describe.each(backends)('ttqQuantize backward on %s', (backend) => {
       expectClose(dwn!, [-(g[1]! + g[7]!)], 1e-6);
     }));
 
+  // Why TTQ's scales barely move when a BatchNorm follows the conv (ResNet-20): the
+  // normalized output is unchanged when Wp and Wn are scaled together, so
+  // ⟨Q, dL/dQ⟩ = Wp·dL/dWp + Wn·dL/dWn = 0: only their ratio gets a gradient.
+  it('followed by batch normalization, the scales get no gradient along (Wp, Wn): Wp·dL/dWp + Wn·dL/dWn = 0', () =>
+    withBackend(backend, () => {
+      const rand = seededRandom(7);
+      const w = tf.tensor4d(
+        Array.from({ length: 3 * 3 * 2 * 4 }, () => rand() - 0.5),
+        [3, 3, 2, 4],
+      );
+      const x = tf.tensor4d(
+        Array.from({ length: 4 * 5 * 5 * 2 }, () => rand() * 2 - 1),
+        [4, 5, 5, 2],
+      );
+      const head = tf.tensor4d(
+        Array.from({ length: 4 * 3 * 3 * 4 }, () => rand() * 2 - 1),
+        [4, 3, 3, 4],
+      );
+      const loss = (k: tf.Tensor, p: tf.Tensor, n: tf.Tensor) => {
+        const y = tf.conv2d(x, ttqQuantize(k, p, n, { threshold: 0.3 }) as tf.Tensor4D, 1, 'valid');
+        const { mean, variance } = tf.moments(y, [0, 1, 2]);
+        return tf.sum(
+          tf.mul(tf.square(tf.div(tf.sub(y, mean), tf.sqrt(tf.add(variance, 1e-12)))), head),
+        );
+      };
+      const [wp, wn] = [1.3, 0.6];
+      const [, dwp, dwn] = tf.grads(loss)([w, tf.scalar(wp), tf.scalar(wn)]);
+      const gp = dwp!.dataSync()[0]!;
+      const gn = dwn!.dataSync()[0]!;
+      // each alone is far from 0, the combination vanishes (to float32 rounding)
+      expect(Math.abs(gp)).toBeGreaterThan(1e-2);
+      expect(Math.abs(gn)).toBeGreaterThan(1e-2);
+      expect(Math.abs(wp * gp + wn * gn)).toBeLessThan(1e-4 * Math.abs(wp * gp));
+    }));
+
   it('uses the same Δ in the backward pass as in the forward (threshold option)', () =>
     withBackend(backend, () => {
       // t = 0.35: codes [-, 0, 0, 0, 0, +]; 0.3 is now in the band and gets g, not Wp·g
