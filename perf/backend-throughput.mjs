@@ -26,7 +26,7 @@ const { values: opts } = parseArgs({
 });
 
 /**
- * @typedef {{ backend: string, error: string } | { backend: string, error?: undefined, tensorflowVersion: string | undefined, threads: number | undefined, batch: number, steps: number, secondsPerStep: number, imagesPerSecond: number }} Row
+ * @typedef {{ backend: string, error: string } | { backend: string, error?: undefined, tensorflowVersion: string | undefined, oneDNN: boolean | undefined, threads: number | undefined, batch: number, steps: number, secondsPerStep: number, imagesPerSecond: number }} Row
  */
 /**
  * Times `steps` trainOnBatch calls of ResNet-20 on `backend` after `warmup` untimed ones.
@@ -66,6 +66,7 @@ async function measure(backend, steps, warmup, batch) {
   return {
     backend,
     tensorflowVersion: info.tensorflowVersion,
+    oneDNN: info.oneDNN,
     threads: info.threads,
     batch,
     steps,
@@ -127,7 +128,7 @@ for (const r of rows) {
     console.log(`| ${r.backend} | | | | n/a | ${r.error} |`);
   } else {
     const notes = r.tensorflowVersion
-      ? `TensorFlow ${r.tensorflowVersion}, ${r.threads} threads`
+      ? `TensorFlow ${r.tensorflowVersion}, oneDNN ${r.oneDNN ? 'on' : 'off'}, ${r.threads} threads`
       : `${r.threads ?? '?'} thread(s)`;
     console.log(
       `| ${r.backend} | ${r.batch} | ${r.steps} | ${r.secondsPerStep.toFixed(3)} | ${r.imagesPerSecond.toFixed(r.imagesPerSecond < 10 ? 2 : 1)} | ${notes} |`,

@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Rng, resnetCifar, train } from '@trit/cli';
+import { formatBackend, Rng, resnetCifar, train } from '@trit/cli';
 import { BACKENDS, initBackend, quantizeModel } from '@trit/quant-core';
 import { intFlag } from './lib/flags.mjs';
 
@@ -211,7 +211,7 @@ console.log(
   `\nResNet-20 training throughput through trit's training loop, batch ${batch}, ${steps} timed steps per run, ${rounds} round${rounds > 1 ? 's' : ''}`,
 );
 console.log(
-  `backend: ${info.name}${info.tensorflowVersion ? ` (TensorFlow ${info.tensorflowVersion}, ${info.threads} threads)` : ''}; ` +
+  `backend: ${formatBackend({ ...info })}; ` +
     `machine: ${os.cpus()[0]?.model} x${os.cpus().length}; load average ${os
       .loadavg()
       .map((l) => l.toFixed(2))

@@ -16,7 +16,12 @@ export {
   registerDataSource,
 } from './bench/data-sources.js';
 export { StaleResultsError } from './bench/identity.js';
-export { type BenchMeta, type OutputOptions, writeBenchOutputs } from './bench/outputs.js';
+export {
+  type BenchMeta,
+  formatBackend,
+  type OutputOptions,
+  writeBenchOutputs,
+} from './bench/outputs.js';
 export { MalformedResultError } from './bench/result-schema.js';
 export {
   type BenchOptions,

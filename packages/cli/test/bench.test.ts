@@ -13,7 +13,12 @@ import * as tf from '@tensorflow/tfjs';
 import { type BackendInfo, initBackend } from '@trit/quant-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runsCsv, summarize, summaryMarkdown } from '../src/bench/aggregate.js';
-import { type BenchMeta, formatMachine, writeBenchOutputs } from '../src/bench/outputs.js';
+import {
+  type BenchMeta,
+  formatBackend,
+  formatMachine,
+  writeBenchOutputs,
+} from '../src/bench/outputs.js';
 import { getPreset, presetNames } from '../src/bench/presets.js';
 import {
   collectPretraining,
@@ -533,6 +538,21 @@ describe('writeBenchOutputs: statistics in results.json, summary.md and report.h
       'reference method "sq" has no finished run; methods with runs: fp32, twn, ttq',
     );
     expect(readdirSync(out)).toEqual([]);
+  });
+});
+
+describe('formatBackend', () => {
+  it('names the TensorFlow version, oneDNN and the threads; older records without them still read', () => {
+    expect(
+      formatBackend({ name: 'tensorflow', tensorflowVersion: '2.21.0', oneDNN: true, threads: 2 }),
+    ).toBe('tensorflow (TensorFlow 2.21.0, oneDNN on, 2 threads)');
+    expect(
+      formatBackend({ name: 'tensorflow', tensorflowVersion: '2.21.0', oneDNN: false, threads: 1 }),
+    ).toBe('tensorflow (TensorFlow 2.21.0, oneDNN off, 1 thread)');
+    expect(formatBackend({ name: 'tensorflow', tensorflowVersion: '2.21.0' })).toBe(
+      'tensorflow (TensorFlow 2.21.0)',
+    );
+    expect(formatBackend({ name: 'cpu', threads: 1 })).toBe('cpu (1 thread)');
   });
 });
 

@@ -14,17 +14,22 @@ function nativeBindingLoads(): boolean {
   return r.status === 0;
 }
 
-/** Runs initBackend in a fresh Node process (backend state is per process). */
-function initBackendInChild(env: Record<string, string>, options = '{}'): Record<string, unknown> {
+/** Runs initBackend in a fresh Node process (backend state is per process); a null value unsets that variable. */
+function initBackendInChild(
+  env: Record<string, string | null>,
+  options = '{}',
+): Record<string, unknown> {
   const entry = new URL('../dist/index.js', import.meta.url).pathname;
   const code = `import(${JSON.stringify(entry)}).then(async (m) => {
     const info = await m.initBackend(${options});
     process.stdout.write(JSON.stringify(info));
   });`;
-  const r = spawnSync(process.execPath, ['-e', code], {
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-  });
+  const childEnv: Record<string, string | undefined> = { ...process.env };
+  for (const [k, v] of Object.entries(env)) {
+    if (v === null) delete childEnv[k];
+    else childEnv[k] = v;
+  }
+  const r = spawnSync(process.execPath, ['-e', code], { env: childEnv, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
   return { ...JSON.parse(r.stdout), stderr: r.stderr };
 }
@@ -53,6 +58,21 @@ describe('initBackend', () => {
       expect(info.fallbackReason).toContain('npx @trit/quant-core setup-native');
     }
   });
+
+  it.runIf(native)(
+    "turns TensorFlow's oneDNN kernels on unless the environment says otherwise",
+    () => {
+      // TensorFlow says so at load time when its log level lets it.
+      const ON = 'oneDNN custom operations are on';
+      const env = { TRIT_BACKEND: '', TF_CPP_MIN_LOG_LEVEL: '0' };
+      const byDefault = initBackendInChild({ ...env, TF_ENABLE_ONEDNN_OPTS: null });
+      expect(byDefault.oneDNN).toBe(true);
+      expect(String(byDefault.stderr)).toContain(ON);
+      const off = initBackendInChild({ ...env, TF_ENABLE_ONEDNN_OPTS: '0' });
+      expect(off.oneDNN).toBe(false);
+      expect(String(off.stderr)).not.toContain(ON);
+    },
+  );
 
   it('falls back to cpu with one warning and the reason when native is forced off', () => {
     const info = initBackendInChild({ TRIT_NO_NATIVE: '1' });

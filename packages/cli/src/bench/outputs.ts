@@ -37,6 +37,22 @@ export interface OutputOptions {
 const MACHINE_KEYS = ['cpu', 'cores', 'memoryGiB', 'platform', 'node'];
 
 /**
+ * The backend as one line, e.g. `tensorflow (TensorFlow 2.21.0, oneDNN on, 2 threads)`:
+ * what the speed columns depend on. Fields a record lacks (older
+ * results.json) are left out.
+ */
+export function formatBackend(backend: Record<string, unknown>): string {
+  const parts = [
+    typeof backend.tensorflowVersion === 'string' ? `TensorFlow ${backend.tensorflowVersion}` : '',
+    typeof backend.oneDNN === 'boolean' ? `oneDNN ${backend.oneDNN ? 'on' : 'off'}` : '',
+    typeof backend.threads === 'number'
+      ? `${backend.threads} thread${backend.threads === 1 ? '' : 's'}`
+      : '',
+  ].filter(Boolean);
+  return `${String(backend.name)}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+}
+
+/**
  * The machine of {@link machineInfo} as one readable line, e.g.
  * `AMD EPYC 9B14, 2 cores, 24 GiB RAM, linux 6.18.44 x64, Node v20.20.2`.
  * Missing or unknown fields are left out (results.json of older versions);
@@ -104,7 +120,7 @@ export function writeBenchOutputs(
     1,
   )}\n`;
   const csv = runsCsv(runs);
-  const backend = `${meta.backend.name}${meta.backend.tensorflowVersion ? ` (TensorFlow ${meta.backend.tensorflowVersion})` : ''}`;
+  const backend = formatBackend(meta.backend);
   const machine = formatMachine(meta.machine);
   const finetune = runs.some((r) => r.protocol === 'finetune') || pretraining.length > 0;
   const excluded = finetune

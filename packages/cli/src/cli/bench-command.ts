@@ -7,7 +7,7 @@ import { pretrainingMarkdown, summaryMarkdown } from '../bench/aggregate.js';
 import { loadStudyData } from '../bench/data-sources.js';
 import { describeDifference, StaleResultsError } from '../bench/identity.js';
 import { loadImports, resolveImport } from '../bench/imports.js';
-import { type OutputOptions, writeBenchOutputs } from '../bench/outputs.js';
+import { formatBackend, type OutputOptions, writeBenchOutputs } from '../bench/outputs.js';
 import { presetFile, presetNames } from '../bench/presets.js';
 import {
   collectPretraining,
@@ -128,10 +128,6 @@ export async function loadStudy(opts: {
     );
   raw.imports = await loadImports(imports as string[], path.dirname(source));
   return { study: resolveStudy(raw, source).study, source };
-}
-
-function backendLine(backend: BackendInfo): string {
-  return `${backend.name}${backend.tensorflowVersion ? ` (TensorFlow ${backend.tensorflowVersion})` : ''}`;
 }
 
 /** The study recorded in results.json, and its reference method once it has runs (a shard may have none). */
@@ -266,7 +262,7 @@ async function runBenchCommand(opts: BenchFlags): Promise<void> {
     typeof e === 'object' && e.seeds ? [`${methodLabel(e)} seeds ${e.seeds.join(', ')}`] : [],
   );
   console.error(
-    `[bench] study ${study.name}: ${labels.join(', ')} x seeds ${study.seeds.join(', ')}${ownSeeds.length ? ` (${ownSeeds.join('; ')})` : ''} on ${backendLine(backend)} -> ${outDir}`,
+    `[bench] study ${study.name}: ${labels.join(', ')} x seeds ${study.seeds.join(', ')}${ownSeeds.length ? ` (${ownSeeds.join('; ')})` : ''} on ${formatBackend({ ...backend })} -> ${outDir}`,
   );
   const finished = await runGrid(study, outDir, backend, opts);
   if (finished === undefined) return; // diverged: reported, exit code 2
