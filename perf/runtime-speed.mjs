@@ -108,6 +108,9 @@ async function prepared(manifest, binary, engine, x) {
 const loadBefore = loadavg();
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+// The float32 baseline at its best: oneDNN on, as trit's initBackend sets it
+// (TensorFlow enables it itself only on AVX512-VNNI/AMX CPUs).
+process.env.TF_ENABLE_ONEDNN_OPTS ??= '1';
 /** @type {typeof import('@tensorflow/tfjs')} */
 let tf;
 let nativeOk = false;
@@ -599,7 +602,8 @@ const pad = (s, n) => String(s).padEnd(n);
 const la = (l) => l.map((v) => v.toFixed(2)).join(' ');
 console.log(
   `\nLatency (batch 1 unless the case says otherwise), median of ${RUNS} runs after ${WARMUP} warm-up runs (node ${process.version}); ` +
-    `load average (1, 5, 15 min) ${la(loadBefore)} before, ${la(loadAfter)} after\n`,
+    `load average (1, 5, 15 min) ${la(loadBefore)} before, ${la(loadAfter)} after; ` +
+    `tfjs-node with TF_ENABLE_ONEDNN_OPTS=${process.env.TF_ENABLE_ONEDNN_OPTS}\n`,
 );
 console.log(
   `${pad('case', 40)} ${pad('engine', 62)} ${pad('kind', 8)} ${pad('median ms', 10)} ${pad('min ms', 8)} ${pad('p90 ms', 8)} ${pad('vs tfjs-node', 13)} weights`,
