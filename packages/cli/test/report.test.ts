@@ -76,7 +76,17 @@ interface ChartLike {
       }
     >
   >;
-  readonly legend: { readonly legendItems: readonly { readonly text: string }[] };
+  readonly legend: {
+    readonly legendItems: readonly { readonly text: string }[];
+    readonly legendHitBoxes: readonly {
+      readonly left: number;
+      readonly top: number;
+      readonly width: number;
+      readonly height: number;
+    }[];
+  };
+  readonly width: number;
+  readonly height: number;
   getDatasetMeta(i: number): {
     readonly data: readonly { readonly x: number; readonly y: number }[];
   };
@@ -603,6 +613,59 @@ describe('renderReport in headless Chromium', () => {
 
     expect(problems).toEqual([]);
     expect(requests).toEqual([]);
+    await page.close();
+  });
+  it('a sweep of many methods: every legend entry is drawn inside its chart (long legends go under it)', async () => {
+    if (!browser) throw new Error('no browser: see the first test');
+    // 20 rows: the smoke runs renamed, as a γ sweep of one quantizer would give.
+    const many = Array.from({ length: 20 }, (_, i) => `${METHODS[i % METHODS.length]}-v${i}`);
+    const manyRuns = many.flatMap((label, i) =>
+      runs
+        .filter((r) => r.method === METHODS[i % METHODS.length])
+        .map((r) => ({ ...r, method: label })),
+    );
+    const file = path.join(work, 'report-many.html');
+    writeFileSync(
+      file,
+      renderReport(manyRuns, summarize(manyRuns, many), {
+        title: 'trit bench: many',
+        command: COMMAND,
+        backend: 'cpu',
+        machine: 'test machine',
+        generatedAt: '2025-01-01T00:00:00.000Z',
+      }),
+    );
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+    await page.waitForFunction(() => {
+      const g = globalThis as unknown as PageGlobals;
+      const canvases = [...g.document.querySelectorAll('canvas')];
+      return canvases.length > 0 && canvases.every((c) => g.Chart?.getChart(c) !== undefined);
+    });
+    const legends = await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      return [...g.document.querySelectorAll('canvas')].map((canvas) => {
+        const chart = g.Chart!.getChart(canvas)!;
+        const shown = chart.data.datasets.filter((d) => d.hideInLegend !== true).length;
+        const boxes = chart.legend.legendHitBoxes;
+        const outside = boxes.filter(
+          (b) =>
+            b.left < 0 ||
+            b.top < 0 ||
+            b.left + b.width > chart.width + 0.5 ||
+            b.top + b.height > chart.height + 0.5,
+        ).length;
+        return { id: canvas.id, shown, entries: boxes.length, outside, height: chart.height };
+      });
+    });
+    const pareto = legends.find((l) => l.id === 'pareto')!;
+    expect(pareto.shown).toBeGreaterThanOrEqual(20);
+    for (const l of legends) {
+      expect(l.entries, l.id).toBe(l.shown);
+      expect(l.outside, l.id).toBe(0);
+    }
+    // the long legends' charts grew to hold them
+    expect(pareto.height).toBeGreaterThan(380);
     await page.close();
   });
 });

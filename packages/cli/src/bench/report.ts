@@ -11,6 +11,12 @@ import {
 import type { PretrainingResult, RunResult } from './run.js';
 import { mean } from './statistics.js';
 
+/** Height of a chart (px); a long legend adds rows under it. */
+const CHART_HEIGHT = 380;
+/** More legend entries than this go under the chart instead of beside it. */
+const LONG_LEGEND = 12;
+const LEGEND_PER_ROW = 4;
+const LEGEND_ROW_HEIGHT = 26;
 /** A chart for the page: a Chart.js config plus a title and a caption. */
 interface ChartSpec {
   readonly id: string;
@@ -628,7 +634,7 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
 td { white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
-.chart { position: relative; height: 380px; }
+.chart { position: relative; height: ${CHART_HEIGHT}px; }
 .caption, .meta { color: #555; }
 code { background: #f4f4f4; padding: 1px 4px; }
 </style>
@@ -649,7 +655,16 @@ Chart.defaults.plugins.legend.labels.filter = (item, data) => !data.datasets[ite
 const specs = ${jsonForScript(specs.map((s) => ({ id: s.id, config: s.config })))};
 for (const s of specs) {
   s.config.options = Object.assign({ maintainAspectRatio: false, responsive: true }, s.config.options);
-  new Chart(document.getElementById(s.id), s.config);
+  // A long legend (a sweep of many methods) does not fit beside the chart: it goes
+  // under it, and the chart grows by a row of entries per ${LEGEND_PER_ROW}.
+  const shown = s.config.data.datasets.filter((d) => !d.hideInLegend).length;
+  const canvas = document.getElementById(s.id);
+  if (shown > ${LONG_LEGEND}) {
+    const plugins = (s.config.options.plugins = s.config.options.plugins || {});
+    plugins.legend = Object.assign({}, plugins.legend, { position: 'bottom' });
+    canvas.parentElement.style.height = (${CHART_HEIGHT} + ${LEGEND_ROW_HEIGHT} * Math.ceil(shown / ${LEGEND_PER_ROW})) + 'px';
+  }
+  new Chart(canvas, s.config);
 }
 </script>
 </body>
