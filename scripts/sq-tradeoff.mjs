@@ -2,7 +2,7 @@
 // Smart Quantization's memory / accuracy trade-off, read from the results.json
 // of a `trit bench` study (e.g. docs/results/sq-tradeoff/study.json): one row
 // per method with its quantizer's gamma and lambda, SQ's final beta range over the layers,
-// binary layers, bits per quantized weight, weight memory and test accuracy,
+// binary layers (and which), bits per quantized weight, weight memory and test accuracy,
 // sorted by memory. BWN (all binary)
 // and TWN (all ternary) rows are the two ends.
 //
@@ -38,6 +38,8 @@ const rows = results.runs.map((r) => {
     gamma: r.quantizer.name === 'sq' ? Number(r.quantizer.config.gamma) : null,
     lambda: r.quantizer.name === 'sq' ? Number(r.quantizer.config.lambda) : null,
     binaryLayers: layers.filter((l) => l.bits === 1).length,
+    // One letter per quantized layer in model order: B binary, t ternary (which layers switched).
+    pattern: layers.map((l) => (l.bits === 1 ? 'B' : 't')).join(''),
     // SQ's per-layer shape parameter at the end (binary from pi/2 - binaryMargin): where gamma left it.
     beta: betaRange(layers),
     quantizedLayers: layers.length,
@@ -49,12 +51,12 @@ const rows = results.runs.map((r) => {
 rows.sort((a, b) => a.weightMemoryKiB - b.weightMemoryKiB || a.method.localeCompare(b.method));
 
 console.log(
-  '| method | seed | γ | λ | final β (min–max over layers) | binary layers | bits / quantized weight | weight memory | test accuracy (%) |',
+  '| method | seed | γ | λ | final β (min–max over layers) | binary layers | layers (B binary, t ternary) | bits / quantized weight | weight memory | test accuracy (%) |',
 );
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |');
 for (const r of rows) {
   console.log(
-    `| ${r.method} | ${r.seed} | ${r.gamma ?? '–'} | ${r.lambda ?? '–'} | ${r.beta ? `${r.beta[0].toFixed(3)}–${r.beta[1].toFixed(3)}` : '–'} | ${r.binaryLayers}/${r.quantizedLayers} | ${r.bitsPerWeight.toFixed(3)} | ${r.weightMemoryKiB.toFixed(1)} KiB | ${(r.accuracy * 100).toFixed(2)} |`,
+    `| ${r.method} | ${r.seed} | ${r.gamma ?? '–'} | ${r.lambda ?? '–'} | ${r.beta ? `${r.beta[0].toFixed(3)}–${r.beta[1].toFixed(3)}` : '–'} | ${r.binaryLayers}/${r.quantizedLayers} | \`${r.pattern}\` | ${r.bitsPerWeight.toFixed(3)} | ${r.weightMemoryKiB.toFixed(1)} KiB | ${(r.accuracy * 100).toFixed(2)} |`,
   );
 }
 if (opts.json) writeFileSync(opts.json, `${JSON.stringify(rows, null, 1)}\n`);
