@@ -18,7 +18,8 @@ export interface BackendInfo {
   /**
    * On the native backend: whether TensorFlow runs its oneDNN kernels
    * (`TF_ENABLE_ONEDNN_OPTS`, which trit sets to 1 unless the environment
-   * says otherwise).
+   * says otherwise); absent when the variable is unset (TensorFlow then
+   * decides by the CPU).
    */
   readonly oneDNN?: boolean;
   /** Why the preferred backend was not used; absent when it was. */
@@ -112,7 +113,10 @@ async function useNative(
     tfjsVersion: tf.version_core,
     tensorflowVersion: nativeVersion(),
     threads,
-    oneDNN: ['1', 'true'].includes((env.TF_ENABLE_ONEDNN_OPTS ?? '').toLowerCase()),
+    // Unset (a custom loader): TensorFlow decides by the CPU, so it is not known here.
+    ...(env.TF_ENABLE_ONEDNN_OPTS === undefined
+      ? {}
+      : { oneDNN: ['1', 'true'].includes(env.TF_ENABLE_ONEDNN_OPTS.toLowerCase()) }),
   };
 }
 
