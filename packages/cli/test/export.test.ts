@@ -320,6 +320,25 @@ describe('trit export and trit infer: paths and bad input', () => {
     expect(text).toMatch(/ratio: \d+\.\d\dx smaller/);
   });
 
+  it('a finished run of a sweep still in progress (no results.json yet) exports with its data, from its identity.json', async () => {
+    const mid = path.join(work, 'mid-sweep', 'runs', 'twn-seed0');
+    cpSync(runDir('twn'), mid, { recursive: true });
+    expect(existsSync(path.join(work, 'mid-sweep', 'results.json'))).toBe(false);
+    const dir = path.join(work, 'from-mid-sweep');
+    const json = JSON.parse(await trit('export', mid, '--out', dir, '--json'));
+    expect(json.warnings).toEqual([]);
+    const manifest = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as Manifest;
+    expect(manifest.metadata).toMatchObject({
+      data: { type: 'synthetic', size: 16, numClasses: 4, numTrain: 256, numTest: 64 },
+      preprocessing: { type: 'none' },
+    });
+    expect(
+      readFileSync(path.join(dir, 'model.bin')).equals(
+        readFileSync(path.join(exportDir('twn'), 'model.bin')),
+      ),
+    ).toBe(true);
+  });
+
   it('a truncated binary is rejected, naming the sizes', async () => {
     const dir = path.join(work, 'truncated');
     cpSync(exportDir('ttq'), dir, { recursive: true });

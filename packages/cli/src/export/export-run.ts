@@ -48,7 +48,7 @@ export interface ExportMetadata extends DataMetadata {
 export interface ExportRunOptions {
   /** Folder for model.json, model.bin and export-report.json (created). */
   readonly outDir: string;
-  /** The run's data (default: the preset in `<out>/results.json`). */
+  /** The run's data (default: the run's identity.json, else `<out>/results.json`). */
   readonly data?: DataSpec;
   /** Dataset cache folder, for the training split's normalization. */
   readonly dataDir?: string;
@@ -170,7 +170,7 @@ async function exportLoaded(
     if (d.warning) warnings.push(d.warning);
   } else {
     warnings.push(
-      `the dataset of ${options.runDir} is unknown (no <out>/results.json next to it and no --dataset/--preset); ` +
+      `the dataset of ${options.runDir} is unknown (no identity.json in it, no <out>/results.json next to it and no --dataset/--preset); ` +
         'the export records no preprocessing, so `trit infer` cannot use it',
     );
   }

@@ -13,6 +13,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { quantLayers } from '@trit/quant-core';
+import { readIdentity } from '../bench/identity.js';
 import type { RunResult } from '../bench/run.js';
 import type { Study } from '../bench/study.js';
 import {
@@ -33,8 +34,7 @@ export interface LoadedRun {
   readonly epoch: number | null;
   /** `result.json` of a finished run, if present. */
   readonly result: RunResult | null;
-  /** The preset of the bench that wrote the folder (from `<out>/results.json`), if found. */
-  /** The study recorded in the bench folder's results.json (its `data` at least), if any. */
+  /** The run's data: from its identity.json, else the bench folder's results.json; null if neither says. */
   readonly preset: Pick<Study, 'data'> | null;
 }
 
@@ -89,11 +89,15 @@ export function resolveRunDir(dir: string): { runDir: string; checkpointDir: str
 }
 
 /**
- * The study recorded in `<out>/results.json` for a run folder `<out>/runs/<name>`
- * (or `<out>/pretrain/<name>`): its `study`, or the `config.preset` of results
- * written before studies were recorded.
+ * The data a run folder `<out>/runs/<name>` (or `<out>/pretrain/<name>`) was
+ * trained on: from its own identity.json, written when the run started (so a
+ * finished run of a sweep still in progress has it), else from the `study`
+ * (or, for results written before studies were recorded, `config.preset`) of
+ * `<out>/results.json`. A malformed identity.json is an error naming it.
  */
 export function findBenchPreset(runDir: string): Pick<Study, 'data'> | null {
+  const identity = readIdentity(runDir);
+  if (identity) return { data: identity.data };
   const file = path.join(runDir, '..', '..', 'results.json');
   if (!existsSync(file)) return null;
   try {
