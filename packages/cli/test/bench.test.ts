@@ -439,6 +439,39 @@ describe('writeBenchOutputs: statistics in results.json, summary.md and report.h
   const meta = { ...benchMeta(FULL_MACHINE), methodOrder: ['fp32', 'twn', 'ttq'] };
   const study = { name: 'my-study', methods: ['fp32', 'twn', 'ttq'], seeds: [0, 1] };
 
+  it('Backend and Machine lines come from the runs’ own records: several are listed with their run counts, the invocation’s only for runs without one', () => {
+    const epyc = { ...FULL_MACHINE, cpu: 'AMD EPYC 9B14' };
+    const xeon = { ...FULL_MACHINE, cpu: 'Intel Xeon Platinum 8481C' };
+    const one = { name: 'tensorflow', tensorflowVersion: '2.21.0', oneDNN: true, threads: 1 };
+    const lineOf = (rs: RunResult[]) => {
+      const out = path.join(work, 'outputs-ran-on');
+      mkdirSync(out, { recursive: true });
+      writeBenchOutputs(out, rs, meta);
+      return readFileSync(path.join(out, 'summary.md'), 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('Backend: '));
+    };
+    const [a, b, c, d] = runs as [RunResult, RunResult, RunResult, RunResult];
+    // Every run recorded the same: that one, not this invocation's (meta's: no oneDNN, no threads).
+    expect(lineOf([a, b].map((r) => ({ ...r, backend: one, machine: epyc })))).toBe(
+      'Backend: tensorflow (TensorFlow 2.21.0, oneDNN on, 1 thread). Machine: AMD EPYC 9B14, 2 cores, 24 GiB RAM, linux 6.18.44 x64, Node v20.20.2.',
+    );
+    // Resumed on another machine: both, most runs first. A run without a record counts as the
+    // invocation's (meta's), whose machine is the same EPYC: one line for the three.
+    expect(
+      lineOf([
+        { ...a, backend: one, machine: xeon },
+        { ...b, backend: one, machine: epyc },
+        { ...c, backend: one, machine: epyc },
+        d,
+      ]),
+    ).toBe(
+      'Backend: tensorflow (TensorFlow 2.21.0, oneDNN on, 1 thread) (3 runs); tensorflow (TensorFlow 2.21.0) (1 run). ' +
+        'Machine: AMD EPYC 9B14, 2 cores, 24 GiB RAM, linux 6.18.44 x64, Node v20.20.2 (3 runs); ' +
+        'Intel Xeon Platinum 8481C, 2 cores, 24 GiB RAM, linux 6.18.44 x64, Node v20.20.2 (1 run).',
+    );
+  });
+
   it('results.json: accuracyCi95 (fraction) and gapToFp32Ci95 (points, paired) per summary entry; the study and the reference recorded', () => {
     const out = path.join(work, 'outputs-stats');
     mkdirSync(out, { recursive: true });
@@ -773,8 +806,10 @@ describe('runBench (smoke preset, in process)', () => {
     const outDir = path.join(work, 'run'); // written by the test above
     const done = JSON.parse(
       readFileSync(path.join(outDir, 'pretrain', 'seed0', 'done.json'), 'utf8'),
-    ) as { history: EpochRecord[] };
+    ) as { history: EpochRecord[]; backend: unknown; machine: unknown };
     expect(done.history).toHaveLength(1); // --pretrain-epochs 1
+    expect(done.machine).toEqual(machineInfo());
+    expect(done.backend).toMatchObject({ name: 'tensorflow' });
     const [h] = done.history as [EpochRecord];
     expect(h.evalSeconds).toBeGreaterThan(0);
     const pretraining = collectPretraining([outDir, outDir]);
@@ -787,6 +822,8 @@ describe('runBench (smoke preset, in process)', () => {
         trainImagesPerSecond: h.imagesPerSecond,
         wallSeconds: h.seconds + h.evalSeconds!,
         history: done.history,
+        backend: done.backend,
+        machine: done.machine,
       },
     ]);
     expect(pretraining[0]!.finalTestAccuracy).toBeGreaterThan(0.5);
@@ -829,7 +866,8 @@ describe('runBench (smoke preset, in process)', () => {
 
   it('writeBenchOutputs: summary.md has the machine line, the wall-time note and the FP32 pre-training after the table; results.json and report.html have it too', () => {
     const outDir = path.join(work, 'run'); // written by the smoke run test above
-    const runs = collectRuns([outDir]);
+    // Without their own backend and machine records (as trit wrote them before): the lines are meta's.
+    const runs = collectRuns([outDir]).map(({ backend: _b, machine: _m, ...r }) => r);
     const pretraining = collectPretraining([outDir]);
     const out = path.join(work, 'outputs');
     mkdirSync(out, { recursive: true });

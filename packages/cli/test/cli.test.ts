@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatMachine } from '../src/bench/outputs.js';
+import { formatBackend, formatMachine } from '../src/bench/outputs.js';
 import { presetNames } from '../src/bench/presets.js';
 import { machineInfo, type PretrainingResult, type RunResult } from '../src/bench/run.js';
 import type { EpochRecord } from '../src/training/train.js';
@@ -145,6 +145,13 @@ describe('trit (child process)', () => {
     };
     expect(json.pretraining.map((p) => [p.seed, p.epochs])).toEqual([[0, 2]]);
     expect(json.pretraining[0]!.history).toEqual(history);
+    // Each run and the pre-training record the backend and machine that finished them.
+    expect(json.pretraining[0]!.machine).toEqual(machineInfo());
+    const backendLine = lines[4]!.slice('Backend: '.length, lines[4]!.indexOf('. Machine: '));
+    for (const run of json.runs) {
+      expect(run.machine, run.method).toEqual(machineInfo());
+      expect(formatBackend(run.backend!), run.method).toBe(backendLine);
+    }
     for (const run of json.runs) {
       const [h] = run.history as [EpochRecord];
       expect(h.evalSeconds, run.method).toBeGreaterThan(0);

@@ -88,6 +88,32 @@ export function formatMachine(machine: unknown): string {
 }
 
 /**
+ * What the runs ran on, as one line: each run's own record of its backend or
+ * machine, or `fallback` (this invocation's) for runs written before runs
+ * recorded it. Runs on several (a campaign resumed on another machine, or
+ * shards with different thread counts) list each with its number of runs,
+ * most runs first, so a reader can tell which speeds come from where.
+ */
+function ranOn(
+  runs: readonly RunResult[],
+  key: 'backend' | 'machine',
+  fallback: string,
+  format: (record: Record<string, unknown>) => string,
+): string {
+  const counts = new Map<string, number>();
+  for (const r of runs) {
+    const record = r[key];
+    const line = record ? format(record) : fallback;
+    counts.set(line, (counts.get(line) ?? 0) + 1);
+  }
+  if (counts.size <= 1) return [...counts.keys()][0] ?? fallback;
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([line, n]) => `${line} (${n} run${n === 1 ? '' : 's'})`)
+    .join('; ');
+}
+
+/**
  * Writes results.json, results.csv, summary.md and report.html into `outDir`.
  * `pretraining` (finetune protocol, from {@link collectPretraining}) adds the
  * FP32 pre-training of each seed to results.json, summary.md and the report;
@@ -120,8 +146,8 @@ export function writeBenchOutputs(
     1,
   )}\n`;
   const csv = runsCsv(runs);
-  const backend = formatBackend(meta.backend);
-  const machine = formatMachine(meta.machine);
+  const backend = ranOn(runs, 'backend', formatBackend(meta.backend), formatBackend);
+  const machine = ranOn(runs, 'machine', formatMachine(meta.machine), formatMachine);
   const finetune = runs.some((r) => r.protocol === 'finetune') || pretraining.length > 0;
   const excluded = finetune
     ? `checkpoint writes and the FP32 pre-training${pretraining.length ? ' (listed below)' : ''} are not included`

@@ -30,10 +30,14 @@ export const RunResultSchema = z.looseObject({
   wallSeconds: finite,
   params: z.number().int().nonnegative(),
   macs: z.number().nonnegative(),
+  backend: z.record(z.string(), z.unknown()).optional(),
+  machine: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const PretrainDoneSchema = z.looseObject({
   history: z.array(EpochRecordSchema).min(1),
+  backend: z.record(z.string(), z.unknown()).optional(),
+  machine: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** A result file that cannot be used: names the file and the fields. */

@@ -71,6 +71,13 @@ export interface RunResult {
   readonly wallSeconds: number;
   readonly params: number;
   readonly macs: number;
+  /**
+   * The backend and machine of the process that finished the run (a resumed
+   * run's earlier epochs may have run elsewhere; its history's per-epoch
+   * speeds are each their own). Absent in results written before trit recorded them.
+   */
+  readonly backend?: Record<string, unknown>;
+  readonly machine?: Record<string, unknown>;
 }
 
 /** The FP32 pre-training of one seed (finetune protocol): the shared starting point of every method. */
@@ -84,6 +91,9 @@ export interface PretrainingResult {
   /** Σ over the pre-training's epochs of `seconds + (evalSeconds ?? 0)`, as {@link RunResult.wallSeconds}. */
   readonly wallSeconds: number;
   readonly history: readonly EpochRecord[];
+  /** As {@link RunResult.backend}: of the process that finished the pre-training. */
+  readonly backend?: Record<string, unknown>;
+  readonly machine?: Record<string, unknown>;
 }
 
 export interface BenchOptions {
@@ -291,7 +301,11 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       label: `fp32-pretrain s${seed}`,
       onEpoch,
     });
-    writeJsonAtomic(done, { history: r.history });
+    writeJsonAtomic(done, {
+      history: r.history,
+      backend: { ...options.backend },
+      machine: machineInfo(),
+    });
   };
 
   const results: RunResult[] = [];
@@ -370,6 +384,8 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       wallSeconds: historyWallSeconds(r.history),
       params: complexity.params,
       macs: complexity.macs,
+      backend: { ...options.backend },
+      machine: machineInfo(),
     };
     writeJsonAtomic(resultFile, result);
     results.push(result);
@@ -561,8 +577,11 @@ export function collectRuns(dirs: readonly string[], study?: Study): RunResult[]
 
 /** Reads one `pretrain/seed<S>/done.json`, validated; a malformed one is an error naming the file. */
 function readPretraining(file: string, seed: number): PretrainingResult {
-  const records = readValidated(file, PretrainDoneSchema, 'done.json').history as EpochRecord[];
+  const done = readValidated(file, PretrainDoneSchema, 'done.json');
+  const records = done.history as EpochRecord[];
   return {
+    ...(done.backend ? { backend: done.backend } : {}),
+    ...(done.machine ? { machine: done.machine } : {}),
     seed,
     epochs: records.length,
     finalTestAccuracy: records[records.length - 1]!.testAccuracy,
