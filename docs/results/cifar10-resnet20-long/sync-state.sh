@@ -2,15 +2,16 @@
 # Copies the campaign's must-not-lose state from $TRIT_RUNS (/root/trit-runs) into the
 # repository and commits only those paths, every INTERVAL seconds:
 # - the FP32 pre-training's newest checkpoint (+ done.json when finished);
-# - each finished fine-tuning run's result.json + identity.json (per shard
-#   folder), and its trit-format export.
+# - each finished fine-tuning run's result.json + identity.json (the shards
+#   run in state/shard-<i>/, git-ignored but for these), its trit-format export
+#   in export/, and the tables and report over all of them in results/.
 # usage: sync-state.sh [interval_s | once]   (default 3600; `once`: one pass, e.g. before a session ends)
 interval=${1:-3600}
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 runs=${TRIT_RUNS:-/root/trit-runs}
 page=$repo/docs/results/cifar10-resnet20-long
 dst=$page/state
-cli="node $repo/packages/cli/dist/cli.js"
+cli=${TRIT_CLI:-"node $repo/packages/cli/dist/cli.js"}
 sync_pretrain() {
   local src=$runs/cifar10-long/pretrain/seed0
   [ -d "$src/checkpoint" ] || return 1
@@ -29,26 +30,42 @@ sync_pretrain() {
   return 0
 }
 sync_runs() {
-  local n=0
-  for r in $runs/cifar10-long-ft/shard-*/runs/*/result.json; do
+  # The shards write into state/shard-<i>/ (git-ignored); a finished run's
+  # result.json + identity.json (and the shard's study.json) are added by name.
+  files=(); runs_msg=""
+  for r in "$dst"/shard-*/runs/*/result.json; do
     [ -f "$r" ] || continue
-    local run; run=$(dirname "$r"); local name; name=$(basename "$run"); local shard; shard=$(basename "$(dirname "$(dirname "$run")")")
-    local to="$dst/$shard/runs/$name"
-    [ -f "$to/result.json" ] && continue
-    mkdir -p "$to.tmp" && cp "$run/result.json" "$run/identity.json" "$to.tmp/" && mv "$to.tmp" "$to" || continue
-    $cli export "$run" --out "$page/export/$name" >> $runs/campaign-sync.log 2>&1 || echo "export of $name failed"
-    [ -f "$run/../../study.json" ] && cp "$run/../../study.json" "$dst/$shard/study.json"
-    n=$((n + 1)); runs_msg="$runs_msg $name"
+    git -C "$repo" ls-files --error-unmatch "$r" >/dev/null 2>&1 && continue   # committed before
+    local run name
+    run=$(dirname "$r"); name=$(basename "$run")
+    if ! $cli export "$run" --out "$page/export/$name" >> "$runs/campaign-sync.log" 2>&1; then
+      echo "$(date) export of $name failed (see $runs/campaign-sync.log); its result is committed without it"
+    fi
+    files+=("$r" "$run/identity.json")
+    runs_msg="$runs_msg $name"
   done
-  [ $n -gt 0 ]
+  [ ${#files[@]} -gt 0 ] || return 1
+  for s in "$dst"/shard-*/study.json; do files+=("$s"); done
+  # One set of tables and one report over every committed run so far.
+  if ls "$dst"/shard-*/study.json >/dev/null 2>&1; then
+    (cd "$repo" && $cli bench merge $(cd "$repo" && ls -d docs/results/cifar10-resnet20-long/state/shard-*) \
+      --out docs/results/cifar10-resnet20-long/results >> "$runs/campaign-sync.log" 2>&1) ||
+      echo "$(date) bench merge failed (see $runs/campaign-sync.log)"
+  fi
+  return 0
 }
 while true; do
-  msg=""; runs_msg=""
+  msg=""
   paths=()
   sync_pretrain && paths+=("$dst/pretrain")
-  sync_runs && { paths+=("$dst"/shard-* "$page/export"); msg="${msg:+$msg; }campaign state: finished runs$runs_msg"; }
+  if sync_runs; then
+    paths+=("${files[@]}")
+    for d in "$page/export" "$page/results"; do [ -e "$d" ] && paths+=("$d"); done
+    msg="${msg:+$msg; }campaign state: finished runs$runs_msg"
+  fi
   if [ ${#paths[@]} -gt 0 ]; then
-    cd "$repo" && git add "${paths[@]}" && git commit -q -m "$msg" -- "${paths[@]}" && echo "$(date) $msg"
+    # -f: the shards' files sit in a git-ignored folder (state/.gitignore)
+    cd "$repo" && git add -f "${paths[@]}" && git commit -q -m "$msg" -- "${paths[@]}" && echo "$(date) $msg"
   fi
   [ "$interval" = once ] && break
   sleep "$interval"

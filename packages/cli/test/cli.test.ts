@@ -223,7 +223,7 @@ describe('study files and plugins from the command line', () => {
     ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as {
-      study: { name: string; methods: unknown[] };
+      study: { name: string; methods: unknown[]; imports: string[] };
       runs: RunResult[];
     };
     // (runs are listed in folder-name order)
@@ -253,7 +253,10 @@ describe('study files and plugins from the command line', () => {
       '--print-study',
     ]);
     expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout)).toEqual(json.study);
+    // results.json records the plugin relative to its own folder; re-read, it resolves from there.
+    const plugin = path.resolve(path.dirname(EXAMPLE), 'ternary-percentile.mjs');
+    expect(json.study.imports).toEqual([path.relative(out, plugin)]);
+    expect(JSON.parse(again.stdout)).toEqual({ ...json.study, imports: [plugin] });
   });
 
   it('a study file that cannot be read is an error naming it, before anything loads', async () => {

@@ -1,6 +1,6 @@
 // Study files: the schema field by field, method entries and overrides, YAML,
 // re-running a results.json, the published JSON Schema, and pretrainFrom.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import '@trit/twn';
 import '@trit/ttq';
@@ -9,8 +9,10 @@ import '@trit/hyperspherical';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_FILE, RUN_FORMAT_VERSION } from '../src/bench/identity.js';
 import { getPreset, presetNames } from '../src/bench/presets.js';
+import { readStudyRecord, recordStudy } from '../src/bench/run.js';
 import {
   mergeConfig,
+  portableStudy,
   readStudyFile,
   resolveStudy,
   StudyError,
@@ -402,5 +404,37 @@ describe('pretrainFrom: fine-tuning from a finished pre-training folder', () => 
     expect(errorOf({ pretrainFrom: folder('pt-run', recorded({ kind: 'run' })) })).toMatch(
       /records a run, not a pre-training/,
     );
+  });
+
+  it('a bench folder records pretrainFrom and path imports relative to itself: moved (or cloned elsewhere) with its pre-training, it still reads', () => {
+    const tree = path.join(work, 'campaign');
+    const pretrainDir = folder(path.join('campaign', 'pretrain', 'seed0'), recorded());
+    const plugin = path.join(tree, 'plugins', 'noop.js');
+    mkdirSync(path.dirname(plugin), { recursive: true });
+    writeFileSync(plugin, 'export {};\n');
+    const { study } = resolve({
+      pretrain: undefined,
+      pretrainFrom: pretrainDir,
+      imports: [plugin],
+    });
+    const out = path.join(tree, 'shard-1');
+    recordStudy(out, study);
+    const record = JSON.parse(readFileSync(path.join(out, 'study.json'), 'utf8')) as {
+      study: { pretrainFrom: string; imports: string[] };
+    };
+    expect(record.study.pretrainFrom).toBe('../pretrain/seed0');
+    expect(record.study.imports).toEqual(['../plugins/noop.js']);
+    expect(readStudyRecord(out)).toEqual(study);
+    // The whole tree moved: the absolute paths are gone, the relative ones still hold.
+    const moved = path.join(work, 'campaign-moved');
+    renameSync(tree, moved);
+    const read = readStudyRecord(path.join(moved, 'shard-1'))!;
+    expect(read.pretrainFrom).toBe(path.join(moved, 'pretrain', 'seed0'));
+    expect(read.imports).toEqual([path.join(moved, 'plugins', 'noop.js')]);
+    expect(read.pretrain).toEqual(study.pretrain);
+    // A package name stays as it is.
+    expect(portableStudy({ ...study, imports: ['@my/quantizer'] }, out).imports).toEqual([
+      '@my/quantizer',
+    ]);
   });
 });

@@ -35,8 +35,10 @@ import {
   type ModelSpec,
   methodLabel,
   parseStudy,
+  portableStudy,
   type ResolvedMethod,
   resolveStudy,
+  resolveStudyPaths,
   type Study,
 } from './study.js';
 import { negativeScalesLine } from './warnings.js';
@@ -422,7 +424,7 @@ export function readStudyRecord(dir: string): Study | undefined {
   if (!existsSync(file)) return undefined;
   const record = readValidated(file, StudyRecordSchema, 'study record');
   try {
-    return parseStudy(record.study, file);
+    return parseStudy(resolveStudyPaths(record.study, dir), file);
   } catch (err) {
     throw new MalformedResultError(
       `${file}: the recorded study is not valid: ${(err as Error).message}`,
@@ -485,7 +487,10 @@ export function checkStudyFolder(outDir: string, study: Study, resume: boolean):
 /** Writes a bench folder's study record (`study.json`). */
 export function recordStudy(outDir: string, study: Study): void {
   mkdirSync(outDir, { recursive: true });
-  writeJsonAtomic(path.join(outDir, STUDY_FILE), { format: 'trit-study', study });
+  writeJsonAtomic(path.join(outDir, STUDY_FILE), {
+    format: 'trit-study',
+    study: portableStudy(study, outDir),
+  });
 }
 
 /**

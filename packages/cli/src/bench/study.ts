@@ -489,19 +489,45 @@ export function readStudyFile(file: string): Record<string, unknown> {
       );
     raw = raw.study;
   }
-  const study = raw as Record<string, unknown>;
   // Relative paths in a study are relative to the study file.
+  return resolveStudyPaths(raw as Record<string, unknown>, path.dirname(path.resolve(file)));
+}
+
+/** Whether an `imports` entry is a path relative to its study (not a package name or an absolute path). */
+const isRelativeImport = (m: unknown): m is string =>
+  typeof m === 'string' && (m.startsWith('./') || m.startsWith('../'));
+
+/**
+ * A raw study's relative paths (`pretrainFrom`, `./` and `../` imports)
+ * resolved against `dir`, the folder of the file that holds it (in place).
+ */
+export function resolveStudyPaths(
+  study: Record<string, unknown>,
+  dir: string,
+): Record<string, unknown> {
   if (typeof study.pretrainFrom === 'string')
-    study.pretrainFrom = path.resolve(path.dirname(path.resolve(file)), study.pretrainFrom);
-  if (Array.isArray(study.imports)) {
-    const dir = path.dirname(path.resolve(file));
-    study.imports = study.imports.map((m) =>
-      typeof m === 'string' && (m.startsWith('./') || m.startsWith('../'))
-        ? path.resolve(dir, m)
-        : m,
-    );
-  }
+    study.pretrainFrom = path.resolve(dir, study.pretrainFrom);
+  if (Array.isArray(study.imports))
+    study.imports = study.imports.map((m) => (isRelativeImport(m) ? path.resolve(dir, m) : m));
   return study;
+}
+
+/**
+ * The study as a file in `dir` records it (a bench folder's study.json, a
+ * results.json): `pretrainFrom` and imports that are paths, relative to
+ * `dir`, so a folder committed with the pre-training it started from (or
+ * cloned elsewhere) still reads. {@link resolveStudyPaths} undoes it.
+ */
+export function portableStudy(study: Study, dir: string): Study {
+  const relative = (p: string): string => {
+    const r = path.relative(path.resolve(dir), p).split(path.sep).join('/');
+    return r.startsWith('../') || r === '..' ? r : `./${r}`;
+  };
+  return {
+    ...study,
+    ...(study.pretrainFrom !== undefined ? { pretrainFrom: relative(study.pretrainFrom) } : {}),
+    imports: study.imports.map((m) => (path.isAbsolute(m) ? relative(m) : m)),
+  };
 }
 
 /** The JSON Schema of study files (for editors: `"$schema": ".../study.schema.json"`). */

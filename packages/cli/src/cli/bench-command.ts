@@ -21,6 +21,7 @@ import {
 } from '../bench/run.js';
 import {
   methodLabel,
+  portableStudy,
   readStudyFile,
   resolveStudy,
   type Study,
@@ -130,13 +131,23 @@ export async function loadStudy(opts: {
   return { study: resolveStudy(raw, source).study, source };
 }
 
-/** The study recorded in results.json, and its reference method once it has runs (a shard may have none). */
-function outputOptions(study: Study, runs: readonly { method: string }[]): OutputOptions {
+/**
+ * The study recorded in results.json (its paths relative to `outDir`, where
+ * results.json is), and its reference method once it has runs (a shard may have none).
+ */
+function outputOptions(
+  study: Study,
+  runs: readonly { method: string }[],
+  outDir: string,
+): OutputOptions {
   const reference =
     study.reference !== undefined && runs.some((r) => r.method === study.reference)
       ? study.reference
       : undefined;
-  return { study, ...(reference !== undefined ? { reference } : {}) };
+  return {
+    study: portableStudy(study, outDir),
+    ...(reference !== undefined ? { reference } : {}),
+  };
 }
 
 function methodLabels(study: Study): string[] {
@@ -332,7 +343,7 @@ async function writeFolderOutputs(
       methodOrder: [...new Set([...labels, ...methodLabels(folderStudy)])],
     },
     pretraining,
-    outputOptions(folderStudy, runs),
+    outputOptions(folderStudy, runs, outDir),
   );
   console.log(`\n${summaryMarkdown(summary)}`);
   if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
@@ -403,7 +414,7 @@ async function runMerge(
       methodOrder: methodLabels(study),
     },
     pretraining,
-    outputOptions(study, runs),
+    outputOptions(study, runs, outDir),
   );
   console.log(summaryMarkdown(summary));
   if (pretraining.length) console.log(pretrainingMarkdown(pretraining));
