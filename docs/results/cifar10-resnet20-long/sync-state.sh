@@ -46,11 +46,15 @@ sync_runs() {
   done
   [ ${#files[@]} -gt 0 ] || return 1
   for s in "$dst"/shard-*/study.json; do files+=("$s"); done
-  # One set of tables and one report over every committed run so far.
+  # One set of tables and one report over every finished run so far, its
+  # charts as PNG, and SQ's trade-off table (the page shows these).
+  local rel=docs/results/cifar10-resnet20-long
   if ls "$dst"/shard-*/study.json >/dev/null 2>&1; then
-    (cd "$repo" && $cli bench merge $(cd "$repo" && ls -d docs/results/cifar10-resnet20-long/state/shard-*) \
-      --out docs/results/cifar10-resnet20-long/results >> "$runs/campaign-sync.log" 2>&1) ||
-      echo "$(date) bench merge failed (see $runs/campaign-sync.log)"
+    (cd "$repo" && $cli bench merge $(ls -d $rel/state/shard-*) --out $rel/results &&
+      node scripts/report-charts.mjs $rel/results/report.html $rel/results/charts &&
+      node scripts/sq-tradeoff.mjs $rel/results/results.json > $rel/results/sq-tradeoff.md.tmp &&
+      mv $rel/results/sq-tradeoff.md.tmp $rel/results/sq-tradeoff.md) >> "$runs/campaign-sync.log" 2>&1 ||
+      echo "$(date) re-rendering results/ failed (see $runs/campaign-sync.log)"
   fi
   return 0
 }
