@@ -744,6 +744,17 @@ describe('runBench (smoke preset, in process)', () => {
     expect(readdirSync(path.join(outDir, 'runs')).sort()).toEqual(['fp32-seed0', 'twn-seed0']);
     expect(existsSync(path.join(outDir, 'pretrain', 'seed0', 'done.json'))).toBe(true);
     const [fp32, twn] = results as [RunResult, RunResult];
+    // Without progress bars each epoch's result is a log line of its own, just before its overall line.
+    const epochs = log.filter((l) => / epoch \d+\/\d+: loss /.test(l));
+    expect(epochs.map((l) => l.slice(0, l.indexOf(': loss')))).toEqual([
+      '[bench] fp32-pretrain s0 epoch 1/1',
+      '[bench] fp32 s0 epoch 1/1',
+      '[bench] twn s0 epoch 1/1',
+    ]);
+    expect(epochs[2]).toContain(
+      `train acc ${(twn.history[0]!.trainAccuracy * 100).toFixed(2)}%, test acc ${(twn.history[0]!.testAccuracy * 100).toFixed(2)}%, `,
+    );
+    expect(epochs.map((l) => log.indexOf(l) + 1)).toEqual(overall.map((l) => log.indexOf(l)));
     // ResNet-8, widths 8/16/32, 16x16x3 input, 4 classes:
     //   conv1 216 + bn1 32; stage 1: 2·576 + 2·32; stage 2: 1152 + 2304 + 2·64; stage 3: 4608 + 9216 + 2·128; fc 32·4 + 4
     //   = 248 + 1216 + 3584 + 14080 + 132 = 19260 params (float32: 77040 bytes)

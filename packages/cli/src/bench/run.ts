@@ -10,6 +10,7 @@ import { buildRegisteredModel } from '../models/registry.js';
 import { loadCheckpoint, readCheckpointIndex } from '../training/checkpoint.js';
 import {
   type EpochRecord,
+  epochLine,
   type LayerStatsRecord,
   type TrainData,
   train,
@@ -273,7 +274,9 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     resume,
   });
   let mark = performance.now();
-  const onEpoch = () => {
+  // Without progress bars (batch jobs, logs) each epoch's result is a log line of its own.
+  const onEpoch = (label: string, record: EpochRecord, epochs: number) => {
+    if (options.progress === false) log(`[bench] ${epochLine(label, record, epochs)}`);
     const now = performance.now();
     overall.epochFinished((now - mark) / 1000);
     mark = now;
@@ -301,7 +304,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       resume,
       progress: options.progress,
       label: `fp32-pretrain s${seed}`,
-      onEpoch,
+      onEpoch: (record) => onEpoch(`fp32-pretrain s${seed}`, record, study.pretrain.epochs),
     });
     writeJsonAtomic(done, {
       history: r.history,
@@ -352,7 +355,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       progress: options.progress,
       label: `${method} s${seed}`,
       onEpoch: (record) => {
-        onEpoch();
+        onEpoch(`${method} s${seed}`, record, m.train.epochs);
         const warning = negativeScalesLine(record.layers);
         if (warning)
           log(`[bench] ${method} seed ${seed} epoch ${record.epoch}: warning: ${warning}`);

@@ -236,7 +236,10 @@ function addBenchOptions(cmd: Command): Command {
         .choices(['tensorflow', 'cpu', 'wasm'])
         .default('tensorflow'),
     )
-    .option('--no-progress', 'no progress bars')
+    .option(
+      '--no-progress',
+      'no progress bars: one log line per epoch instead (for batch jobs and log files)',
+    )
     .option(
       '--export',
       'also export every run to the trit format in <out>/export/<method>-seed<S>/ (see `trit export`)',
