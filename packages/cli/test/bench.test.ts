@@ -586,6 +586,8 @@ describe('formatBackend', () => {
       'tensorflow (TensorFlow 2.21.0)',
     );
     expect(formatBackend({ name: 'cpu', threads: 1 })).toBe('cpu (1 thread)');
+    // No record at all (merged shard folders without results.json, runs of an older trit).
+    expect(formatBackend({})).toBe('unknown');
   });
 });
 

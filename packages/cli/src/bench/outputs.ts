@@ -49,7 +49,8 @@ export function formatBackend(backend: Record<string, unknown>): string {
       ? `${backend.threads} thread${backend.threads === 1 ? '' : 's'}`
       : '',
   ].filter(Boolean);
-  return `${String(backend.name)}${parts.length ? ` (${parts.join(', ')})` : ''}`;
+  const name = typeof backend.name === 'string' && backend.name ? backend.name : 'unknown';
+  return `${name}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
 /**
