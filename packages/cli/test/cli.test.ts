@@ -151,8 +151,6 @@ describe('trit (child process)', () => {
     for (const run of json.runs) {
       expect(run.machine, run.method).toEqual(machineInfo());
       expect(formatBackend(run.backend!), run.method).toBe(backendLine);
-    }
-    for (const run of json.runs) {
       const [h] = run.history as [EpochRecord];
       expect(h.evalSeconds, run.method).toBeGreaterThan(0);
       expect(run.wallSeconds, run.method).toBeCloseTo(h.seconds + h.evalSeconds!, 12);

@@ -273,6 +273,8 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     epochsOf: (label) => byLabel.get(label)!.train.epochs,
     resume,
   });
+  // What every result and done.json of this invocation records it ran on.
+  const recordedOn = { backend: { ...options.backend }, machine: machineInfo() };
   let mark = performance.now();
   // Without progress bars (batch jobs, logs) each epoch's result is a log line of its own.
   const onEpoch = (label: string, record: EpochRecord, epochs: number) => {
@@ -306,11 +308,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       label: `fp32-pretrain s${seed}`,
       onEpoch: (record) => onEpoch(`fp32-pretrain s${seed}`, record, study.pretrain.epochs),
     });
-    writeJsonAtomic(done, {
-      history: r.history,
-      backend: { ...options.backend },
-      machine: machineInfo(),
-    });
+    writeJsonAtomic(done, { history: r.history, ...recordedOn });
   };
 
   const results: RunResult[] = [];
@@ -389,8 +387,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       wallSeconds: historyWallSeconds(r.history),
       params: complexity.params,
       macs: complexity.macs,
-      backend: { ...options.backend },
-      machine: machineInfo(),
+      ...recordedOn,
     };
     writeJsonAtomic(resultFile, result);
     results.push(result);
