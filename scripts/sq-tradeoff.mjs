@@ -43,7 +43,8 @@ const rows = results.runs.map((r) => {
     // SQ's per-layer shape parameter at the end (binary from pi/2 - binaryMargin): where gamma left it.
     beta: betaRange(layers),
     quantizedLayers: layers.length,
-    bitsPerWeight: bitsPerQuantizedWeight(r) ?? 32,
+    // null for a run without quantized layers (FP32): shown as '–', not as 32 bits.
+    bitsPerWeight: bitsPerQuantizedWeight(r),
     weightMemoryKiB: r.weightMemoryBytes / 1024,
     accuracy: r.finalTestAccuracy,
   };
@@ -56,7 +57,7 @@ console.log(
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |');
 for (const r of rows) {
   console.log(
-    `| ${r.method} | ${r.seed} | ${r.gamma ?? '–'} | ${r.lambda ?? '–'} | ${r.beta ? `${r.beta[0].toFixed(3)}–${r.beta[1].toFixed(3)}` : '–'} | ${r.binaryLayers}/${r.quantizedLayers} | \`${r.pattern}\` | ${r.bitsPerWeight.toFixed(3)} | ${r.weightMemoryKiB.toFixed(1)} KiB | ${(r.accuracy * 100).toFixed(2)} |`,
+    `| ${r.method} | ${r.seed} | ${r.gamma ?? '–'} | ${r.lambda ?? '–'} | ${r.beta ? `${r.beta[0].toFixed(3)}–${r.beta[1].toFixed(3)}` : '–'} | ${r.quantizedLayers ? `${r.binaryLayers}/${r.quantizedLayers}` : '–'} | ${r.pattern ? `\`${r.pattern}\`` : '–'} | ${r.bitsPerWeight?.toFixed(3) ?? '–'} | ${r.weightMemoryKiB.toFixed(1)} KiB | ${(r.accuracy * 100).toFixed(2)} |`,
   );
 }
 if (opts.json) writeFileSync(opts.json, `${JSON.stringify(rows, null, 1)}\n`);

@@ -71,7 +71,7 @@ interface ChartLike {
         readonly type: string;
         readonly min: number;
         readonly max: number;
-        readonly ticks: readonly { readonly value: number }[];
+        readonly ticks: readonly { readonly value: number; readonly label?: unknown }[];
         getPixelForValue(v: number): number;
       }
     >
@@ -87,6 +87,7 @@ interface ChartLike {
   };
   readonly width: number;
   readonly height: number;
+  readonly ctx: { font: string; measureText(text: string): { readonly width: number } };
   getDatasetMeta(i: number): {
     readonly data: readonly { readonly x: number; readonly y: number }[];
   };
@@ -95,7 +96,10 @@ interface PageGlobals {
   readonly document: {
     querySelectorAll(selector: string): Iterable<CanvasLike>;
   };
-  readonly Chart?: { getChart(canvas: CanvasLike): ChartLike | undefined };
+  readonly Chart?: {
+    getChart(canvas: CanvasLike): ChartLike | undefined;
+    readonly defaults: { readonly font: { readonly size: number; readonly family: string } };
+  };
   readonly __injected?: number;
 }
 
@@ -666,6 +670,44 @@ describe('renderReport in headless Chromium', () => {
     }
     // the long legends' charts grew to hold them
     expect(pareto.height).toBeGreaterThan(380);
+    await page.close();
+  });
+  it('the memory axis labels 1, 2, 5 x 10^k only, none overlapping (FP32 at 1 MiB beside BWN at 48 KiB)', async () => {
+    if (!browser) throw new Error('no browser: see the first test');
+    // The campaign's two ends: Chart.js's own labels put "900" and "1,000" on top of each other here.
+    const memory: Record<string, number> = { fp32: 1059 * 1024, bwn: 47.6 * 1024 };
+    const two = runs
+      .filter((r) => r.method in memory)
+      .map((r) => ({ ...r, weightMemoryBytes: memory[r.method]! }));
+    const file = path.join(work, 'report-log-axis.html');
+    writeFileSync(file, renderReport(two, summarize(two, ['fp32', 'bwn']), BARE_CONTEXT));
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+    await page.waitForFunction(() => {
+      const g = globalThis as unknown as PageGlobals;
+      const canvas = [...g.document.querySelectorAll('canvas')].find((c) => c.id === 'pareto');
+      return canvas !== undefined && g.Chart?.getChart(canvas) !== undefined;
+    });
+    const labels = await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      const canvas = [...g.document.querySelectorAll('canvas')].find((c) => c.id === 'pareto')!;
+      const chart = g.Chart!.getChart(canvas)!;
+      const x = chart.scales.x!;
+      chart.ctx.font = `${g.Chart!.defaults.font.size}px ${g.Chart!.defaults.font.family}`;
+      return x.ticks
+        .filter((t) => typeof t.label === 'string' && t.label !== '')
+        .map((t) => {
+          const text = t.label as string;
+          const centre = x.getPixelForValue(t.value);
+          const half = chart.ctx.measureText(text).width / 2;
+          return { text, left: centre - half, right: centre + half };
+        });
+    });
+    expect(labels.map((l) => l.text)).toEqual(['20', '50', '100', '200', '500', '1,000', '2,000']);
+    for (let i = 1; i < labels.length; i++)
+      expect(labels[i]!.left, `${labels[i - 1]!.text} | ${labels[i]!.text}`).toBeGreaterThan(
+        labels[i - 1]!.right + 4,
+      );
     await page.close();
   });
 });

@@ -653,8 +653,16 @@ ${chartJsSources()
 // Bands of spread over seeds are drawn but kept out of the legends.
 Chart.defaults.plugins.legend.labels.filter = (item, data) => !data.datasets[item.datasetIndex].hideInLegend;
 const specs = ${jsonForScript(specs.map((s) => ({ id: s.id, config: s.config })))};
+// Log axes label 1, 2 and 5 x 10^k only: Chart.js's own labels also name every tick in the
+// axis's last fifth, where 900 and 1,000 run into each other.
+const logTickLabel = (v) => {
+  const m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
+  return [1, 2, 5].some((x) => Math.abs(m - x) < 1e-6) ? v.toLocaleString('en-US') : '';
+};
 for (const s of specs) {
   s.config.options = Object.assign({ maintainAspectRatio: false, responsive: true }, s.config.options);
+  for (const axis of Object.values(s.config.options.scales || {}))
+    if (axis.type === 'logarithmic') axis.ticks = Object.assign({}, axis.ticks, { callback: logTickLabel });
   // A long legend (a sweep of many methods) does not fit beside the chart: it goes
   // under it, and the chart grows by a row of entries per ${LEGEND_PER_ROW}.
   const shown = s.config.data.datasets.filter((d) => !d.hideInLegend).length;
