@@ -687,3 +687,36 @@ describe('recoverCheckpoint (a process killed inside saveCheckpoint)', () => {
     expect([...seen].sort()).toEqual([2, 3]);
   });
 });
+
+describe('the published FP32 ResNet-20 (docs/results/cifar10-resnet20-long/state/pretrain/seed0)', () => {
+  // What users fine-tune from (a study's `pretrainFrom`, or their own code as in
+  // examples/published-fp32): a change to resnetCifar's layers or to the
+  // checkpoint reader that stops it loading must fail here, not on their machine.
+  const published = path.resolve(
+    import.meta.dirname,
+    '../../../docs/results/cifar10-resnet20-long/state/pretrain/seed0',
+  );
+  it('loads into resnetCifar({ depth: 20 }): every variable by name, the file’s values', async () => {
+    const dir = path.join(published, 'checkpoint');
+    const identity = JSON.parse(readFileSync(path.join(published, 'identity.json'), 'utf8'));
+    expect(identity.identity.model).toEqual({ type: 'resnet-cifar', depth: 20 });
+    const model = resnetCifar({ depth: 20 });
+    const { state } = await loadCheckpoint(dir, model);
+    expect((state as { epoch: number }).epoch).toBe(100);
+    const entries = readCheckpointIndex(dir).tensors.filter((t) => t.group === 'model');
+    expect(entries.map((e) => e.name)).toEqual(model.weights.map((w) => w.originalName));
+    const bin = readFileSync(path.join(dir, 'tensors.bin'));
+    for (const name of ['conv1/kernel', 'bn1/moving_variance', 's3b3_conv2/kernel', 'fc/bias']) {
+      const e = entries.find((t) => t.name === name)!;
+      const want = new Float32Array(
+        bin.buffer.slice(bin.byteOffset + e.offset, bin.byteOffset + e.offset + e.length),
+      );
+      const got = model.weights
+        .find((w) => w.originalName === name)!
+        .read()
+        .dataSync();
+      expect(Array.from(got), name).toEqual(Array.from(want));
+    }
+    model.dispose();
+  });
+});
