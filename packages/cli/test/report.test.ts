@@ -28,6 +28,7 @@ const SEEDS = [0, 1];
 const CHARTS = [
   'pretrain-accuracy',
   'pareto',
+  'gaps',
   'accuracy',
   'sparsity',
   'ttq-scales',
@@ -54,6 +55,7 @@ interface CanvasLike {
 interface ChartLike {
   readonly config: { readonly type: string };
   readonly data: {
+    readonly labels?: readonly unknown[];
     readonly datasets: readonly {
       readonly label: string;
       readonly data: readonly unknown[];
@@ -239,6 +241,7 @@ describe('renderReport (static checks)', () => {
     const page = renderReport(variants, summarize(variants, order), BARE_CONTEXT);
     expect([...page.matchAll(/<canvas id="([^"]+)">/g)].map((m) => m[1])).toEqual([
       'pareto',
+      'gaps',
       'accuracy',
       'sparsity',
       'ttq-scales',
@@ -408,6 +411,7 @@ describe('renderReport in headless Chromium', () => {
           yMax: chart.scales.y?.max,
           datasets: datasets.length,
           labels: datasets.map((d) => d.label),
+          categories: chart.data.labels ?? [],
           legend: chart.legend.legendItems.map((l) => l.text),
           borderColors: datasets.map((d) => d.borderColor ?? null),
           backgroundColors: datasets.map((d) => d.backgroundColor ?? null),
@@ -447,6 +451,34 @@ describe('renderReport in headless Chromium', () => {
               paintedAtMax: colourNear(d.borderColor, el.x, yMax),
             };
           }),
+          // Horizontal bars (the gap chart): per bar, whether a dark whisker is painted at its
+          // interval's ends (null without an interval).
+          whiskers:
+            canvas.id === 'gaps'
+              ? (datasets[0]!.data as { xMin?: number; xMax?: number }[]).map((p, k) => {
+                  const el = chart.getDatasetMeta(0).data[k]!;
+                  if (p.xMin === undefined || p.xMax === undefined) return null;
+                  const x = chart.scales.x!;
+                  const darkNear = (px: number) => {
+                    for (let dy = -3; dy <= 3; dy++)
+                      for (let dx = -2; dx <= 2; dx++) {
+                        const i = ((Math.round(el.y) + dy) * width + Math.round(px) + dx) * 4;
+                        if (
+                          pixels[i + 3]! >= 160 && // thin lines are anti-aliased: partly transparent on the clear canvas
+                          Math.max(pixels[i]!, pixels[i + 1]!, pixels[i + 2]!) < 90
+                        )
+                          return true;
+                      }
+                    return false;
+                  };
+                  return [
+                    darkNear(x.getPixelForValue(p.xMin)),
+                    darkNear(x.getPixelForValue(p.xMax)),
+                  ];
+                })
+              : [],
+          indexAxis:
+            (chart.config as { options?: { indexAxis?: string } }).options?.indexAxis ?? 'x',
           dataUrlLength: canvas.toDataURL('image/png').length,
         };
       });
@@ -517,6 +549,20 @@ describe('renderReport in headless Chromium', () => {
     // a CI past 100 % is cut at 100 %, the axis's top
     const past = summary.some((r) => r.accuracyCi95![1] > 1);
     expect(pareto.yMax).toBe(past ? 100 : expect.any(Number));
+
+    // Gap to FP32: one horizontal bar per quantized method (table order), its paired interval as whiskers.
+    const gaps = byId.gaps!;
+    expect(gaps.type).toBe('barWithErrorBars');
+    expect(gaps.indexAxis).toBe('y');
+    expect(gaps.categories).toEqual(METHODS.slice(1).map((m) => `${m} (2 pairs)`));
+    expect(gaps.backgroundColors).toEqual([METHODS.slice(1).map((m) => `${colors.get(m)}99`)]);
+    expect(gaps.raw).toEqual([
+      METHODS.slice(1).map((m) => {
+        const row = summary.find((r) => r.method === m)!;
+        return { x: row.gapToFp32, xMin: row.gapToFp32Ci95![0], xMax: row.gapToFp32Ci95![1] };
+      }),
+    ]);
+    expect(gaps.whiskers).toEqual(METHODS.slice(1).map(() => [true, true]));
 
     // Accuracy per epoch: per method the mean over seeds as a line, with a min–max band out of the legend.
     const accuracy = byId.accuracy!;

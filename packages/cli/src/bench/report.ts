@@ -331,6 +331,59 @@ function paretoChart(
 }
 
 /**
+ * Each method's gap to FP32 with its paired 95% interval (a forest plot of the
+ * table's two gap columns): horizontal bars, whiskers from two pairs on.
+ * None without an FP32 row to pair with.
+ */
+function gapChart(
+  summary: readonly MethodSummary[],
+  colors: ReadonlyMap<string, string>,
+): ChartSpec | undefined {
+  const rows = summary.filter((m) => m.gapToFp32 !== null && m.pairedToFp32);
+  if (!rows.length) return undefined;
+  const pairs = (m: MethodSummary) => m.pairedToFp32!.seeds.length;
+  return {
+    id: 'gaps',
+    title: 'Gap to FP32, paired by seed',
+    caption:
+      'Each method’s mean test accuracy minus FP32’s, in points. Whiskers: the 95% Student-t interval of the ' +
+      'per-seed differences (method − FP32 of the same seed), drawn from 2 pairs on; whiskers across 0 mean no ' +
+      'difference from FP32 is shown with these seeds.',
+    config: {
+      type: 'barWithErrorBars',
+      data: {
+        labels: rows.map((m) => `${m.method} (${pairs(m)} ${pairs(m) === 1 ? 'pair' : 'pairs'})`),
+        datasets: [
+          {
+            label: 'gap to FP32 (points)',
+            data: rows.map((m) => ({
+              x: m.gapToFp32!,
+              ...(m.gapToFp32Ci95 ? { xMin: m.gapToFp32Ci95[0], xMax: m.gapToFp32Ci95[1] } : {}),
+            })),
+            backgroundColor: rows.map((m) => translucent(colors.get(m.method)!, '99')),
+            borderColor: rows.map((m) => colors.get(m.method)!),
+            borderWidth: 1.5,
+            errorBarColor: '#222222',
+            errorBarWhiskerColor: '#222222',
+            errorBarLineWidth: 1.5,
+            errorBarWhiskerLineWidth: 1.5,
+            errorBarWhiskerSize: 10,
+          },
+        ],
+      },
+      options: {
+        animation: false,
+        indexAxis: 'y',
+        scales: {
+          x: { title: { display: true, text: 'gap to FP32 (points), mean and paired 95% CI' } },
+        },
+        plugins: { legend: { display: false } },
+      },
+    },
+  };
+}
+
+/**
  * The charts of the page. Methods are listed in the summary table's order
  * (methods missing from it last, alphabetically), runs by seed, so legends
  * read like the table; every method keeps its colour ({@link methodColors}).
@@ -350,6 +403,7 @@ function charts(
   const hla = first('hla');
   return [
     paretoChart(summary, byMethod, colors),
+    gapChart(summary, colors),
     accuracyChart([...byMethod], colors),
     sparsityChart(methods, byMethod, colors),
     ...(ttq ? ttqCharts(ttq) : []),
@@ -573,7 +627,7 @@ export interface ReportContext {
  * network) with the summary table, the FP32 pre-training every method started
  * from (finetune protocol: one line per seed and its test accuracy per epoch)
  * and the charts: accuracy against weight memory with 95% CIs (the Pareto
- * view), accuracy per epoch (mean and spread over seeds), per-layer sparsity,
+ * view), each method's gap to FP32 with its paired 95% CI, accuracy per epoch (mean and spread over seeds), per-layer sparsity,
  * TTQ's scales and code shares over training, SQ's bit-widths and memory,
  * HLA's cosine. A method has one colour in every chart and in the table.
  */
