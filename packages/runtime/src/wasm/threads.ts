@@ -13,7 +13,7 @@
  * booting, or not scheduled by a busy OS, costs nothing.
  */
 import type { WasmMemory, WasmModule } from './module.js';
-import { ARGS, JOB, SHARED_AT, SLOTS, WORKER_SOURCE } from './worker-source.js';
+import { ARGS, JOB, SHARED_AT, SLOTS, SPIN_MS, WORKER_SOURCE } from './worker-source.js';
 
 /** Byte offset of the first control block; one block of {@link SLOTS} int32 per worker. */
 const CONTROL_AT = 256;
@@ -166,9 +166,11 @@ export class ThreadPool {
       Atomics.add(sh, 1, 1);
     }
     const started = Date.now();
+    const spinUntil = performance.now() + SPIN_MS;
     for (;;) {
       const done = Atomics.load(sh, 1);
       if (done >= chunks) break;
+      if (performance.now() < spinUntil) continue; // see SPIN_MS
       if (this.canWait) Atomics.wait(sh, 1, done, 100);
       // A worker that never finishes its chunk (killed, or its memory corrupted) must not hang the caller.
       if (Date.now() - started > WORKER_TIMEOUT_MS) {

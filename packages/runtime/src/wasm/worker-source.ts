@@ -21,6 +21,17 @@ export const ARGS = 1;
  */
 export const SHARED_AT = 224;
 
+/**
+ * Milliseconds a thread spins on its word before it sleeps in `Atomics.wait`:
+ * a worker after its chunks (waiting for the next layer), the caller after its
+ * own (waiting for the workers'). Waking a sleeping thread takes a noticeable
+ * part of a short layer: with `Atomics.wait` alone, two threads ran the
+ * binary 4096² dense layer (0.9 ms on one) in 1.00 ms median, no faster than
+ * one; spinning first, in 0.55 ms (docs/performance.md, "Threads spin").
+ * A spin costs at most this much CPU per layer, and nothing while a model is idle.
+ */
+export const SPIN_MS = 1;
+
 /** The program (job kinds and arguments: threads.ts `JobKind`). */
 export const WORKER_SOURCE = `
 'use strict';
@@ -47,6 +58,9 @@ function start(d) {
   };
   let seen = 0;
   for (;;) {
+    // Spin first: layers and calls that follow at once find this worker awake.
+    const until = performance.now() + ${SPIN_MS};
+    while (Atomics.load(c, ${JOB}) === seen && performance.now() < until);
     Atomics.wait(c, ${JOB}, seen);
     const s1 = Atomics.load(c, ${JOB});
     if (s1 & 1) continue;
