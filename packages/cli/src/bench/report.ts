@@ -363,6 +363,8 @@ function gapChart(
             backgroundColor: rows.map((m) => translucent(colors.get(m.method)!, '99')),
             borderColor: rows.map((m) => colors.get(m.method)!),
             borderWidth: 1.5,
+            // A few methods must not make slabs of their bars.
+            maxBarThickness: 36,
             errorBarColor: '#222222',
             errorBarWhiskerColor: '#222222',
             errorBarLineWidth: 1.5,
