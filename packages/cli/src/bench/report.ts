@@ -631,7 +631,8 @@ export interface ReportContext {
  * and the charts: accuracy against weight memory with 95% CIs (the Pareto
  * view), each method's gap to FP32 with its paired 95% CI, accuracy per
  * epoch (mean and spread over seeds), per-layer sparsity, TTQ's scales and
- * code shares over training, SQ's bit-widths and memory, HLA's cosine. A method has one colour in every chart and in the table.
+ * code shares over training, SQ's bit-widths and memory, HLA's cosine. A
+ * method has one colour in every chart and in the table.
  */
 export function renderReport(
   runs: readonly RunResult[],
