@@ -9,7 +9,7 @@ import '@trit/hyperspherical';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_FILE, RUN_FORMAT_VERSION } from '../src/bench/identity.js';
 import { getPreset, presetNames } from '../src/bench/presets.js';
-import { readStudyRecord, recordStudy } from '../src/bench/run.js';
+import { readStudyRecord, recordStudy, unionStudy } from '../src/bench/run.js';
 import {
   mergeConfig,
   portableStudy,
@@ -349,6 +349,34 @@ describe('study files', () => {
     expect(Object.keys(props)).toEqual(
       expect.arrayContaining(['pretrainSeed', 'pretrainFrom', 'reference', 'imports']),
     );
+  });
+});
+
+describe('unionStudy: the record of a bench folder continued with --resume', () => {
+  it('keeps the recorded rows in order, takes a changed row as the study now gives it, adds new rows and seeds', () => {
+    const before = resolve({
+      methods: ['fp32', 'sq', { method: 'twn', label: 'twn-adam', train: { epochs: 3 } }],
+      seeds: [0],
+    }).study;
+    const now = resolve({
+      methods: [
+        'fp32',
+        { method: 'sq', train: { freezeQuantizerParams: ['alpha'] } },
+        { method: 'twn', label: 'twn-adam', train: { epochs: 3 } },
+        'hla',
+      ],
+      seeds: [0, 1],
+    }).study;
+    const union = unionStudy(before, now);
+    expect(union.methods).toEqual([
+      'fp32',
+      { method: 'sq', train: { freezeQuantizerParams: ['alpha'] } },
+      { method: 'twn', label: 'twn-adam', train: { epochs: 3 } },
+      'hla',
+    ]);
+    expect(union.seeds).toEqual([0, 1]);
+    // Before: the recorded 'sq' entry stayed, so the record named a config no run used any more.
+    expect(union.methods[1]).not.toEqual(before.methods[1]);
   });
 });
 

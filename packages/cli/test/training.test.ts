@@ -289,7 +289,7 @@ describe('weight-decay groups', () => {
     expect(decayed.loss).toBe(plain.loss);
   });
 
-  it('groups quantizer parameters by the layer’s own map: a user weight named like one ("gate_beta") is decayed as a kernel, not skipped as SQ’s β, and not put in the quantizer group', async () => {
+  it('groups quantizer parameters by the layer’s own map: a user weight named like one ("gate_beta") is decayed as a kernel, not skipped as SQ’s β, and not put in the quantizer group; freezeQuantizerParams keeps a parameter at its initial value', async () => {
     /** A user's QuantDense with a weight of its own whose name ends like SQ's `beta`. */
     class GatedDense extends QuantDense {
       gate: tf.LayerVariable | null = null;
@@ -360,6 +360,34 @@ describe('weight-decay groups', () => {
     expect(moved(grouped, 'g/beta') / moved(plain, 'g/beta')).toBeCloseTo(10, 0);
     expect(grouped.w1.get('g/gate_beta')).toEqual(plain.w1.get('g/gate_beta'));
     expect(grouped.w1.get('g/kernel')).toEqual(plain.w1.get('g/kernel'));
+    // A frozen α keeps its initial value, decay or not; everything else steps as without it.
+    expect(moved(decayed, 'g/alpha')).not.toBe(0);
+    const frozen = await run(
+      {
+        weightDecay: { kernel: 0.5, quantizerScales: 0.25, bias: 0.125, batchNorm: 0.0625 },
+        freezeQuantizerParams: ['alpha'],
+      },
+      'frozen',
+    );
+    expect(frozen.w1.get('g/alpha')).toEqual(frozen.w0.get('g/alpha'));
+    for (const name of ['g/kernel', 'g/bias', 'g/beta', 'g/gate_beta'])
+      expect(frozen.w1.get(name), name).toEqual(decayed.w1.get(name));
+    // With β on its own rate too, and the errors: an unknown name, a name both frozen and trained.
+    const both = await run(
+      { freezeQuantizerParams: ['alpha'], quantizerParams: { params: ['beta'], lrScale: 10 } },
+      'frozen-grouped',
+    );
+    expect(both.w1.get('g/alpha')).toEqual(both.w0.get('g/alpha'));
+    expect(both.w1.get('g/beta')).toEqual(grouped.w1.get('g/beta'));
+    await expect(run({ freezeQuantizerParams: ['alpah'] }, 'typo')).rejects.toThrow(
+      /freezeQuantizerParams: "alpah" is not a parameter of this model's quantizers \(alpha, beta\)/,
+    );
+    await expect(
+      run(
+        { freezeQuantizerParams: ['beta'], quantizerParams: { params: ['beta'], lrScale: 10 } },
+        'conflict',
+      ),
+    ).rejects.toThrow(/freezeQuantizerParams: "beta" is also in quantizerParams.params/);
   });
 });
 

@@ -435,9 +435,15 @@ export function readStudyRecord(dir: string): Study | undefined {
 /** Method entries and seeds of two studies together (the first's order, then the second's additions). */
 export function unionStudy(a: Study, b: Study): Study {
   const have = new Set(a.methods.map(methodLabel));
+  // A row b also has is recorded as b gives it: its runs are checked against b's entry
+  // (their identity.json), so the record must not keep an entry no run uses any more.
+  const fromB = new Map(b.methods.map((e) => [methodLabel(e), e]));
   return {
     ...a,
-    methods: [...a.methods, ...b.methods.filter((e) => !have.has(methodLabel(e)))],
+    methods: [
+      ...a.methods.map((e) => fromB.get(methodLabel(e)) ?? e),
+      ...b.methods.filter((e) => !have.has(methodLabel(e))),
+    ],
     seeds: [...new Set([...a.seeds, ...b.seeds])],
     imports: [...new Set([...a.imports, ...b.imports])],
   };

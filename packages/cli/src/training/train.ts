@@ -78,6 +78,19 @@ export const TrainConfigSchema = z.strictObject({
   maxStepsPerEpoch: z.number().int().positive().optional(),
   /** The quantizers' own parameters on an optimizer or learning rate of their own (absent: the run's). */
   quantizerParams: QuantizerParamsSchema.optional(),
+  /**
+   * Quantizer parameters (by their name in the quantizer: alpha, wp, ...)
+   * kept at their initial values: not trained and not decayed. A protocol
+   * choice, like `quantizerParams`: e.g. SQ's α, whose task gradient behind a
+   * BatchNorm is 0 but for BatchNorm's ε (docs/results/cifar10-resnet20-long).
+   */
+  freezeQuantizerParams: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe(
+      'quantizer parameters (by name: alpha, beta, wp, wn, ...) kept at their initial values: not trained, not decayed',
+    ),
 });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
@@ -173,6 +186,30 @@ function quantizerParamGroup(
   if (unknown.length && seen.size)
     throw new Error(
       `quantizerParams.params: ${unknown.map((n) => JSON.stringify(n)).join(', ')} is not a parameter of this model's quantizers (${[...seen].join(', ')})`,
+    );
+  return out;
+}
+
+/**
+ * The variable names of the quantizer parameters that `freezeQuantizerParams`
+ * names (found like {@link quantizerParamGroup}'s); a name that no quantizer
+ * of the model has is an error.
+ */
+function frozenQuantizerParams(
+  model: tf.LayersModel,
+  names: readonly string[] | undefined,
+): Set<string> {
+  const out = new Set<string>();
+  if (!names) return out;
+  const seen = new Set<string>();
+  for (const { name, variable } of quantizerVariables(model)) {
+    seen.add(name);
+    if (names.includes(name)) out.add((variable.read() as tf.Variable).name);
+  }
+  const unknown = names.filter((n) => !seen.has(n));
+  if (unknown.length)
+    throw new Error(
+      `freezeQuantizerParams: ${unknown.map((n) => JSON.stringify(n)).join(', ')} is not a parameter of this model's quantizers (${seen.size ? [...seen].join(', ') : 'it has none'})`,
     );
   return out;
 }
@@ -300,6 +337,13 @@ function layerStats(model: tf.LayersModel): LayerStatsRecord[] {
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const config = TrainConfigSchema.parse(options.config);
+  const both = (config.freezeQuantizerParams ?? []).filter((n) =>
+    config.quantizerParams?.params?.includes(n),
+  );
+  if (both.length)
+    throw new Error(
+      `freezeQuantizerParams: ${both.map((n) => JSON.stringify(n)).join(', ')} is also in quantizerParams.params; a parameter is either frozen or trained`,
+    );
   mkdirSync(options.outDir, { recursive: true });
   const checkpointDir = path.join(options.outDir, 'checkpoint');
   const scheduled = makeTrainOptimizer(
@@ -325,7 +369,9 @@ async function trainLoop(
   const log =
     options.log ??
     ((line: string) => process.stderr.write(`[${options.label ?? 'train'}] ${line}\n`));
-  const groups = decayGroups(model);
+  // Frozen quantizer parameters are left out of the step: no gradient, no decay, no optimizer slot.
+  const frozen = frozenQuantizerParams(model, config.freezeQuantizerParams);
+  const groups = decayGroups(model).filter((g) => !frozen.has(g.variable.name));
   const varList = groups.map((g) => g.variable);
   const decays = groups.filter((g) => g.group !== 'none' && config.weightDecay[g.group] > 0);
 
