@@ -391,6 +391,33 @@ describe('weight-decay groups', () => {
   });
 });
 
+describe('freezeQuantizerParams across a study', () => {
+  it('a model without quantizer parameters (an FP32 row under a study-wide setting) trains as without it', async () => {
+    const config: TrainConfigInput = {
+      epochs: 1,
+      batchSize: 16,
+      optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 },
+    };
+    const plain = tinyModel('fp32', 4);
+    const frozen = tinyModel('fp32', 4);
+    await train({
+      model: plain,
+      data: tinyData(),
+      config,
+      outDir: dir('fp32-plain'),
+      progress: false,
+    });
+    await train({
+      model: frozen,
+      data: tinyData(),
+      config: { ...config, freezeQuantizerParams: ['alpha'] },
+      outDir: dir('fp32-frozen'),
+      progress: false,
+    });
+    expect(weightValues(frozen)).toEqual(weightValues(plain));
+  });
+});
+
 describe('reproducibility', () => {
   const config: TrainConfigInput = {
     epochs: 2,

@@ -25,7 +25,6 @@ import {
   learningRateAt,
   makeTrainOptimizer,
   OptimizerSchema,
-  type QuantizerParamsConfig,
   QuantizerParamsSchema,
   type ScheduledOptimizer,
   ScheduleSchema,
@@ -163,53 +162,29 @@ export class TrainingDivergedError extends Error {
 type Group = 'kernel' | 'quantizerScales' | 'bias' | 'batchNorm' | 'none';
 
 /**
- * The variable names of the quantizer parameters that `quantizerParams`
- * selects, found through each quantized layer's own parameter map
- * (`quantizerVariables`), never by matching names. A name that no quantizer
- * of the model has is an error (a typo would otherwise silently train
- * everything with the run's optimizer).
+ * The tfjs variable names of the quantizer parameters called `names` (every
+ * one when `names` is undefined), found through each quantized layer's own
+ * parameter map (`quantizerVariables`), never by matching variable names. A
+ * name that no quantizer of the model has is an error naming `field` (a typo
+ * would otherwise silently change nothing); a model without quantizer
+ * parameters (an FP32 row under a study-wide setting) selects nothing.
  */
-function quantizerParamGroup(
+function selectQuantizerVariables(
   model: tf.LayersModel,
-  params: QuantizerParamsConfig | undefined,
+  names: readonly string[] | undefined,
+  field: string,
 ): Set<string> {
   const out = new Set<string>();
-  if (!params) return out;
   const seen = new Set<string>();
   for (const { name, variable } of quantizerVariables(model)) {
     seen.add(name);
     // A tfjs variable's name is unique in the process: the optimizer tells variables apart by it.
-    if (!params.params || params.params.includes(name))
-      out.add((variable.read() as tf.Variable).name);
+    if (!names || names.includes(name)) out.add((variable.read() as tf.Variable).name);
   }
-  const unknown = (params.params ?? []).filter((n) => !seen.has(n));
+  const unknown = (names ?? []).filter((n) => !seen.has(n));
   if (unknown.length && seen.size)
     throw new Error(
-      `quantizerParams.params: ${unknown.map((n) => JSON.stringify(n)).join(', ')} is not a parameter of this model's quantizers (${[...seen].join(', ')})`,
-    );
-  return out;
-}
-
-/**
- * The variable names of the quantizer parameters that `freezeQuantizerParams`
- * names (found like {@link quantizerParamGroup}'s); a name that no quantizer
- * of the model has is an error.
- */
-function frozenQuantizerParams(
-  model: tf.LayersModel,
-  names: readonly string[] | undefined,
-): Set<string> {
-  const out = new Set<string>();
-  if (!names) return out;
-  const seen = new Set<string>();
-  for (const { name, variable } of quantizerVariables(model)) {
-    seen.add(name);
-    if (names.includes(name)) out.add((variable.read() as tf.Variable).name);
-  }
-  const unknown = names.filter((n) => !seen.has(n));
-  if (unknown.length)
-    throw new Error(
-      `freezeQuantizerParams: ${unknown.map((n) => JSON.stringify(n)).join(', ')} is not a parameter of this model's quantizers (${seen.size ? [...seen].join(', ') : 'it has none'})`,
+      `${field}: ${unknown.map((n) => JSON.stringify(n)).join(', ')} is not a parameter of this model's quantizers (${[...seen].join(', ')})`,
     );
   return out;
 }
@@ -349,7 +324,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const scheduled = makeTrainOptimizer(
     config.optimizer,
     config.quantizerParams,
-    quantizerParamGroup(options.model, config.quantizerParams),
+    config.quantizerParams
+      ? selectQuantizerVariables(
+          options.model,
+          config.quantizerParams.params,
+          'quantizerParams.params',
+        )
+      : new Set<string>(),
   );
   try {
     return await trainLoop(options, config, scheduled, checkpointDir);
@@ -370,7 +351,9 @@ async function trainLoop(
     options.log ??
     ((line: string) => process.stderr.write(`[${options.label ?? 'train'}] ${line}\n`));
   // Frozen quantizer parameters are left out of the step: no gradient, no decay, no optimizer slot.
-  const frozen = frozenQuantizerParams(model, config.freezeQuantizerParams);
+  const frozen = config.freezeQuantizerParams
+    ? selectQuantizerVariables(model, config.freezeQuantizerParams, 'freezeQuantizerParams')
+    : new Set<string>();
   const groups = decayGroups(model).filter((g) => !frozen.has(g.variable.name));
   const varList = groups.map((g) => g.variable);
   const decays = groups.filter((g) => g.group !== 'none' && config.weightDecay[g.group] > 0);
