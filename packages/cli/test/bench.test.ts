@@ -877,6 +877,46 @@ describe('runBench (smoke preset, in process)', () => {
     );
   });
 
+  it('writeBenchOutputs: a run whose scale ends more than 100x from its start gets a warning note (a collapsed or diverged layer)', () => {
+    const runs = collectRuns([path.join(work, 'run')]); // written by the smoke run test above
+    const twn = runs.find((r) => r.method === 'twn')!;
+    const last = twn.history.at(-1)!;
+    const [first] = last.layers.filter((l) => l.bits < 32) as [LayerStatsRecord];
+    const key = Object.keys(first.scales)[0]!;
+    const start = twn.initialLayers.find((l) => l.layer === first.layer)!.scales[key] as number;
+    const ranAway: RunResult = {
+      ...twn,
+      history: [
+        ...twn.history.slice(0, -1),
+        {
+          ...last,
+          layers: last.layers.map((l) =>
+            l === first ? { ...l, scales: { ...l.scales, [key]: start * 1000 } } : l,
+          ),
+        },
+      ],
+    };
+    const out = path.join(work, 'outputs-runaway');
+    mkdirSync(out, { recursive: true });
+    writeBenchOutputs(
+      out,
+      runs.map((r) => (r === twn ? ranAway : r)),
+      benchMeta(FULL_MACHINE),
+    );
+    const warning =
+      'Warning: twn seed 0 ended with scales more than 100x away from their start in 1 place (a collapsed or diverged layer): ' +
+      `${first.layer}: ${key} ${start.toPrecision(3)} → ${(start * 1000).toPrecision(3)}.`;
+    const lines = readFileSync(path.join(out, 'summary.md'), 'utf8').split('\n');
+    expect(lines).toContain(warning);
+    // The smoke runs themselves move no scale that far: no such note without the edit.
+    const plainOut = path.join(work, 'outputs-no-runaway');
+    mkdirSync(plainOut, { recursive: true });
+    writeBenchOutputs(plainOut, runs, benchMeta(FULL_MACHINE));
+    expect(readFileSync(path.join(plainOut, 'summary.md'), 'utf8')).not.toContain(
+      'away from their start',
+    );
+  });
+
   it('writeBenchOutputs: summary.md has the machine line, the wall-time note and the FP32 pre-training after the table; results.json and report.html have it too', () => {
     const outDir = path.join(work, 'run'); // written by the smoke run test above
     // Without their own backend and machine records (as trit wrote them before): the lines are meta's.

@@ -10,7 +10,7 @@ import {
 } from './aggregate.js';
 import { renderReport } from './report.js';
 import type { PretrainingResult, RunResult } from './run.js';
-import { negativeScalesLine } from './warnings.js';
+import { negativeScalesLine, runawayScalesLine } from './warnings.js';
 
 /** What results.json records besides the runs. */
 export interface BenchMeta {
@@ -167,8 +167,10 @@ export function writeBenchOutputs(
         : ''),
     // docs/algorithms.md#ttq: report a TTQ scale that went negative (any quantizer's, here).
     ...runs.flatMap((r) => {
-      const line = negativeScalesLine(r.history.at(-1)?.layers ?? []);
-      return line ? [`Warning: ${r.method} seed ${r.seed} ended with ${line}.`] : [];
+      const last = r.history.at(-1)?.layers ?? [];
+      return [negativeScalesLine(last), runawayScalesLine(r.initialLayers, last)].flatMap((line) =>
+        line ? [`Warning: ${r.method} seed ${r.seed} ended with ${line}.`] : [],
+      );
     }),
   ];
   const md = [

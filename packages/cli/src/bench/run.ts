@@ -2,7 +2,13 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { type BackendInfo, getQuantizer, modelSummary, quantizeModel } from '@trit/quant-core';
+import {
+  type BackendInfo,
+  getQuantizer,
+  modelSummary,
+  quantizeModel,
+  quantLayers,
+} from '@trit/quant-core';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../atomic-write.js';
 import { modelComplexity } from '../models/complexity.js';
@@ -42,7 +48,7 @@ import {
   resolveStudyPaths,
   type Study,
 } from './study.js';
-import { negativeScalesLine } from './warnings.js';
+import { negativeScalesLine, runawayScalesLine } from './warnings.js';
 
 /** Everything one (method, seed) run produced. */
 export interface RunResult {
@@ -344,6 +350,8 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     claimFolder(dir, identity, 'a run');
     log(`[bench] ${method} seed ${seed}: training ${m.train.epochs} epochs (${study.protocol})`);
     mark = performance.now();
+    // The scales before training (the run's initialLayers), for the runaway-scale warning.
+    const initial = quantLayers(model).map((l) => ({ layer: l.name, ...l.stats() }));
     const r = await train({
       model,
       data,
@@ -354,9 +362,12 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       label: `${method} s${seed}`,
       onEpoch: (record) => {
         onEpoch(`${method} s${seed}`, record, m.train.epochs);
-        const warning = negativeScalesLine(record.layers);
-        if (warning)
-          log(`[bench] ${method} seed ${seed} epoch ${record.epoch}: warning: ${warning}`);
+        for (const warning of [
+          negativeScalesLine(record.layers),
+          runawayScalesLine(initial, record.layers),
+        ])
+          if (warning)
+            log(`[bench] ${method} seed ${seed} epoch ${record.epoch}: warning: ${warning}`);
       },
     });
     const summary = modelSummary(model);
