@@ -842,35 +842,40 @@ describe('runBench (smoke preset, in process)', () => {
     expect(pretraining[0]!.finalTestAccuracy).toBeGreaterThan(0.5);
   });
 
-  it('writeBenchOutputs: a run that ends with a scale below zero gets a warning note in summary.md and report.html', () => {
-    const runs = collectRuns([path.join(work, 'run')]); // written by the smoke run test above
+  /**
+   * The smoke run's outputs (written by the run test above) rendered into `name` with the
+   * twn run's first quantized layer's first scale at the end set by `value(start)`.
+   */
+  function withEditedScale(name: string, value: (start: number) => number) {
+    const runs = collectRuns([path.join(work, 'run')]);
     const twn = runs.find((r) => r.method === 'twn')!;
     const last = twn.history.at(-1)!;
     const quantized = last.layers.filter((l) => l.bits < 32);
     const [first] = quantized as [LayerStatsRecord];
     const key = Object.keys(first.scales)[0]!;
-    const flipped: RunResult = {
+    const start = twn.initialLayers.find((l) => l.layer === first.layer)!.scales[key] as number;
+    const layers = last.layers.map((l) =>
+      l === first ? { ...l, scales: { ...l.scales, [key]: value(start) } } : l,
+    );
+    const edited: RunResult = {
       ...twn,
-      history: [
-        ...twn.history.slice(0, -1),
-        {
-          ...last,
-          layers: last.layers.map((l) =>
-            l === first ? { ...l, scales: { ...l.scales, [key]: -0.5 } } : l,
-          ),
-        },
-      ],
+      history: [...twn.history.slice(0, -1), { ...last, layers }],
     };
-    const out = path.join(work, 'outputs-warning');
+    const out = path.join(work, name);
     mkdirSync(out, { recursive: true });
     writeBenchOutputs(
       out,
-      runs.map((r) => (r === twn ? flipped : r)),
+      runs.map((r) => (r === twn ? edited : r)),
       benchMeta(FULL_MACHINE),
     );
+    return { out, runs, layer: first.layer, key, start, quantized: quantized.length };
+  }
+
+  it('writeBenchOutputs: a run that ends with a scale below zero gets a warning note in summary.md and report.html', () => {
+    const { out, layer, key, quantized } = withEditedScale('outputs-warning', () => -0.5);
     const warning =
-      `Warning: twn seed 0 ended with scales below zero in 1 place (of ${quantized.length} quantized layers; ` +
-      `the sign of those weights is flipped): ${first.layer}: ${key} = -0.500.`;
+      `Warning: twn seed 0 ended with scales below zero in 1 place (of ${quantized} quantized layers; ` +
+      `the sign of those weights is flipped): ${layer}: ${key} = -0.500.`;
     expect(readFileSync(path.join(out, 'summary.md'), 'utf8').split('\n')).toContain(warning);
     expect(readFileSync(path.join(out, 'report.html'), 'utf8')).toContain(
       `<p class="caption">${warning}</p>`,
@@ -878,34 +883,10 @@ describe('runBench (smoke preset, in process)', () => {
   });
 
   it('writeBenchOutputs: a run whose scale ends more than 100x from its start gets a warning note (a collapsed or diverged layer)', () => {
-    const runs = collectRuns([path.join(work, 'run')]); // written by the smoke run test above
-    const twn = runs.find((r) => r.method === 'twn')!;
-    const last = twn.history.at(-1)!;
-    const [first] = last.layers.filter((l) => l.bits < 32) as [LayerStatsRecord];
-    const key = Object.keys(first.scales)[0]!;
-    const start = twn.initialLayers.find((l) => l.layer === first.layer)!.scales[key] as number;
-    const ranAway: RunResult = {
-      ...twn,
-      history: [
-        ...twn.history.slice(0, -1),
-        {
-          ...last,
-          layers: last.layers.map((l) =>
-            l === first ? { ...l, scales: { ...l.scales, [key]: start * 1000 } } : l,
-          ),
-        },
-      ],
-    };
-    const out = path.join(work, 'outputs-runaway');
-    mkdirSync(out, { recursive: true });
-    writeBenchOutputs(
-      out,
-      runs.map((r) => (r === twn ? ranAway : r)),
-      benchMeta(FULL_MACHINE),
-    );
+    const { out, runs, layer, key, start } = withEditedScale('outputs-runaway', (s) => s * 1000);
     const warning =
       'Warning: twn seed 0 ended with scales more than 100x away from their start in 1 place (a collapsed or diverged layer): ' +
-      `${first.layer}: ${key} ${start.toPrecision(3)} → ${(start * 1000).toPrecision(3)}.`;
+      `${layer}: ${key} ${start.toPrecision(3)} → ${(start * 1000).toPrecision(3)}.`;
     const lines = readFileSync(path.join(out, 'summary.md'), 'utf8').split('\n');
     expect(lines).toContain(warning);
     // The smoke runs themselves move no scale that far: no such note without the edit.
