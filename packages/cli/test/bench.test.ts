@@ -972,8 +972,11 @@ describe('runBench (smoke preset, in process)', () => {
 
     const log: string[] = [];
     const results = await runBench({ ...opts(old, log), resume: true });
-    // twn resumed from its (finished) checkpoint: no epoch ran again.
+    // twn resumed from its (finished) checkpoint: no epoch ran again, and the log says so.
     expect(log.filter((l) => l.startsWith('[bench] overall'))).toEqual([]);
+    expect(log.filter((l) => l.startsWith('[bench] twn seed 0: already trained'))).toEqual([
+      `[bench] twn seed 0: already trained 1 of 1 epochs (${path.join(old, 'runs', 'twn-seed0', 'checkpoint')})`,
+    ]);
     const twn = results.find((r) => r.method === 'twn')!;
     expect(twn.history).toHaveLength(1);
     expect(twn.history[0]!.evalSeconds).toBeUndefined();

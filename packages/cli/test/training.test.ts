@@ -506,6 +506,7 @@ describe('resume', () => {
     // A new process would build the model again: different initial weights prove the checkpoint is loaded.
     const resumedModel = tinyModel('hla', 77);
     const epochs: number[] = [];
+    const lines: string[] = [];
     const rest = await train({
       model: resumedModel,
       data: tinyData(),
@@ -513,9 +514,13 @@ describe('resume', () => {
       outDir: dir('split'),
       progress: false,
       resume: true,
+      log: (line) => lines.push(line),
       onEpoch: (r) => epochs.push(r.epoch),
     });
     expect(rest.resumedFromEpoch).toBe(1);
+    expect(lines).toEqual([
+      `resuming after epoch 1 of 3 from ${path.join(dir('split'), 'checkpoint')}`,
+    ]);
     expect(rest.completed).toBe(true);
     expect(epochs).toEqual([2, 3]);
     expect(withoutTiming(rest.history)).toEqual(withoutTiming(full.history));
@@ -523,6 +528,7 @@ describe('resume', () => {
     expect(weightValues(resumedModel)).toEqual(weightValues(fullModel));
 
     // Resuming a finished run trains nothing and returns its history.
+    const againLines: string[] = [];
     const again = await train({
       model: tinyModel('hla', 5),
       data: tinyData(),
@@ -530,8 +536,12 @@ describe('resume', () => {
       outDir: dir('split'),
       progress: false,
       resume: true,
+      log: (line) => againLines.push(line),
     });
     expect(again.resumedFromEpoch).toBe(3);
+    expect(againLines).toEqual([
+      `already trained 3 of 3 epochs (${path.join(dir('split'), 'checkpoint')})`,
+    ]);
     expect(withoutTiming(again.history)).toEqual(withoutTiming(full.history));
   });
 
@@ -714,7 +724,8 @@ describe('resume from a damaged checkpoint', () => {
       resume: true,
       log: (l) => log.push(l),
     });
-    expect(log).toHaveLength(1);
+    expect(log).toHaveLength(2);
+    expect(log[1]).toBe(`resuming after epoch 1 of 3 from ${ck()}`);
     expect(log[0]).toMatch(
       new RegExp(
         `^checkpoint ${ck()} is unusable \\(${path.join(ck(), 'tensors.bin')}: tensor "${kernel.name}" \\(model\\) fails its checksum: .*\\); falling back to the previous checkpoint ${ck()}\\.prev$`,
@@ -743,6 +754,7 @@ describe('resume from a damaged checkpoint', () => {
     expect(r.completed).toBe(false);
     expect(log).toEqual([
       `checkpoint ${ck()} is unusable (${json()}: field "state.epoch": Invalid input: expected number, received string); falling back to the previous checkpoint ${ck()}.prev`,
+      `resuming after epoch 1 of 3 from ${ck()}`,
     ]);
   });
 
@@ -767,6 +779,7 @@ describe('resume from a damaged checkpoint', () => {
     });
     expect(log).toEqual([
       `${ck()}: checkpoint format version 1 has no checksums, its tensors are loaded unverified (checkpoints written from now on are version 2)`,
+      `resuming after epoch 1 of 3 from ${ck()}`,
     ]);
     expect(readCheckpointIndex(ck()).version).toBe(2);
     expect(readCheckpointIndex(`${ck()}.prev`).version).toBe(1);

@@ -312,6 +312,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       resume,
       progress: options.progress,
       label: `fp32-pretrain s${seed}`,
+      log: (line) => log(`[bench] FP32 pre-training (seed ${seed}): ${line}`),
       onEpoch: (record) => onEpoch(`fp32-pretrain s${seed}`, record, study.pretrain.epochs),
     });
     writeJsonAtomic(done, { history: r.history, ...recordedOn });
@@ -360,6 +361,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       resume,
       progress: options.progress,
       label: `${method} s${seed}`,
+      log: (line) => log(`[bench] ${method} seed ${seed}: ${line}`),
       onEpoch: (record) => {
         onEpoch(`${method} s${seed}`, record, m.train.epochs);
         for (const warning of [

@@ -395,6 +395,12 @@ async function trainLoop(
       history = [...state.history];
       initialLayers = state.initialLayers ?? initialLayers;
       startEpoch = state.epoch;
+      // Say where a resumed run picks up, so a log shows which epochs this process trained.
+      log(
+        startEpoch < config.epochs
+          ? `resuming after epoch ${startEpoch} of ${config.epochs} from ${checkpointDir}`
+          : `already trained ${startEpoch} of ${config.epochs} epochs (${checkpointDir})`,
+      );
       for (const l of quantLayers(model)) {
         const s = state.quantizerStates[l.name];
         if (s) l.quantizer.setState(s);
