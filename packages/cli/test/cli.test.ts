@@ -332,6 +332,26 @@ describe('study files and plugins from the command line', () => {
         .filter((l) => /^\| (fp32|twn|bwn) \|/.test(l))
         .map((l) => l.split('|').slice(1, 4).join('|'));
     expect(table(merged)).toEqual(table(whole));
+    // `bench status` over the two shards: every run done, each from the shard that ran it.
+    const st = await runCli(['bench', 'status', s1, s2], { cwd: work });
+    expect(st.code, st.stderr).toBe(0);
+    expect(
+      st.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('| ') && !l.startsWith('| ---'))
+        .map((l) => l.split(' | ').slice(0, 4).concat(l.split(' | ')[5]!)),
+    ).toEqual([
+      ['| run', 'seed', 'state', 'epochs', 'folder'],
+      ['| FP32 pre-training', '0', 'done', '1/1', path.join('shard1', 'pretrain', 'seed0')],
+      ['| fp32', '0', 'done', '1/1', path.join('shard1', 'runs', 'fp32-seed0')],
+      ['| twn', '0', 'done', '1/1', path.join('shard2', 'runs', 'twn-seed0')],
+      ['| bwn', '0', 'done', '1/1', path.join('shard1', 'runs', 'bwn-seed0')],
+    ]);
+    expect(st.stdout).toContain(
+      'runs: 3 of 3 done; epochs: 4 of 4 (100%), pre-training included\nfinished: every run is done',
+    );
+    const stJson = await runCli(['bench', 'status', s1, s2, '--json']);
+    expect(JSON.parse(stJson.stdout)).toMatchObject({ runsDone: 3, runsTotal: 3, training: 0 });
     // A shard of another study (2 fine-tuning epochs): refused, nothing written.
     const other = path.join(work, 'other');
     const o = await runCli([

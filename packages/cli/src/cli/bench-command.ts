@@ -19,6 +19,7 @@ import {
   studyIdentity,
   unionStudy,
 } from '../bench/run.js';
+import { formatStatus, studyStatus } from '../bench/status.js';
 import {
   methodLabel,
   portableStudy,
@@ -184,6 +185,7 @@ export function registerBenchCommands(program: Command): void {
       ),
   ).action((flags: BenchFlags) => runBenchCommand(flags));
   addMergeCommand(bench);
+  addStatusCommand(bench);
 }
 
 function addBenchOptions(cmd: Command): Command {
@@ -374,6 +376,34 @@ function addMergeCommand(bench: Command): void {
     .action((dirs: string[], opts: { out?: string; import?: string[] }) =>
       runMerge(dirs, opts, bench),
     );
+}
+
+function addStatusCommand(bench: Command): void {
+  bench
+    .command('status')
+    .description(
+      'where a study stands across its output folders (shards): each run done, training (epoch k of N) or not started, epochs left and an ETA',
+    )
+    .argument('<dirs...>', 'bench output folders (one per shard, or one)')
+    .option('--json', 'print the status as JSON', false)
+    .option(
+      '--import <module>',
+      'load a module first (repeatable), as for `trit bench`',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .action(async (dirs: string[], opts: { json: boolean; import?: string[] }) => {
+      await loadImports(
+        [...(opts.import ?? []), ...((bench.opts() as { import?: string[] }).import ?? [])],
+        process.cwd(),
+      );
+      const folders = dirs.map((d) => path.resolve(d));
+      const study = await mergedStudy(folders);
+      const now = new Date();
+      const status = studyStatus(study, folders, now);
+      console.log(
+        opts.json ? JSON.stringify(status, null, 2) : formatStatus(status, now, process.cwd()),
+      );
+    });
 }
 
 /** `trit bench merge`: one set of tables and one report from the folders of a study's shards. */
