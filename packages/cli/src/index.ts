@@ -32,6 +32,13 @@ export {
 } from './bench/run.js';
 export type { Interval, PairedDifference } from './bench/statistics.js';
 export {
+  formatStatus,
+  type RunState,
+  type StatusRow,
+  type StudyStatus,
+  studyStatus,
+} from './bench/status.js';
+export {
   type DataSpec,
   type MethodEntry,
   type ModelSpec,
