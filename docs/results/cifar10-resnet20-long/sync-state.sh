@@ -4,7 +4,8 @@
 # - the FP32 pre-training's newest checkpoint (+ done.json when finished);
 # - each finished fine-tuning run's result.json + identity.json (the shards
 #   run in state/shard-<i>/, git-ignored but for these), its trit-format export
-#   in export/, and the tables and report over all of them in results/.
+#   in export/, and the tables and report over all of them in results/, with
+#   results/status.md (`trit bench status`: every run done, training or not started).
 # usage: sync-state.sh [interval_s | once]   (default 3600; `once`: one pass, e.g. before a session ends)
 interval=${1:-3600}
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -53,7 +54,10 @@ sync_runs() {
     (cd "$repo" && $cli bench merge $(ls -d $rel/state/shard-*) --out $rel/results &&
       node scripts/report-charts.mjs $rel/results/report.html $rel/results/charts &&
       node scripts/sq-tradeoff.mjs $rel/results/results.json > $rel/results/sq-tradeoff.md.tmp &&
-      mv $rel/results/sq-tradeoff.md.tmp $rel/results/sq-tradeoff.md) >> "$runs/campaign-sync.log" 2>&1 ||
+      mv $rel/results/sq-tradeoff.md.tmp $rel/results/sq-tradeoff.md &&
+      { printf '# Where the campaign stood at its last sync\n\nFrom `trit bench status` over the shard folders (the ETA assumes the shards go on at the pace of their newest epochs).\n\n' &&
+        $cli bench status $(ls -d $rel/state/shard-*); } > $rel/results/status.md.tmp &&
+      mv $rel/results/status.md.tmp $rel/results/status.md) >> "$runs/campaign-sync.log" 2>&1 ||
       echo "$(date) re-rendering results/ failed (see $runs/campaign-sync.log)"
   fi
   return 0

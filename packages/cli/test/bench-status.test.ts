@@ -122,7 +122,7 @@ describe('trit bench status', () => {
     expect(s.secondsLeft).toBe(120);
     const acc = (100 * first.testAccuracy).toFixed(2);
     expect(formatStatus(s, NOW, work).split('\n')).toEqual([
-      `study ${study.name}`,
+      `study ${study.name}, as of 2026-12-04 13:00 (UTC)`,
       '',
       '| run | seed | state | epochs | test accuracy (%) | folder | last written |',
       '| --- | ---: | --- | ---: | ---: | --- | --- |',

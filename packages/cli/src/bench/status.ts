@@ -236,19 +236,23 @@ export function studyStatus(
   };
 }
 
-/** `14:05`, or `2026-12-03 14:05` when `d` is not on `now`'s day (local time). */
-function clockOf(d: Date, now: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const clock = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return d.toDateString() === now.toDateString()
-    ? clock
-    : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock}`;
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** `2026-12-03 14:05` (local time). */
+function dateTimeOf(d: Date): string {
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}`;
 }
 
-/** The status as a Markdown table and two summary lines; folders relative to `cwd`. */
+/** `14:05`, or `2026-12-03 14:05` when `d` is not on `now`'s day (local time). */
+function clockOf(d: Date, now: Date): string {
+  return d.toDateString() === now.toDateString() ? dateTimeOf(d).slice(11) : dateTimeOf(d);
+}
+
+/** The status as a Markdown table under a dated title, and two summary lines; folders relative to `cwd`. */
 export function formatStatus(s: StudyStatus, now: Date = new Date(), cwd = process.cwd()): string {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const lines = [
-    `study ${s.study}`,
+    `study ${s.study}, as of ${dateTimeOf(now)} (${zone})`,
     '',
     '| run | seed | state | epochs | test accuracy (%) | folder | last written |',
     '| --- | ---: | --- | ---: | ---: | --- | --- |',
