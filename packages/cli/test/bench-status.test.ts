@@ -195,6 +195,20 @@ describe('trit bench status', () => {
     expect(started.secondsLeft).toBeCloseTo(2 * pace, 9);
     touch(path.join(twnDir, 'identity.json'), 2 * pace + 61);
     expect(studyStatus(study, dirs, NOW).rows[2]).toMatchObject({ state: 'stopped' });
+
+    // The first epoch of the whole study (the pre-training, claimed only): no pace to judge by.
+    const first = path.join(work, 'fresh', 'first');
+    mkdirSync(path.join(first, 'pretrain', 'seed0'), { recursive: true });
+    cpSync(
+      path.join(dirs[0], 'pretrain', 'seed0', 'identity.json'),
+      path.join(first, 'pretrain', 'seed0', 'identity.json'),
+    );
+    const st = studyStatus(study, [first], NOW);
+    expect(st.rows.map((r) => r.state)).toEqual(['started', 'not started', 'not started']);
+    expect(st.training).toBe(0);
+    expect(formatStatus(st, NOW, work).split('\n').at(-1)).toBe(
+      'ETA: once the first epoch has finished',
+    );
   });
 
   it('a folder of another configuration, or a malformed result: an error naming the folder or file', () => {

@@ -29,9 +29,11 @@ import { resolveStudy, type Study } from './study.js';
 /**
  * `done`; `training`: its newest checkpoint (or, before its first epoch, its
  * folder) written within two epoch times + 1 min, as a live run writes one
- * every epoch; `stopped`: started, but nothing written since; `not started`.
+ * every epoch; `stopped`: started, but nothing written since; `started`: no
+ * epoch finished yet and no run of the study has one to judge the pace by;
+ * `not started`.
  */
-export type RunState = 'done' | 'training' | 'stopped' | 'not started';
+export type RunState = 'done' | 'training' | 'stopped' | 'started' | 'not started';
 
 export interface StatusRow {
   /** `FP32 pre-training` or the method's label. */
@@ -124,7 +126,7 @@ function rowFrom(
         const written = new Date(
           Math.max(...entries.map((e) => statSync(path.join(dir, e)).mtimeMs)),
         );
-        best = { ...best, state: 'stopped', folder: dir, written };
+        best = { ...best, state: 'started', folder: dir, written };
       }
       continue;
     }
@@ -208,9 +210,10 @@ export function studyStatus(
   const paces = rows.flatMap((r) => (r.epochSeconds === undefined ? [] : [r.epochSeconds]));
   const pace = paces.length ? paces.reduce((a, b) => a + b, 0) / paces.length : undefined;
   for (const [i, r] of rows.entries())
-    if (r.epochsDone === 0 && r.written && pace !== undefined)
-      if (now.getTime() - r.written.getTime() <= (2 * pace + 60) * 1000)
-        rows[i] = { ...r, state: 'training' };
+    if (r.state === 'started' && r.written && pace !== undefined) {
+      const live = now.getTime() - r.written.getTime() <= (2 * pace + 60) * 1000;
+      rows[i] = { ...r, state: live ? 'training' : 'stopped' };
+    }
   const training = rows.filter((r) => r.state === 'training');
   const paced = training.filter((r) => r.epochSeconds !== undefined);
   const epochsTotal = rows.reduce((a, r) => a + r.epochs, 0);
@@ -273,6 +276,8 @@ export function formatStatus(s: StudyStatus, now: Date = new Date(), cwd = proce
     `runs: ${s.runsDone} of ${s.runsTotal} done; epochs: ${s.epochsDone} of ${s.epochsTotal} (${pct}%), pre-training included`,
   );
   if (s.epochsDone === s.epochsTotal) lines.push('finished: every run is done');
+  else if (s.secondsLeft === undefined && s.rows.some((r) => r.state === 'started'))
+    lines.push('ETA: once the first epoch has finished');
   else if (s.secondsLeft === undefined)
     lines.push(
       'ETA: none, nothing is training (no checkpoint written within twice its epoch time); resume with trit bench --resume',
