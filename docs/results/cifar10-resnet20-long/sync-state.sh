@@ -6,7 +6,14 @@
 #   run in state/shard-<i>/, git-ignored but for these), its trit-format export
 #   in export/, and the tables and report over all of them in results/, with
 #   results/status.md (`trit bench status`: every run done, training or not started).
-# usage: sync-state.sh [interval_s | once]   (default 3600; `once`: one pass, e.g. before a session ends)
+# At a session's end (`stop`), also a snapshot of each run in progress (its
+# newest checkpoint, identity.json, model.json) into state/in-progress/, so a
+# fresh machine loses at most the epoch in progress; `restore` puts those
+# snapshots back into the shard folders before the shards are restarted.
+# usage: sync-state.sh [interval_s | once | stop | restore]
+#   interval_s (default 3600): a pass every interval_s seconds;
+#   once: one pass; stop: one pass plus the in-progress snapshots (the shards
+#   may keep running); restore: only put the snapshots back (no commit).
 interval=${1:-3600}
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 runs=${TRIT_RUNS:-/root/trit-runs}
@@ -62,6 +69,58 @@ sync_runs() {
   fi
   return 0
 }
+# A run in progress: a shard's run folder with a checkpoint and no result.
+in_progress_runs() {
+  for c in "$dst"/shard-*/runs/*/checkpoint/checkpoint.json; do
+    [ -f "$c" ] || continue
+    local run; run=$(dirname "$(dirname "$c")")
+    [ -f "$run/result.json" ] || echo "$run"
+  done
+}
+checkpoint_epoch() {  # epoch of a checkpoint folder, or 0 if it has none
+  python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['state']['history'][-1]['epoch'])" "$1/checkpoint.json" 2>/dev/null || echo 0
+}
+# Rebuilds state/in-progress/ from the runs in progress. A checkpoint is
+# replaced by renaming a complete new folder into place once an epoch, so a
+# copy that equals the live folder after it was taken is one whole checkpoint.
+snapshot_in_progress() {
+  local snap=$dst/in-progress tmp; tmp=$(mktemp -d "$dst/.in-progress-XXXX")
+  local run rel ok tries
+  for run in $(in_progress_runs); do
+    rel=${run#"$dst"/}
+    mkdir -p "$tmp/$rel"
+    ok=""
+    for tries in 1 2 3 4 5; do
+      rm -rf "$tmp/$rel/checkpoint"
+      cp -r "$run/checkpoint" "$tmp/$rel/checkpoint" 2>/dev/null &&
+        diff -rq "$tmp/$rel/checkpoint" "$run/checkpoint" >/dev/null 2>&1 && { ok=1; break; }
+      sleep 2
+    done
+    if [ -z "$ok" ]; then echo "$(date) no stable copy of $run/checkpoint; not snapshotted"; rm -rf "${tmp:?}/$rel"; continue; fi
+    cp "$run/identity.json" "$tmp/$rel/" && { [ ! -f "$run/model.json" ] || cp "$run/model.json" "$tmp/$rel/"; }
+    snap_msg="$snap_msg $(basename "$run") (epoch $(checkpoint_epoch "$tmp/$rel/checkpoint"))"
+  done
+  rm -rf "$snap.old"; [ -d "$snap" ] && mv "$snap" "$snap.old"
+  mv "$tmp" "$snap"; rm -rf "$snap.old"
+}
+# Copies each snapshot back into its shard folder unless that run has a
+# result or a checkpoint at least as new (a machine that kept its files).
+restore_in_progress() {
+  local s run
+  for s in "$dst"/in-progress/shard-*/runs/*/; do
+    [ -d "$s" ] || continue
+    s=${s%/}; run=$dst/${s#"$dst"/in-progress/}
+    if [ -f "$run/result.json" ]; then echo "skip $run: finished"; continue; fi
+    local have want; have=$(checkpoint_epoch "$run/checkpoint"); want=$(checkpoint_epoch "$s/checkpoint")
+    if [ "$have" -ge "$want" ]; then echo "skip $run: its checkpoint is after epoch $have, the snapshot's after $want"; continue; fi
+    mkdir -p "$run"; rm -rf "$run/checkpoint.restore"
+    cp -r "$s/checkpoint" "$run/checkpoint.restore" && cp "$s/identity.json" "$run/" &&
+      { [ ! -f "$s/model.json" ] || cp "$s/model.json" "$run/"; } &&
+      rm -rf "$run/checkpoint" && mv "$run/checkpoint.restore" "$run/checkpoint" &&
+      echo "restored $run: checkpoint after epoch $want"
+  done
+}
+if [ "$interval" = restore ]; then restore_in_progress; exit 0; fi
 while true; do
   msg=""
   paths=()
@@ -71,10 +130,20 @@ while true; do
     for d in "$page/export" "$page/results"; do [ -e "$d" ] && paths+=("$d"); done
     msg="${msg:+$msg; }campaign state: finished runs$runs_msg"
   fi
+  if [ "$interval" = stop ]; then
+    snap_msg=""
+    snapshot_in_progress
+    # -A: also drops the snapshots of runs that have finished since
+    git -C "$repo" add -A -f "$dst/in-progress"
+    if ! git -C "$repo" diff --cached --quiet -- "$dst/in-progress"; then
+      paths+=("$dst/in-progress")
+      msg="${msg:+$msg; }campaign state: runs in progress${snap_msg:- (none)}"
+    fi
+  fi
   if [ ${#paths[@]} -gt 0 ]; then
     # -f: the shards' files sit in a git-ignored folder (state/.gitignore)
     cd "$repo" && git add -f "${paths[@]}" && git commit -q -m "$msg" -- "${paths[@]}" && echo "$(date) $msg"
   fi
-  [ "$interval" = once ] && break
+  [ "$interval" = once ] || [ "$interval" = stop ] && break
   sleep "$interval"
 done
