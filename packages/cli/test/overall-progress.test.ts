@@ -14,6 +14,21 @@ describe('OverallProgress', () => {
     expect(p.line(now)).toBe('6/10 epochs (60%), 6.0 min/epoch, ETA 24m 00s (at 10:54)');
   });
 
+  it('the pace is the mean of the newest 3 epochs: a paused epoch stops counting', () => {
+    const p = new OverallProgress(10);
+    p.epochFinished(900); // e.g. the process was stopped for 10 minutes
+    p.epochFinished(300);
+    p.epochFinished(300);
+    expect(p.secondsPerEpoch()).toBe(500);
+    expect(p.secondsLeft()).toBe(3500); // 7 epochs left
+    p.epochFinished(300);
+    expect(p.secondsPerEpoch()).toBe(300);
+    expect(p.secondsLeft()).toBe(1800);
+    expect(p.line(new Date(2026, 10, 22, 10, 0, 0))).toBe(
+      '4/10 epochs (40%), 5.0 min/epoch, ETA 30m 00s (at 10:30)',
+    );
+  });
+
   it('the clock wraps past midnight; the count never passes the total', () => {
     const p = new OverallProgress(2);
     p.epochFinished(3600);

@@ -4,7 +4,7 @@ import { readCheckpointIndex } from '../training/checkpoint.js';
 import type { EpochRecord } from '../training/train.js';
 import { parseTrainState } from '../training/train-state.js';
 import { checkFolder } from './identity.js';
-import { formatDuration } from './overall-progress.js';
+import { formatDuration, RECENT_EPOCHS } from './overall-progress.js';
 import { PretrainDoneSchema, RunResultSchema, readValidated } from './result-schema.js';
 import {
   gridSlice,
@@ -66,9 +66,6 @@ export interface StudyStatus {
   /** Epochs left x epochSeconds / runs in training: as if the runs going on now go on at this pace. */
   readonly secondsLeft?: number;
 }
-
-/** Epochs of a run's history that set its pace (the newest ones). */
-export const RECENT_EPOCHS = 3;
 
 /** Mean of (seconds + evalSeconds) over the newest {@link RECENT_EPOCHS} records. */
 function recentEpochSeconds(history: readonly EpochRecord[]): number | undefined {
