@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { QuantConv2D } from './layers/quant-conv2d.js';
 import { QuantDense } from './layers/quant-dense.js';
-import { isQuantLayer, type QuantLayerType } from './layers/quant-layer.js';
+import { checkFrozenParams, isQuantLayer, type QuantLayerType } from './layers/quant-layer.js';
 import type { QuantizerConfig } from './quantizer.js';
 import { getQuantizer } from './registry.js';
 import { describeValue } from './validation.js';
@@ -32,6 +32,12 @@ export interface QuantRule {
   readonly quantizer: string;
   /** Its options (validated up front). */
   readonly config?: QuantizerConfig;
+  /**
+   * Its parameters to keep at their initial value in these layers, e.g.
+   * `['alpha']` for SQ (the layer's `quantizer.frozenParams`: created
+   * non-trainable).
+   */
+  readonly frozenParams?: readonly string[];
 }
 
 /** How to quantize a model's Conv2D and Dense layers. */
@@ -72,6 +78,8 @@ export interface LayerAssignment {
   readonly source: 'rule' | 'default' | 'keepFirstLastFP32';
   /** Index of the deciding rule in `rules`. */
   readonly rule?: number;
+  /** The quantizer parameters kept at their initial value (the rule's `frozenParams`), when any. */
+  readonly frozenParams?: readonly string[];
 }
 
 /** A quantized model and the per-layer assignment that produced it. */
@@ -163,6 +171,21 @@ function checkKeys(obj: object, allowed: readonly string[], what: string): void 
   }
 }
 
+/** A rule's `frozenParams` (undefined when it has none), or an error naming the rule and the value. */
+function ruleFrozenParams(
+  rule: QuantRule,
+  config: QuantizerConfig,
+  what: string,
+): readonly string[] | undefined {
+  if (rule.frozenParams === undefined) return undefined;
+  try {
+    const names = checkFrozenParams(rule.frozenParams, getQuantizer(rule.quantizer, config));
+    return names.length ? names : undefined;
+  } catch (err) {
+    throw new Error(`quantizeModel: ${what}: ${(err as Error).message}`);
+  }
+}
+
 /** A quantizer's complete config, or an error naming where it came from. */
 function resolveQuantizer(
   name: unknown,
@@ -202,7 +225,11 @@ function rewriteConfig(
     if (!a) continue;
     entry.className = a.type === 'conv' ? QuantConv2D.className : QuantDense.className;
     delete entry.config.rank;
-    entry.config.quantizer = { name: a.quantizer, config: a.config };
+    entry.config.quantizer = {
+      name: a.quantizer,
+      config: a.config,
+      ...(a.frozenParams ? { frozenParams: [...a.frozenParams] } : {}),
+    };
   }
 }
 
@@ -286,6 +313,8 @@ interface CompiledRule {
   readonly rule: QuantRule;
   readonly what: string;
   readonly config: QuantizerConfig;
+  /** `frozenParams`, checked; undefined when the rule has none (or an empty list). */
+  readonly frozenParams: readonly string[] | undefined;
   readonly name: ((name: string) => boolean) | null;
 }
 
@@ -345,7 +374,7 @@ function compileRule(rule: QuantRule, i: number): CompiledRule {
     );
   }
   const what = describeRule(rule, i);
-  checkKeys(rule, ['match', 'quantizer', 'config'], what);
+  checkKeys(rule, ['match', 'quantizer', 'config', 'frozenParams'], what);
   checkKeys(rule.match, ['name', 'type', 'position'], what);
   const { name, type, position } = rule.match;
   if (type !== undefined && type !== 'conv' && type !== 'dense') {
@@ -359,7 +388,14 @@ function compileRule(rule: QuantRule, i: number): CompiledRule {
     );
   }
   const config = resolveQuantizer(rule.quantizer, rule.config, what);
-  return { rule, what, config, name: name === undefined ? null : nameMatcher(name, what) };
+  const frozenParams = ruleFrozenParams(rule, config, what);
+  return {
+    rule,
+    what,
+    config,
+    frozenParams,
+    name: name === undefined ? null : nameMatcher(name, what),
+  };
 }
 
 /** What {@link assignLayers} decided, and what {@link checkEveryRuleApplied} needs to explain it. */
@@ -415,6 +451,7 @@ function assignLayers(cands: readonly Candidate[], plan: AssignmentPlan): LayerD
         config: r.config,
         source: 'rule',
         rule: ruleIndex,
+        ...(r.frozenParams ? { frozenParams: r.frozenParams } : {}),
       };
     }
     if (isKept)

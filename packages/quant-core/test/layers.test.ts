@@ -242,6 +242,68 @@ describe.each(backends)('QuantDense and QuantConv2D on %s', (backend) => {
       expect(loaded.calculateLosses()).toHaveLength(2);
     }));
 
+  it('frozenParams: a non-trainable weight (tfjs lists it last) that fit and trainStep leave, saved with the layer', () =>
+    withBackend(backend, async () => {
+      // A tf.sequential model marks its weights trainable again when it builds
+      // (on compile or the first call): the layer must create a frozen one as non-trainable.
+      const build = (frozen: boolean) =>
+        tf.sequential({
+          layers: [
+            new QuantDense({
+              units: 2,
+              inputShape: [3],
+              activation: 'relu',
+              quantizer: { name: 'probe', ...(frozen ? { frozenParams: ['s'] } : {}) },
+            }),
+            new QuantDense({ units: 2, quantizer: 'probe' }),
+          ],
+        });
+      const x = tf.randomNormal([16, 3], 0, 1, 'float32', 4);
+      const y = tf.randomNormal([16, 2], 0, 1, 'float32', 5);
+      const s = (m: tf.LayersModel) =>
+        quantLayers(m).map((l) => l.paramVariables.s!.read().dataSync()[0]!);
+      for (const frozen of [false, true]) {
+        const model = build(frozen);
+        const [first] = quantLayers(model);
+        expect(first!.weights.map((w) => [w.originalName.split('/')[1], w.trainable])).toEqual(
+          frozen
+            ? [
+                ['kernel', true],
+                ['bias', true],
+                ['s', false],
+              ]
+            : [
+                ['kernel', true],
+                ['bias', true],
+                ['s', true],
+              ],
+        );
+        model.compile({ optimizer: tf.train.sgd(0.05), loss: 'meanSquaredError' });
+        const s0 = s(model);
+        await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });
+        const s1 = s(model);
+        // the first layer's s stays exactly where it was only when frozen; the second layer's always trains
+        if (frozen) expect(s1[0]).toBe(s0[0]);
+        else expect(Math.abs(s1[0]! - s0[0]!)).toBeGreaterThan(1e-6);
+        expect(Math.abs(s1[1]! - s0[1]!)).toBeGreaterThan(1e-6);
+        const opt = tf.train.sgd(0.05);
+        trainStep(model, opt, x, y, tf.losses.meanSquaredError);
+        if (frozen) expect(s(model)[0]).toBe(s0[0]);
+        opt.dispose();
+        if (frozen) {
+          const loaded = await roundTrip(model);
+          const [a] = quantLayers(loaded);
+          expect([...a!.frozenParams]).toEqual(['s']);
+          expect(a!.paramVariables.s!.trainable).toBe(false);
+          expect(s(loaded)).toEqual(s(model));
+          expect(json(a!.getConfig())).toEqual(json(first!.getConfig()));
+          loaded.dispose();
+        }
+        model.dispose();
+      }
+      tf.dispose([x, y]);
+    }));
+
   it('a layer config round trip (getConfig → fromConfig) gives the same layer', () =>
     withBackend(backend, () => {
       const layer = new QuantConv2D({
@@ -439,6 +501,27 @@ describe('layer errors', () => {
           quantizer: { name: 'probe', config: { c: -1 } },
         }),
     ).toThrow('QuantConv2D "c1": probe: option "c" must be >= 0, got -1');
+  });
+
+  it('frozenParams that are not parameters of the quantizer name the layer and the value', () => {
+    expect(
+      () =>
+        new QuantDense({
+          units: 1,
+          name: 'f1',
+          quantizer: { name: 'probe', frozenParams: ['alpha'] },
+        }),
+    ).toThrow('QuantDense "f1": frozenParams: "alpha" is not a parameter of quantizer "probe" (s)');
+    expect(
+      () =>
+        new QuantDense({
+          units: 1,
+          name: 'f2',
+          quantizer: { name: 'probe', frozenParams: [1] as never },
+        }),
+    ).toThrow(
+      'QuantDense "f2": frozenParams must be an array of parameter names, got an array ([1])',
+    );
   });
 
   it('invalid layer options are clear errors', () => {

@@ -168,6 +168,33 @@ describe('quantizeModel', () => {
     expect(conv3.quantizer.getConfig()).toEqual({ c: 0.25, mode: 'scaleOnly' });
   });
 
+  it("a rule's frozenParams reach its layers (non-trainable, saved in the layer config) and the assignment", () => {
+    const { model, assignment } = quantizeModel(cnn(), {
+      rules: [
+        { match: { name: 'conv2' }, quantizer: 'probe', frozenParams: ['s'] },
+        { match: { name: 'conv3' }, quantizer: 'probe' },
+      ],
+    });
+    expect(assignment.map((a) => [a.layer, a.frozenParams])).toEqual([
+      ['conv1', undefined],
+      ['conv2', ['s']],
+      ['conv3', undefined],
+      ['fc1', undefined],
+      ['fc2', undefined],
+    ]);
+    const [conv2, conv3] = quantLayers(model).filter((l) => l.quantizer.name === 'probe');
+    expect(conv2!.paramVariables.s!.trainable).toBe(false);
+    // still initialised from the copied kernel (probe's init: mean|W|)
+    const k = Array.from(conv2!.kernel!.read().dataSync());
+    const meanAbs = k.reduce((a, v) => a + Math.abs(v), 0) / k.length;
+    expect(conv2!.quantizerParams().s).toBeCloseTo(meanAbs, 6);
+    expect(conv3!.paramVariables.s!.trainable).toBe(true);
+    expect(conv2!.getConfig().quantizer).toMatchObject({ frozenParams: ['s'] });
+    expect(conv3!.getConfig().quantizer).not.toHaveProperty('frozenParams');
+    expect(model.trainableWeights.map((w) => w.originalName)).not.toContain('conv2/s');
+    expect(model.trainableWeights.map((w) => w.originalName)).toContain('conv3/s');
+  });
+
   it('works on functional models with a nested model, and on a builder (whose model it disposes)', () => {
     let built: tf.LayersModel | undefined;
     const { model, assignment } = quantizeModel(
@@ -282,6 +309,23 @@ describe('quantizeModel errors name the rule', () => {
     expect(() =>
       quantizeModel(cnn(), { rules: [{ match: { name: '/[/' }, quantizer: 'bwn' }] }),
     ).toThrow('invalid name pattern "/[/"');
+    expect(() =>
+      quantizeModel(cnn(), {
+        rules: [{ match: { name: 'conv2' }, quantizer: 'probe', frozenParams: ['t', 's', 'u'] }],
+      }),
+    ).toThrow(
+      'quantizeModel: rule 0 ({ match: { name: "conv2" }, quantizer: "probe" }): frozenParams: "t", "u" is not a parameter of quantizer "probe" (s)',
+    );
+    expect(() =>
+      quantizeModel(cnn(), {
+        rules: [{ match: { name: 'conv2' }, quantizer: 'bwn', frozenParams: ['s'] }],
+      }),
+    ).toThrow('frozenParams: "s" is not a parameter of quantizer "bwn" (it has none)');
+    expect(() =>
+      quantizeModel(cnn(), {
+        rules: [{ match: { name: 'conv2' }, quantizer: 'probe', frozenParams: 's' as never }],
+      }),
+    ).toThrow('frozenParams must be an array of parameter names, got "s"');
   });
 
   it('an assignment or rule that is not an object is a clear error (null, undefined, 5, an array)', () => {

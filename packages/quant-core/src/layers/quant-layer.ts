@@ -11,6 +11,7 @@ import {
 } from '../quantizer.js';
 import { getQuantizer } from '../registry.js';
 import { tidyValue } from '../tensor-ops.js';
+import { describeValue } from '../validation.js';
 import {
   type Activation,
   assertSaveable,
@@ -33,6 +34,15 @@ export interface QuantizerSpec {
   readonly config?: QuantizerConfig;
   /** Saved schedule state (HLA's phase), as from `getState()`. */
   readonly state?: QuantizerState;
+  /**
+   * Parameters of the quantizer kept at their initial value, by name (e.g.
+   * SQ's `['alpha']`): the layer creates them as non-trainable weights, so
+   * `model.fit`, {@link trainStep} and any optimizer over `trainableWeights`
+   * leave them alone, and the list is saved with the layer. (Setting
+   * `trainable = false` on the weight afterwards is not enough: a
+   * `tf.sequential` model marks every weight trainable again when it builds.)
+   */
+  readonly frozenParams?: readonly string[];
 }
 
 /** The options of `tf.layers.Layer` (name, inputShape, trainable, ...). */
@@ -94,6 +104,24 @@ function uniqueName(prefix: string): string {
   return `${prefix}_${n}`;
 }
 
+/**
+ * `frozenParams` checked against the parameters of `q`: the names, or an
+ * error naming the value (the caller says where it came from).
+ */
+export function checkFrozenParams(frozen: unknown, q: Quantizer): string[] {
+  const names = q.paramSpecs().map((p) => p.name);
+  if (!Array.isArray(frozen) || frozen.some((n) => typeof n !== 'string'))
+    throw new Error(
+      `frozenParams must be an array of parameter names, got ${describeValue(frozen)}`,
+    );
+  const unknown = frozen.filter((n: string) => !names.includes(n));
+  if (unknown.length)
+    throw new Error(
+      `frozenParams: ${unknown.map((n) => JSON.stringify(n)).join(', ')} is not a parameter of quantizer "${q.name}" (${names.length ? names.join(', ') : 'it has none'})`,
+    );
+  return [...new Set<string>(frozen)];
+}
+
 function toQuantizer(spec: string | QuantizerSpec | undefined, owner: string): Quantizer {
   const s: QuantizerSpec =
     spec === undefined ? { name: 'fp32' } : typeof spec === 'string' ? { name: spec } : spec;
@@ -130,9 +158,11 @@ function toQuantizer(spec: string | QuantizerSpec | undefined, owner: string): Q
  * per-layer tools (stats, export, re-initialisation, clipping).
  *
  * Weights, in order: `kernel`, `bias` (when `useBias`), then the quantizer's
- * parameters in `paramSpecs()` order. All are trainable and saved by
- * `model.save()`; the quantizer's config and schedule state are saved in the
- * layer config.
+ * parameters in `paramSpecs()` order. All are trainable but the quantizer
+ * spec's `frozenParams` (tfjs lists non-trainable weights last, so a frozen
+ * parameter moves to the end of `layer.weights`), and all are saved by
+ * `model.save()`; the quantizer's config, schedule state and `frozenParams`
+ * are saved in the layer config.
  */
 export abstract class QuantLayer extends tf.layers.Layer {
   /** Which stock layer this one replaces. */
@@ -155,6 +185,8 @@ export abstract class QuantLayer extends tf.layers.Layer {
   protected readonly kernelConstraint: Constraint | null;
   protected readonly biasConstraint: Constraint | null;
   private readonly specs: readonly QuantizerParamSpec[];
+  /** The quantizer parameters created non-trainable (`frozenParams` of the spec). */
+  readonly frozenParams: ReadonlySet<string>;
 
   protected constructor(args: QuantLayerArgs, owner: string, namePrefix: string) {
     super({ ...args, name: args.name ?? uniqueName(namePrefix) });
@@ -162,6 +194,14 @@ export abstract class QuantLayer extends tf.layers.Layer {
     const who = `${owner} "${this.name}"`;
     this.quantizer = toQuantizer(args.quantizer, who);
     this.specs = this.quantizer.paramSpecs();
+    const frozen = typeof args.quantizer === 'object' ? args.quantizer.frozenParams : undefined;
+    try {
+      this.frozenParams = new Set(
+        frozen === undefined ? [] : checkFrozenParams(frozen, this.quantizer),
+      );
+    } catch (err) {
+      throw new Error(`${who}: ${(err as Error).message}`);
+    }
     this.activation = toActivation(args.activation, who);
     this.useBias = args.useBias ?? true;
     this.kernelInitializer = toInitializer(args.kernelInitializer ?? 'glorotNormal', who);
@@ -212,7 +252,7 @@ export abstract class QuantLayer extends tf.layers.Layer {
         'float32',
         tf.initializers.constant({ value }),
         undefined,
-        true,
+        !this.frozenParams.has(spec.name),
       );
     }
     if (this.quantizer.regularizer !== Quantizer.prototype.regularizer) {
@@ -380,6 +420,7 @@ export abstract class QuantLayer extends tf.layers.Layer {
         name: this.quantizer.name,
         config: this.quantizer.getConfig() as tf.serialization.ConfigDict,
         state: this.quantizer.getState() as tf.serialization.ConfigDict,
+        ...(this.frozenParams.size ? { frozenParams: [...this.frozenParams] } : {}),
       },
     };
   }
