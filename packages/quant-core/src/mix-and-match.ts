@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { QuantConv2D } from './layers/quant-conv2d.js';
 import { QuantDense } from './layers/quant-dense.js';
 import { checkFrozenParams, isQuantLayer, type QuantLayerType } from './layers/quant-layer.js';
-import type { QuantizerConfig } from './quantizer.js';
+import type { Quantizer, QuantizerConfig } from './quantizer.js';
 import { getQuantizer } from './registry.js';
 import { describeValue } from './validation.js';
 
@@ -174,31 +174,31 @@ function checkKeys(obj: object, allowed: readonly string[], what: string): void 
 /** A rule's `frozenParams` (undefined when it has none), or an error naming the rule and the value. */
 function ruleFrozenParams(
   rule: QuantRule,
-  config: QuantizerConfig,
+  quantizer: Quantizer,
   what: string,
 ): readonly string[] | undefined {
   if (rule.frozenParams === undefined) return undefined;
   try {
-    const names = checkFrozenParams(rule.frozenParams, getQuantizer(rule.quantizer, config));
+    const names = checkFrozenParams(rule.frozenParams, quantizer);
     return names.length ? names : undefined;
   } catch (err) {
     throw new Error(`quantizeModel: ${what}: ${(err as Error).message}`);
   }
 }
 
-/** A quantizer's complete config, or an error naming where it came from. */
+/** A quantizer built from the registry, or an error naming where it came from. */
 function resolveQuantizer(
   name: unknown,
   config: QuantizerConfig | undefined,
   what: string,
-): QuantizerConfig {
+): Quantizer {
   if (typeof name !== 'string') {
     throw new Error(
       `quantizeModel: ${what}: quantizer must be a registry name, got ${JSON.stringify(name)}`,
     );
   }
   try {
-    return getQuantizer(name, config).getConfig();
+    return getQuantizer(name, config);
   } catch (err) {
     throw new Error(`quantizeModel: ${what}: ${(err as Error).message}`);
   }
@@ -350,8 +350,8 @@ function parseAssignment(assignment: QuantAssignment): AssignmentPlan {
     defaultName,
     assignment.defaultConfig,
     'default quantizer',
-  );
-  const fp32Config = resolveQuantizer('fp32', undefined, 'fp32');
+  ).getConfig();
+  const fp32Config = resolveQuantizer('fp32', undefined, 'fp32').getConfig();
   return {
     rules: rules.map(compileRule),
     keepFirstLastFP32,
@@ -370,7 +370,7 @@ function compileRule(rule: QuantRule, i: number): CompiledRule {
     rule.match === null
   ) {
     throw new Error(
-      `quantizeModel: rule ${i} must be { match: {...}, quantizer, config? }, got ${describeValue(rule)}`,
+      `quantizeModel: rule ${i} must be { match: {...}, quantizer, config?, frozenParams? }, got ${describeValue(rule)}`,
     );
   }
   const what = describeRule(rule, i);
@@ -387,8 +387,9 @@ function compileRule(rule: QuantRule, i: number): CompiledRule {
       `quantizeModel: ${what}: match.position must be "first" or "last", got ${JSON.stringify(position)}`,
     );
   }
-  const config = resolveQuantizer(rule.quantizer, rule.config, what);
-  const frozenParams = ruleFrozenParams(rule, config, what);
+  const quantizer = resolveQuantizer(rule.quantizer, rule.config, what);
+  const config = quantizer.getConfig();
+  const frozenParams = ruleFrozenParams(rule, quantizer, what);
   return {
     rule,
     what,

@@ -341,7 +341,7 @@ describe('quantizeModel errors name the rule', () => {
       );
     }
     expect(() => quantizeModel(cnn(), { rules: [null as never] })).toThrow(
-      'quantizeModel: rule 0 must be { match: {...}, quantizer, config? }, got null',
+      'quantizeModel: rule 0 must be { match: {...}, quantizer, config?, frozenParams? }, got null',
     );
     expect(() => quantizeModel(cnn(), { default: 'bwn', defaultConfig: 3 as never })).toThrow(
       'quantizeModel: default quantizer: bwn: the config must be an object of options',

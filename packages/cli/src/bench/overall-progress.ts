@@ -66,8 +66,8 @@ export class OverallProgress {
     const pct = this.totalEpochs ? Math.round((100 * this.done) / this.totalEpochs) : 100;
     const head = `${this.done}/${this.totalEpochs} epochs (${pct}%)`;
     const perEpoch = this.secondsPerEpoch();
-    if (perEpoch === undefined) return `${head}, ETA after the first epoch`;
-    const left = (this.totalEpochs - this.done) * perEpoch;
+    const left = this.secondsLeft();
+    if (perEpoch === undefined || left === undefined) return `${head}, ETA after the first epoch`;
     const at = new Date(now.getTime() + left * 1000);
     const clock = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
     return `${head}, ${(perEpoch / 60).toFixed(1)} min/epoch, ETA ${formatDuration(left)} (at ${clock})`;
