@@ -1,16 +1,28 @@
-import { cpSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendInfo, initBackend } from '@trit/quant-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FolderBusyError, LOCK_FILE } from '../src/bench/folder-lock.js';
 import { StaleResultsError } from '../src/bench/identity.js';
 import { MalformedResultError } from '../src/bench/result-schema.js';
 import { readStudyRecord, runBench } from '../src/bench/run.js';
 import { formatStatus, studyStatus } from '../src/bench/status.js';
 import type { Study } from '../src/bench/study.js';
+import { procStat } from '../src/process-info.js';
 import { syntheticData } from '../src/training/synthetic-data.js';
 import type { EpochRecord } from '../src/training/train.js';
-import { removeDir, smokeStudy, tempDir } from './bench-support.js';
+import { deadPid, removeDir, sleeper, smokeStudy, tempDir, untilStopped } from './bench-support.js';
 
 // The table prints local clock times: pin them.
 process.env.TZ = 'UTC';
@@ -20,6 +32,9 @@ let work: string;
 /** Shard 1 and 2 of a smoke study (fp32 and twn, seed 0, 1 pre-training epoch, 2 epochs each), finished. */
 let shards: [string, string];
 let study: Study;
+/** What each shard's bench.lock said when its runs started training, in order. */
+const lockWhileTraining: (string | undefined)[][] = [[], []];
+let children: ChildProcess[] = [];
 
 const NOW = new Date('2026-12-04T13:00:00Z');
 /** Sets a file's modification time to `secondsAgo` before NOW. */
@@ -41,9 +56,18 @@ beforeAll(async () => {
       backend,
       progress: false,
       shard: [i + 1, 2],
-      log: () => {},
+      log: (line) => {
+        if (/: training \d+ epochs/.test(line) || line.includes('pre-training FP32')) {
+          const lock = path.join(outDir, LOCK_FILE);
+          lockWhileTraining[i]!.push(existsSync(lock) ? readJson(lock).current : '(no lock)');
+        }
+      },
     });
   study = readStudyRecord(shards[0])!;
+});
+afterEach(() => {
+  for (const c of children) c.kill('SIGKILL');
+  children = [];
 });
 afterAll(() => {
   removeDir(work);
@@ -143,7 +167,7 @@ describe('trit bench status', () => {
     expect(stopped.training).toBe(0);
     expect(stopped.secondsLeft).toBeUndefined();
     expect(formatStatus(stopped, NOW, work).split('\n').at(-1)).toBe(
-      'ETA: none, nothing is training (no checkpoint written within twice its epoch time); resume with trit bench --resume',
+      'ETA: none, nothing is training (no process holds a run, or no checkpoint was written within twice its epoch time); resume with trit bench --resume',
     );
   });
 
@@ -230,5 +254,124 @@ describe('trit bench status', () => {
     writeFileSync(result, JSON.stringify(r));
     expect(() => studyStatus(study, dirs, NOW)).toThrow(MalformedResultError);
     expect(() => studyStatus(study, dirs, NOW)).toThrow(`${result}: `);
+  });
+
+  it('a folder with a lock: the run it names is training or paused by its process, whatever the file times; other runs, and every run of a gone holder, stopped', async () => {
+    const dirs = copyShards('locked');
+    const twnDir = path.join(dirs[1], 'runs', 'twn-seed0');
+    rewindToEpoch1(twnDir);
+    const index = path.join(twnDir, 'checkpoint', 'checkpoint.json');
+    touch(index, 3600); // by time alone: stopped an hour ago
+    expect(studyStatus(study, dirs, NOW).rows[2]!.state).toBe('stopped');
+
+    const { pid, startTicks } = await sleeper(children);
+    const lock = (holder: Record<string, unknown>) =>
+      writeFileSync(
+        path.join(dirs[1], LOCK_FILE),
+        JSON.stringify({
+          format: 'trit-bench-lock',
+          host: hostname(),
+          started: '2026-12-04T10:00:00.000Z',
+          command: 'trit bench',
+          ...holder,
+        }),
+      );
+    lock({ pid, ...(startTicks ? { startTicks } : {}), current: 'runs/twn-seed0' });
+    const running = studyStatus(study, dirs, NOW);
+    expect(running.rows[2]).toMatchObject({ state: 'training', pid, epochsDone: 1 });
+    expect(running.training).toBe(1);
+    expect(running.secondsLeft).toBe(120);
+
+    if (procStat(pid)) {
+      process.kill(pid, 'SIGSTOP');
+      await untilStopped(pid, true);
+      const paused = studyStatus(study, dirs, NOW);
+      expect(paused.rows[2]).toMatchObject({ state: 'paused', pid });
+      expect(paused).toMatchObject({ training: 0, pausedPids: [pid] });
+      expect(formatStatus(paused, NOW, work).split('\n')).toContain(
+        `| twn | 0 | paused | 1/2 | ${(100 * paused.rows[2]!.testAccuracy!).toFixed(2)} | locked/shard-2/runs/twn-seed0 | 12:00 (1h 00m ago) |`,
+      );
+      expect(formatStatus(paused, NOW, work).split('\n').at(-1)).toBe(
+        `ETA: none while paused; continue with kill -CONT ${pid}`,
+      );
+      process.kill(pid, 'SIGCONT');
+    }
+
+    // The holder trains another run (or none): this one is not being trained.
+    lock({ pid, ...(startTicks ? { startTicks } : {}), current: 'runs/fp32-seed0' });
+    expect(studyStatus(study, dirs, NOW).rows[2]!.state).toBe('stopped');
+    // The holder is gone: stopped, though its checkpoint is only 10 s old.
+    touch(index, 10);
+    lock({ pid: deadPid(), current: 'runs/twn-seed0' });
+    expect(studyStatus(study, dirs, NOW).rows[2]!.state).toBe('stopped');
+    // No lock (a process of an older trit): judged by time again.
+    rmSync(path.join(dirs[1], LOCK_FILE));
+    expect(studyStatus(study, dirs, NOW).rows[2]!.state).toBe('training');
+  });
+});
+
+describe('trit bench holds <out>/bench.lock', () => {
+  it('while it runs, naming the run or pre-training it trains; released at the end', () => {
+    expect(lockWhileTraining).toEqual([
+      [path.join('pretrain', 'seed0'), path.join('runs', 'fp32-seed0')],
+      [path.join('pretrain', 'seed0'), path.join('runs', 'twn-seed0')],
+    ]);
+    for (const s of shards) expect(existsSync(path.join(s, LOCK_FILE))).toBe(false);
+  });
+
+  it('a second process on a folder in use is refused before loading data, and changes nothing', async () => {
+    const [dir] = copyShards('busy');
+    const { pid, startTicks } = await sleeper(children);
+    const held = JSON.stringify({
+      format: 'trit-bench-lock',
+      pid,
+      host: hostname(),
+      ...(startTicks ? { startTicks } : {}),
+      started: '2026-12-04T10:00:00.000Z',
+      command: 'trit bench --shard 1/2',
+      current: 'runs/fp32-seed0',
+    });
+    writeFileSync(path.join(dir, LOCK_FILE), held);
+    const loadData = vi.fn(async (s: Study) => syntheticData(s.data as never));
+    for (const resume of [true, false]) {
+      const run = runBench({
+        study: smokeStudy({ methods: ['fp32', 'twn'], pretrainEpochs: 1, epochs: 2 }),
+        outDir: dir,
+        loadData,
+        backend,
+        progress: false,
+        shard: [1, 2],
+        resume,
+        log: () => {},
+      });
+      await expect(run).rejects.toThrow(FolderBusyError);
+      await expect(run).rejects.toThrow(
+        `--out ${dir} is in use by another trit bench (pid ${pid} on this machine, started 2026-12-04T10:00:00.000Z: trit bench --shard 1/2)`,
+      );
+    }
+    expect(loadData).not.toHaveBeenCalled();
+    expect(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).toBe(held);
+  });
+
+  it('a sweep that fails before writing anything leaves no folder and no lock behind', async () => {
+    const fresh = path.join(work, 'failed-early', 'out');
+    const existing = path.join(work, 'failed-early', 'empty');
+    mkdirSync(existing, { recursive: true });
+    for (const outDir of [fresh, existing]) {
+      const run = runBench({
+        study: smokeStudy({ methods: ['fp32'], pretrainEpochs: 1, epochs: 1 }),
+        outDir,
+        loadData: async () => {
+          throw new Error('no data here');
+        },
+        backend,
+        progress: false,
+        log: () => {},
+      });
+      await expect(run).rejects.toThrow('no data here');
+    }
+    expect(existsSync(fresh)).toBe(false);
+    expect(existsSync(path.join(existing, LOCK_FILE))).toBe(false);
+    expect(existsSync(existing)).toBe(true); // the user's folder stays
   });
 });

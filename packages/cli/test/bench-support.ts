@@ -1,5 +1,5 @@
 // Shared helpers of the training, bench, report and CLI tests (not a test file).
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { getPreset } from '../src/bench/presets.js';
 import type { Study } from '../src/bench/study.js';
 import { applyOverrides, type StudyOverrides } from '../src/cli/bench-command.js';
 import { resnetCifar } from '../src/models/resnet-cifar.js';
+import { procStat } from '../src/process-info.js';
 import { syntheticData } from '../src/training/synthetic-data.js';
 import type { EpochRecord, TrainData } from '../src/training/train.js';
 
@@ -130,4 +131,31 @@ export function runCli(
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * A process that sleeps until killed (add it to `children` to kill it after
+ * the test), with its start time as /proc records it (Linux): a stand-in for
+ * another trit bench holding a folder's lock.
+ */
+export async function sleeper(
+  children: ChildProcess[],
+): Promise<{ pid: number; startTicks?: string }> {
+  const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+  children.push(child);
+  await new Promise((resolve) => child.once('spawn', resolve));
+  const pid = child.pid!;
+  const stat = procStat(pid);
+  return { pid, ...(stat ? { startTicks: stat.startTicks } : {}) };
+}
+
+/** The pid of a process that has exited. */
+export function deadPid(): number {
+  return spawnSync('true').pid;
+}
+
+/** Waits (up to 2 s) until /proc shows the process stopped, or running again, after a signal. */
+export async function untilStopped(pid: number, stopped: boolean): Promise<void> {
+  for (let i = 0; i < 200 && procStat(pid)?.stopped !== stopped; i++)
+    await new Promise((r) => setTimeout(r, 10));
 }

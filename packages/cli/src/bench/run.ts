@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -22,6 +22,7 @@ import {
   train,
 } from '../training/train.js';
 import { loadStudyData } from './data-sources.js';
+import { type FolderLock, isLockFile, lockFolder } from './folder-lock.js';
 import {
   checkFolder,
   claimFolder,
@@ -247,7 +248,36 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
   const { outDir } = options;
   const log = options.log ?? ((l: string) => console.error(l));
   // Unknown quantizers, bad options and repeated methods fail before any data is loaded or trained.
-  const { study, methods } = resolveStudy(options.study);
+  const resolved = resolveStudy(options.study);
+  if (existsSync(outDir) && !statSync(outDir).isDirectory())
+    throw new StaleResultsError(`--out ${outDir} is a file, not a folder`);
+  // One process per folder: the lock is taken before the folder is judged, so a second process
+  // is told that the folder is in use, not that it holds runs.
+  const created = !existsSync(outDir);
+  mkdirSync(outDir, { recursive: true });
+  let lock: FolderLock;
+  try {
+    lock = lockFolder(outDir, log);
+  } catch (err) {
+    if (created) rmSync(outDir, { recursive: true, force: true });
+    throw err;
+  }
+  try {
+    return await sweep(options, resolved, lock, log);
+  } finally {
+    lock.release();
+    // A sweep that failed before writing anything leaves no empty folder behind.
+    if (created && readdirSync(outDir).length === 0) rmSync(outDir, { recursive: true });
+  }
+}
+
+async function sweep(
+  options: BenchOptions,
+  { study, methods }: ReturnType<typeof resolveStudy>,
+  lock: FolderLock,
+  log: (line: string) => void,
+): Promise<RunResult[]> {
+  const { outDir } = options;
   const resume = options.resume ?? false;
   const folderStudy = checkStudyFolder(outDir, study, resume);
   const byLabel = new Map(methods.map((m) => [m.label, m]));
@@ -302,6 +332,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     }
     mkdirSync(dir, { recursive: true });
     claimFolder(dir, pretrainIdentity(study, seed), 'an FP32 pre-training');
+    lock.setCurrent(path.relative(outDir, dir));
     log(`[bench] pre-training FP32 (seed ${seed}) for ${study.pretrain.epochs} epochs`);
     mark = performance.now();
     const r = await train({
@@ -316,6 +347,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       onEpoch: (record) => onEpoch(`fp32-pretrain s${seed}`, record, study.pretrain.epochs),
     });
     writeJsonAtomic(done, { history: r.history, ...recordedOn });
+    lock.setCurrent(undefined);
   };
 
   const results: RunResult[] = [];
@@ -349,6 +381,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
     mkdirSync(dir, { recursive: true });
     const identity = runIdentity(study, m, seed);
     claimFolder(dir, identity, 'a run');
+    lock.setCurrent(path.relative(outDir, dir));
     log(`[bench] ${method} seed ${seed}: training ${m.train.epochs} epochs (${study.protocol})`);
     mark = performance.now();
     // The scales before training (the run's initialLayers), for the runaway-scale warning.
@@ -403,6 +436,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
       ...recordedOn,
     };
     writeJsonAtomic(resultFile, result);
+    lock.setCurrent(undefined);
     results.push(result);
     model.dispose();
   }
@@ -480,7 +514,7 @@ function hasRuns(outDir: string): boolean {
 export function checkStudyFolder(outDir: string, study: Study, resume: boolean): Study {
   if (existsSync(outDir) && !statSync(outDir).isDirectory())
     throw new StaleResultsError(`--out ${outDir} is a file, not a folder`);
-  const entries = existsSync(outDir) ? readdirSync(outDir) : [];
+  const entries = existsSync(outDir) ? readdirSync(outDir).filter((e) => !isLockFile(e)) : [];
   const recorded = readStudyRecord(outDir);
   if (recorded === undefined) {
     if (entries.length > 0)

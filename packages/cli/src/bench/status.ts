@@ -3,6 +3,7 @@ import path from 'node:path';
 import { readCheckpointIndex } from '../training/checkpoint.js';
 import type { EpochRecord } from '../training/train.js';
 import { parseTrainState } from '../training/train-state.js';
+import { readFolderLock } from './folder-lock.js';
 import { checkFolder } from './identity.js';
 import { formatDuration, RECENT_EPOCHS } from './overall-progress.js';
 import { PretrainDoneSchema, RunResultSchema, readValidated } from './result-schema.js';
@@ -27,13 +28,16 @@ import { resolveStudy, type Study } from './study.js';
  */
 
 /**
- * `done`; `training`: its newest checkpoint (or, before its first epoch, its
- * folder) written within two epoch times + 1 min, as a live run writes one
- * every epoch; `stopped`: started, but nothing written since; `started`: no
- * epoch finished yet and no run of the study has one to judge the pace by;
- * `not started`.
+ * `done`; `training`; `paused`: its process is stopped by a signal
+ * (SIGSTOP, Ctrl-Z); `stopped`: started, but no process trains it;
+ * `started`: no epoch finished yet and nothing tells whether it trains;
+ * `not started`. A folder's `bench.lock` says which run its process trains
+ * and whether that process runs. A folder without one (a process of an older
+ * trit, or none) is judged by time: `training` if the run's newest
+ * checkpoint (or, before its first epoch, its folder) was written within two
+ * epoch times + 1 min, as a live run writes one every epoch.
  */
-export type RunState = 'done' | 'training' | 'stopped' | 'started' | 'not started';
+export type RunState = 'done' | 'training' | 'paused' | 'stopped' | 'started' | 'not started';
 
 export interface StatusRow {
   /** `FP32 pre-training` or the method's label. */
@@ -50,6 +54,8 @@ export interface StatusRow {
   readonly written?: Date;
   /** Mean wall seconds of its newest epochs (up to {@link RECENT_EPOCHS}), training and evaluation. */
   readonly epochSeconds?: number;
+  /** The pid of the process training it (from the folder's lock), when known. */
+  readonly pid?: number;
 }
 
 export interface StudyStatus {
@@ -61,6 +67,8 @@ export interface StudyStatus {
   readonly epochsTotal: number;
   /** Runs (and pre-trainings) in state `training`. */
   readonly training: number;
+  /** Pids of the processes whose run is `paused`. */
+  readonly pausedPids: readonly number[];
   /** Mean wall seconds per epoch of the runs in training (of every run with a history if none has one yet). */
   readonly epochSeconds?: number;
   /** Epochs left x epochSeconds / runs in training: as if the runs going on now go on at this pace. */
@@ -211,6 +219,20 @@ export function studyStatus(
       const live = now.getTime() - r.written.getTime() <= (2 * pace + 60) * 1000;
       rows[i] = { ...r, state: live ? 'training' : 'stopped' };
     }
+  // Where a folder has a lock, it says what trains rather than file times.
+  const locks = new Map(folders.map((f) => [path.resolve(f), readFolderLock(f, now)]));
+  for (const [i, r] of rows.entries()) {
+    if (r.state === 'done' || r.state === 'not started' || !r.folder) continue;
+    const base = path.resolve(r.folder, '..', '..'); // <out>/runs/<run> or <out>/pretrain/seed<S>
+    const lock = locks.get(base);
+    if (!lock) continue;
+    const current =
+      lock.state !== 'gone' &&
+      lock.holder.current !== undefined &&
+      path.resolve(base, lock.holder.current) === path.resolve(r.folder);
+    const state: RunState = !current ? 'stopped' : lock.state === 'paused' ? 'paused' : 'training';
+    rows[i] = { ...r, state, ...(current ? { pid: lock.holder.pid } : {}) };
+  }
   const training = rows.filter((r) => r.state === 'training');
   const paced = training.filter((r) => r.epochSeconds !== undefined);
   const epochsTotal = rows.reduce((a, r) => a + r.epochs, 0);
@@ -227,6 +249,7 @@ export function studyStatus(
     epochsDone,
     epochsTotal,
     training: training.length,
+    pausedPids: [...new Set(rows.flatMap((r) => (r.state === 'paused' ? [r.pid!] : [])))],
     ...(epochSeconds !== undefined && training.length
       ? {
           epochSeconds,
@@ -275,9 +298,11 @@ export function formatStatus(s: StudyStatus, now: Date = new Date(), cwd = proce
   if (s.epochsDone === s.epochsTotal) lines.push('finished: every run is done');
   else if (s.secondsLeft === undefined && s.rows.some((r) => r.state === 'started'))
     lines.push('ETA: once the first epoch has finished');
+  else if (s.secondsLeft === undefined && s.pausedPids.length)
+    lines.push(`ETA: none while paused; continue with kill -CONT ${s.pausedPids.join(' ')}`);
   else if (s.secondsLeft === undefined)
     lines.push(
-      'ETA: none, nothing is training (no checkpoint written within twice its epoch time); resume with trit bench --resume',
+      'ETA: none, nothing is training (no process holds a run, or no checkpoint was written within twice its epoch time); resume with trit bench --resume',
     );
   else {
     const at = new Date(now.getTime() + s.secondsLeft * 1000);

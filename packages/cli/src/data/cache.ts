@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isAlive } from '../process-info.js';
 import { errorMessage } from './errors.js';
 import { metaFileName, parseSplitMeta, type SplitMeta } from './meta.js';
 import { resolveDataDir } from './paths.js';
@@ -13,15 +14,6 @@ const OLD_PREFIX = '.old-';
 /** Folder of cache entry `entry`. */
 export function entryDir(dataDir: string, entry: string): string {
   return join(dataDir, entry);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
