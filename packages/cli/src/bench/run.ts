@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
@@ -255,19 +255,28 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
   // is told that the folder is in use, not that it holds runs.
   const created = !existsSync(outDir);
   mkdirSync(outDir, { recursive: true });
+  // A sweep that fails before writing anything leaves no folder behind; rmdir removes only an
+  // empty one, so another process's lock or files in it are never removed.
+  const removeIfEmpty = () => {
+    if (!created) return;
+    try {
+      rmdirSync(outDir);
+    } catch {
+      // Not empty: it holds runs, outputs or another process's lock.
+    }
+  };
   let lock: FolderLock;
   try {
     lock = lockFolder(outDir, log);
   } catch (err) {
-    if (created) rmSync(outDir, { recursive: true, force: true });
+    removeIfEmpty();
     throw err;
   }
   try {
     return await sweep(options, resolved, lock, log);
   } finally {
     lock.release();
-    // A sweep that failed before writing anything leaves no empty folder behind.
-    if (created && readdirSync(outDir).length === 0) rmSync(outDir, { recursive: true });
+    removeIfEmpty();
   }
 }
 
