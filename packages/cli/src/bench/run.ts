@@ -249,8 +249,7 @@ export async function runBench(options: BenchOptions): Promise<RunResult[]> {
   const log = options.log ?? ((l: string) => console.error(l));
   // Unknown quantizers, bad options and repeated methods fail before any data is loaded or trained.
   const resolved = resolveStudy(options.study);
-  if (existsSync(outDir) && !statSync(outDir).isDirectory())
-    throw new StaleResultsError(`--out ${outDir} is a file, not a folder`);
+  checkNotAFile(outDir);
   // One process per folder: the lock is taken before the folder is judged, so a second process
   // is told that the folder is in use, not that it holds runs.
   const created = !existsSync(outDir);
@@ -511,6 +510,12 @@ function hasRuns(outDir: string): boolean {
   return nonEmpty(path.join(outDir, 'runs')) || nonEmpty(path.join(outDir, 'pretrain'));
 }
 
+/** `--out` may be missing or a folder, never a file. */
+function checkNotAFile(outDir: string): void {
+  if (existsSync(outDir) && !statSync(outDir).isDirectory())
+    throw new StaleResultsError(`--out ${outDir} is a file, not a folder`);
+}
+
 /**
  * Checks that `outDir` may become (or already is) this study's folder and
  * returns what to record there: a new or empty folder takes the study; a
@@ -521,8 +526,7 @@ function hasRuns(outDir: string): boolean {
  * written here ({@link recordStudy} does, once the sweep really starts).
  */
 export function checkStudyFolder(outDir: string, study: Study, resume: boolean): Study {
-  if (existsSync(outDir) && !statSync(outDir).isDirectory())
-    throw new StaleResultsError(`--out ${outDir} is a file, not a folder`);
+  checkNotAFile(outDir);
   const entries = existsSync(outDir) ? readdirSync(outDir).filter((e) => !isLockFile(e)) : [];
   const recorded = readStudyRecord(outDir);
   if (recorded === undefined) {
