@@ -5,7 +5,9 @@
 # - each finished fine-tuning run's result.json + identity.json (the shards
 #   run in state/shard-<i>/, git-ignored but for these), its trit-format export
 #   in export/, and the tables and report over all of them in results/, with
-#   results/status.md (`trit bench status`: every run done, training or not started).
+#   results/status.md (`trit bench status`: every run done, training or not started);
+#   the tables that this page and the README quote from results/summary.md
+#   (scripts/results-tables.mjs) are updated and committed with them.
 # At a session's end (`stop`), also a snapshot of each run in progress (its
 # newest checkpoint, identity.json, model.json) into state/in-progress/, so a
 # fresh machine loses at most the epoch in progress; `restore` puts those
@@ -66,6 +68,15 @@ sync_runs() {
         $cli bench status $(ls -d $rel/state/shard-*); } > $rel/results/status.md.tmp &&
       mv $rel/results/status.md.tmp $rel/results/status.md) >> "$runs/campaign-sync.log" 2>&1 ||
       echo "$(date) re-rendering results/ failed (see $runs/campaign-sync.log)"
+    # The pages quoting results/summary.md get its new table (scripts/results-tables.mjs);
+    # a page is committed with the runs only when that changed it.
+    local p before
+    for p in "$page/README.md" "$repo/README.md"; do
+      before=$(sha1sum < "$p")
+      (cd "$repo" && node scripts/results-tables.mjs "$p") >> "$runs/campaign-sync.log" 2>&1 ||
+        echo "$(date) updating the tables of $p failed (see $runs/campaign-sync.log)"
+      [ "$(sha1sum < "$p")" = "$before" ] || files+=("$p")
+    done
   fi
   return 0
 }
