@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Adds up the vitest JSON reports that `npm test` leaves in each package and
+// Adds up the vitest JSON reports that `npm test` leaves in each package (and
+// the TAP report of the root's scripts tests) and
 // prints one closing line, `Tests: N passed, N failed, N skipped`. Exits 1 if
 // any test failed, a package with tests has no report, or nothing ran.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -30,6 +31,24 @@ for (const name of readdirSync(packagesDir).sort()) {
   passed += p;
   failed += f;
   skipped += s;
+}
+// The root's node:test files (`npm run test:scripts`) leave a TAP report.
+const scriptsReport = path.join(root, 'scripts', 'test-results.tap');
+if (existsSync(scriptsReport)) {
+  const tap = readFileSync(scriptsReport, 'utf8');
+  const count = (/** @type {string} */ key) =>
+    Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
+  const p = count('pass');
+  const f = count('fail') + count('cancelled');
+  const s = count('skipped') + count('todo');
+  console.log(
+    `  ${'scripts'.padEnd(16)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`,
+  );
+  passed += p;
+  failed += f;
+  skipped += s;
+} else {
+  missing.push('scripts');
 }
 for (const name of missing) console.log(`  ${name.padEnd(16)} no test report (did its tests run?)`);
 console.log(`Tests: ${passed} passed, ${failed + missing.length} failed, ${skipped} skipped`);
