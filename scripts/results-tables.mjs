@@ -153,9 +153,11 @@ function main() {
         .map((p) => path.join(root, p));
   let stale = 0;
   let count = 0;
+  /** @type {{ page: string, text: string }[]} */
+  const writes = [];
   for (const page of pages) {
     const text = readFileSync(page, 'utf8');
-    if (!text.includes('<!-- table:')) continue;
+    if (!/<!--\s*table:/.test(text)) continue;
     const rel = path.relative(root, page);
     const result = updatePage(text, page, root);
     for (const b of result.blocks) {
@@ -166,10 +168,14 @@ function main() {
         `${rel}:${b.line}: the table ${values.check ? 'differs from' : 'rewritten from'} ${b.source}`,
       );
     }
-    if (!values.check && result.text !== text) {
-      const tmp = `${page}.tables-tmp`;
-      writeFileSync(tmp, result.text);
-      renameSync(tmp, page);
+    if (result.text !== text) writes.push({ page, text: result.text });
+  }
+  // Written only once every page has been read without an error, each by a rename.
+  if (!values.check) {
+    for (const w of writes) {
+      const tmp = `${w.page}.tables-tmp`;
+      writeFileSync(tmp, w.text);
+      renameSync(tmp, w.page);
     }
   }
   if (values.check && stale > 0) {
@@ -185,4 +191,12 @@ function main() {
   );
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    main();
+  } catch (e) {
+    // the messages name the page, its line and the source: no stack needed
+    console.error(`results-tables: ${e instanceof Error ? e.message : e}`);
+    process.exit(2);
+  }
+}

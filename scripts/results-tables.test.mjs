@@ -2,7 +2,7 @@
 // a page of this repository quotes is identical to its committed source.
 // Run by `npm test` (node --test scripts/).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -179,4 +179,23 @@ test('the command rewrites a stale page, and --check then passes; --check fails 
 test('every table the pages of this repository quote matches its committed source', () => {
   const out = execFileSync('node', [script, '--check'], { encoding: 'utf8' });
   assert.match(out, /^\d+ quoted tables match their sources\n$/);
+});
+
+test('the command names the page, line and source of a bad block and exits 2, writing nothing', () => {
+  const text =
+    'x\n<!-- table: results/summary.md; columns: method | accuracy -->\n<!-- end table -->\n';
+  const root = repo(text);
+  const page = path.join(root, 'page.md');
+  // a stale page before it is not rewritten either: nothing is written unless every page is good
+  const good = path.join(root, 'good.md');
+  const goodText = '<!-- table: results/summary.md; columns: method -->\n<!-- end table -->\n';
+  writeFileSync(good, goodText);
+  const r = spawnSync('node', [script, '--root', root, good, page], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.equal(readFileSync(good, 'utf8'), goodText);
+  assert.equal(
+    r.stderr,
+    `results-tables: ${page}:2: no column "accuracy" in the source table; its columns: method | n | test accuracy (%) | gap to FP32 (points)\n`,
+  );
+  assert.equal(readFileSync(page, 'utf8'), text);
 });
