@@ -9,7 +9,8 @@
 //
 // The source path is relative to the page and must stay inside the repository;
 // the block gets the first markdown table of the source, with the named columns
-// (all of them without `columns:`), in the order given.
+// (all of them without `columns:`), in the order given, and with `rows: x | y`
+// only the rows whose first cell is x or y (every such row, in the source's order).
 //
 //   node scripts/results-tables.mjs            rewrite every marked block of the repository's pages
 //   node scripts/results-tables.mjs --check    exit 1 and name each block that differs from its source
@@ -21,7 +22,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const OPEN = /^<!--\s*table:\s*([^;]+?)\s*(?:;\s*columns:\s*(.+?)\s*)?-->\s*$/;
+const OPEN = /^<!--\s*table:\s*(.+?)\s*-->\s*$/;
 const CLOSE = /^<!--\s*end table\s*-->\s*$/;
 
 /**
@@ -66,12 +67,45 @@ export function firstTable(markdown, where) {
 }
 
 /**
- * The table as markdown, with only `columns` (header names, in that order) if given.
+ * A marker's `source; columns: a | b; rows: x | y` as its parts.
+ * @param {string} spec
+ * @param {string} where names the page and its marker in errors
+ * @returns {{ source: string, columns?: string[], rows?: string[] }}
+ */
+export function parseMarker(spec, where) {
+  const [source = '', ...options] = spec.split(';').map((p) => p.trim());
+  /** @type {{ source: string, columns?: string[], rows?: string[] }} */
+  const marker = { source };
+  for (const option of options) {
+    const m = /^(columns|rows):\s*(.*)$/.exec(option);
+    if (!m?.[2]) {
+      throw new Error(`${where}: "${option}" is not "columns: a | b" or "rows: x | y"`);
+    }
+    const key = /** @type {'columns' | 'rows'} */ (m[1]);
+    if (marker[key]) throw new Error(`${where}: "${key}:" given twice`);
+    marker[key] = m[2].split('|').map((c) => c.trim());
+  }
+  if (!source) throw new Error(`${where}: the marker names no source file`);
+  return marker;
+}
+
+/**
+ * The table as markdown, with only `columns` (header names, in that order) and
+ * only the rows whose first cell is one of `rows` (in the source's order), if given.
  * @param {{ header: string[], align: string[], rows: string[][] }} table
  * @param {string[] | undefined} columns
  * @param {string} where names the page and its marker in errors
+ * @param {string[]} [rows]
  */
-export function renderTable(table, columns, where) {
+export function renderTable(table, columns, where, rows) {
+  for (const name of rows ?? []) {
+    if (!table.rows.some((r) => r[0] === name)) {
+      throw new Error(
+        `${where}: no row "${name}" in the source table; its rows: ${[...new Set(table.rows.map((r) => r[0]))].join(' | ')}`,
+      );
+    }
+  }
+  const body = rows ? table.rows.filter((r) => rows.includes(r[0] ?? '')) : table.rows;
   const pick = (columns ?? table.header).map((name) => {
     const i = table.header.indexOf(name);
     if (i < 0) {
@@ -82,7 +116,7 @@ export function renderTable(table, columns, where) {
     return i;
   });
   const line = (/** @type {string[]} */ row) => `| ${pick.map((i) => row[i]).join(' | ')} |`;
-  return [line(table.header), line(table.align), ...table.rows.map(line)].join('\n');
+  return [line(table.header), line(table.align), ...body.map(line)].join('\n');
 }
 
 /**
@@ -102,8 +136,9 @@ export function updatePage(page, pagePath, root, read = (f) => readFileSync(f, '
     const open = OPEN.exec(line);
     out.push(line);
     if (!open) continue;
-    const src = open[1] ?? '';
     const where = `${pagePath}:${i + 1}`;
+    const marker = parseMarker(open[1] ?? '', where);
+    const src = marker.source;
     const end = lines.findIndex((l, j) => j > i && (CLOSE.test(l) || OPEN.test(l)));
     if (end < 0 || !CLOSE.test(lines[end] ?? '')) {
       throw new Error(`${where}: "<!-- table: … -->" without its "<!-- end table -->"`);
@@ -127,8 +162,7 @@ export function updatePage(page, pagePath, root, read = (f) => readFileSync(f, '
         `${where}: cannot read the table's source ${src} (${e instanceof Error ? e.message : e})`,
       );
     }
-    const columns = open[2]?.split('|').map((c) => c.trim());
-    const table = renderTable(firstTable(text, rel), columns, where);
+    const table = renderTable(firstTable(text, rel), marker.columns, where, marker.rows);
     const old = lines.slice(i + 1, end).join('\n');
     blocks.push({ line: i + 1, source: rel, stale: old !== table });
     out.push(table, lines[end]);

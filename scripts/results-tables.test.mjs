@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { firstTable, renderTable, updatePage } from './results-tables.mjs';
+import { firstTable, parseMarker, renderTable, updatePage } from './results-tables.mjs';
 
 const script = fileURLToPath(new URL('./results-tables.mjs', import.meta.url));
 const SUMMARY = [
@@ -74,6 +74,39 @@ test('renderTable picks the named columns in the given order, and names an unkno
   assert.throws(
     () => renderTable(table, ['method', 'accuracy'], 'page.md:3'),
     /^Error: page\.md:3: no column "accuracy" in the source table; its columns: method \| n \| test accuracy \(%\) \| gap to FP32 \(points\)$/,
+  );
+});
+
+test('parseMarker reads the source, columns and rows, and names what it cannot read', () => {
+  assert.deepEqual(parseMarker('results/summary.md', 'p.md:1'), { source: 'results/summary.md' });
+  assert.deepEqual(parseMarker(' a.md ; rows: twn | fp32 ; columns: method|n ', 'p.md:1'), {
+    source: 'a.md',
+    rows: ['twn', 'fp32'],
+    columns: ['method', 'n'],
+  });
+  assert.throws(
+    () => parseMarker('a.md; colums: method', 'p.md:4'),
+    /^Error: p\.md:4: "colums: method" is not "columns: a \| b" or "rows: x \| y"$/,
+  );
+  assert.throws(
+    () => parseMarker('a.md; rows: x; rows: y', 'p.md:4'),
+    /^Error: p\.md:4: "rows:" given twice$/,
+  );
+  assert.throws(
+    () => parseMarker('; rows: x', 'p.md:4'),
+    /^Error: p\.md:4: the marker names no source file$/,
+  );
+});
+
+test('renderTable with rows keeps those rows in the source order, and names an unknown one', () => {
+  const table = firstTable(SUMMARY, 'summary.md');
+  assert.equal(
+    renderTable(table, ['method', 'n'], 'page.md:3', ['twn', 'fp32']),
+    ['| method | n |', '| --- | ---: |', '| fp32 | 3 |', '| twn | 3 |'].join('\n'),
+  );
+  assert.throws(
+    () => renderTable(table, undefined, 'page.md:3', ['hla']),
+    /^Error: page\.md:3: no row "hla" in the source table; its rows: fp32 \| twn$/,
   );
 });
 
