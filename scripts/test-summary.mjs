@@ -23,7 +23,9 @@ for (const name of readdirSync(packagesDir).sort()) {
   }
   const r = JSON.parse(readFileSync(report, 'utf8'));
   const p = r.numPassedTests ?? 0;
-  const f = (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
+  // Failed tests; a failed suite (a file that did not load, a failing hook) only when no
+  // test failed, since a failing test also fails its describe block and its file.
+  const f = r.numFailedTests || r.numFailedTestSuites || 0;
   const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   console.log(
     `  ${name.padEnd(16)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`,
