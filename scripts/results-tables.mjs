@@ -124,10 +124,9 @@ export function renderTable(table, columns, where, rows) {
  * @param {string} page
  * @param {string} pagePath
  * @param {string} root the repository: sources outside it are refused
- * @param {(file: string) => string} read
  * @returns {{ text: string, blocks: { line: number, source: string, stale: boolean }[] }}
  */
-export function updatePage(page, pagePath, root, read = (f) => readFileSync(f, 'utf8')) {
+export function updatePage(page, pagePath, root) {
   const lines = page.split('\n');
   const out = [];
   const blocks = [];
@@ -156,7 +155,7 @@ export function updatePage(page, pagePath, root, read = (f) => readFileSync(f, '
       if (outside(path.relative(realpathSync(root), realpathSync(source)))) {
         throw new Error('a link to outside the repository');
       }
-      text = read(source);
+      text = readFileSync(source, 'utf8');
     } catch (e) {
       throw new Error(
         `${where}: cannot read the table's source ${src} (${e instanceof Error ? e.message : e})`,

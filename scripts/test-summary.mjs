@@ -13,6 +13,18 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const missing = [];
+/**
+ * One line per package (or the scripts), added to the totals.
+ * @param {string} name @param {number} p @param {number} f @param {number} s
+ */
+function add(name, p, f, s) {
+  console.log(
+    `  ${name.padEnd(16)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`,
+  );
+  passed += p;
+  failed += f;
+  skipped += s;
+}
 for (const name of readdirSync(packagesDir).sort()) {
   const dir = path.join(packagesDir, name);
   if (!existsSync(path.join(dir, 'test'))) continue;
@@ -27,12 +39,7 @@ for (const name of readdirSync(packagesDir).sort()) {
   // test failed, since a failing test also fails its describe block and its file.
   const f = r.numFailedTests || r.numFailedTestSuites || 0;
   const s = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  console.log(
-    `  ${name.padEnd(16)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`,
-  );
-  passed += p;
-  failed += f;
-  skipped += s;
+  add(name, p, f, s);
 }
 // The root's node:test files (`npm run test:scripts`) leave a TAP report.
 const scriptsReport = path.join(root, 'scripts', 'test-results.tap');
@@ -40,15 +47,12 @@ if (existsSync(scriptsReport)) {
   const tap = readFileSync(scriptsReport, 'utf8');
   const count = (/** @type {string} */ key) =>
     Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
-  const p = count('pass');
-  const f = count('fail') + count('cancelled');
-  const s = count('skipped') + count('todo');
-  console.log(
-    `  ${'scripts'.padEnd(16)} ${String(p).padStart(4)} passed ${String(f).padStart(3)} failed ${String(s).padStart(3)} skipped`,
+  add(
+    'scripts',
+    count('pass'),
+    count('fail') + count('cancelled'),
+    count('skipped') + count('todo'),
   );
-  passed += p;
-  failed += f;
-  skipped += s;
 } else {
   missing.push('scripts');
 }
