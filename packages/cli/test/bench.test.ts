@@ -542,14 +542,17 @@ describe('writeBenchOutputs: statistics in results.json, summary.md and report.h
     expect(rows.slice(2).map((r) => r.split(' | ').slice(0, 6).join(' | '))).toEqual([
       '| fp32 | 2 | 91.00 ± 1.41 | [78.29, 103.71] | reference | —',
       '| twn | 2 | 87.00 ± 2.83 | [61.59, 112.41] | -4.00 | [-16.71, 8.71] † (2 pairs)',
-      '| ttq | 1 | 80.00 | n/a | -11.00 | n/a (1 pair)',
+      // one seed against FP32's two: the gap is against FP32's mean (91), the paired
+      // difference against FP32 of seed 0 (90)
+      '| ttq | 1 | 80.00 | n/a | -11.00 | paired -10.00, n/a (1 pair)',
     ]);
     const note =
       'n is the number of seeds (n = 1, 2). Test accuracy is the mean over them ± their sample standard deviation ' +
       '(no spread is shown for n = 1); its 95% CI is the Student-t interval of the mean, mean ± t(0.975, n − 1) · std / √n. ' +
       'A gap is the difference of the mean accuracies in points; its 95% CI pairs the runs of the same seed ' +
       '(method − reference per seed) and is the t interval of the mean difference over the pairs (pairs − 1 degrees of freedom), ' +
-      'n/a below 2 pairs. † marks an interval that contains 0: with these seeds the difference is not distinguishable from none.';
+      'n/a below 2 pairs. Where a method and its reference do not share all their seeds, the paired difference ' +
+      '(the mean over the pairs) comes first in that column, as it then differs from the gap. † marks an interval that contains 0: with these seeds the difference is not distinguishable from none.';
     expect(lines).toContain(note);
     expect(lines).toContain(
       'Test accuracy is the final epoch’s, evaluated with the quantized weights.',

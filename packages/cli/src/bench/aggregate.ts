@@ -172,13 +172,17 @@ function gapCells(
   const gap = signed((row.accuracyMean - referenceRow.accuracyMean) * 100);
   if (!paired) return [gap, 'n/a (no common seed)'];
   const k = paired.seeds.length;
-  if (!paired.ci95) return [gap, `n/a (${k} pair${k === 1 ? '' : 's'})`];
-  // The interval is centred on the mean of the paired differences; say so when
-  // some seeds have no partner (it then differs from the difference of means).
+  // When some seeds have no partner, the paired difference (mean over the pairs)
+  // differs from the gap (difference of the means over all seeds): show it, e.g.
+  // a one-seed extra row against FP32 of the same seed, not against FP32's mean.
   const partial = k < row.seeds.length || k < referenceRow.seeds.length;
+  const pairedMean = partial
+    ? `${k === 1 ? 'paired' : 'paired mean'} ${signed(paired.mean)}, `
+    : '';
+  if (!paired.ci95) return [gap, `${pairedMean}n/a (${k} pair${k === 1 ? '' : 's'})`];
   return [
     gap,
-    `${partial ? `paired mean ${signed(paired.mean)}, ` : ''}${interval(paired.ci95)}` +
+    `${pairedMean}${interval(paired.ci95)}` +
       `${paired.containsZero ? ` ${CONTAINS_ZERO_MARK}` : ''} (${k} pairs)`,
   ];
 }
@@ -230,7 +234,9 @@ export function statisticsNote(rows: readonly MethodSummary[]): string {
     'its 95% CI is the Student-t interval of the mean, mean ± t(0.975, n − 1) · std / √n. ' +
     'A gap is the difference of the mean accuracies in points; its 95% CI pairs the runs of the same seed ' +
     '(method − reference per seed) and is the t interval of the mean difference over the pairs (pairs − 1 degrees of freedom), ' +
-    `n/a below 2 pairs. ${CONTAINS_ZERO_MARK} marks an interval that contains 0: with these seeds the difference is not distinguishable from none.`
+    'n/a below 2 pairs. Where a method and its reference do not share all their seeds, the paired difference ' +
+    '(the mean over the pairs) comes first in that column, as it then differs from the gap. ' +
+    `${CONTAINS_ZERO_MARK} marks an interval that contains 0: with these seeds the difference is not distinguishable from none.`
   );
 }
 
